@@ -1,0 +1,96 @@
+"""Cartable's functions: HTTP routes and the scan event handler. Thin: each calls one service."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from chalice import Chalice
+
+from chalicelib import wiring
+from chalicelib.domain.models import Principal
+from chalicelib.http import Views, json_body, redirect
+
+app = Chalice(app_name="cartable")
+app.log.setLevel(logging.INFO)
+logging.getLogger("cartable").setLevel(logging.INFO)
+views = Views(app, lambda header: wiring.token_verifier().verify(header))
+
+# Read by the decorator below at deploy time; the queue itself is declared in the infrastructure.
+UPLOADS_QUEUE = os.environ.get("CARTABLE_UPLOADS_QUEUE", "cartable-uploads")
+
+
+def _query(name: str) -> str | None:
+    params = app.current_request.query_params or {}
+    return params.get(name)
+
+
+@views.route("/v1/health", methods=["GET"], public=True)
+def health() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+@views.route("/v1/classes", methods=["GET"])
+def list_classes(principal: Principal) -> dict[str, Any]:
+    return wiring.roster_service().list_classes(principal, _query("limit"), _query("cursor"))
+
+
+@views.route("/v1/classes/{class_id}", methods=["PUT"])
+def put_class(principal: Principal, class_id: str) -> dict[str, Any]:
+    body = json_body(app.current_request.raw_body)
+    return wiring.roster_service().put_class(principal, class_id, body)
+
+
+@views.route("/v1/uploads", methods=["POST"], status=201)
+def grant_upload(principal: Principal) -> dict[str, Any]:
+    body = json_body(app.current_request.raw_body)
+    return wiring.file_service().grant_upload(principal, body)
+
+
+@views.route("/v1/uploads/{upload_id}", methods=["GET"])
+def get_upload(principal: Principal, upload_id: str) -> dict[str, Any]:
+    return wiring.file_service().get_upload(principal, upload_id)
+
+
+@views.route("/v1/files/{file_id}", methods=["GET"])
+def get_file(principal: Principal, file_id: str) -> dict[str, Any]:
+    return wiring.file_service().get_file(principal, file_id)
+
+
+@views.route("/v1/files/{file_id}/content", methods=["GET"])
+def file_content(principal: Principal, file_id: str) -> Any:
+    return redirect(wiring.file_service().download_url(principal, file_id))
+
+
+@views.route("/v1/spaces/{space}/files", methods=["GET"])
+def list_files(principal: Principal, space: str) -> dict[str, Any]:
+    return wiring.file_service().list_folder(
+        principal, _unquote(space), _query("path"), _query("limit"), _query("cursor")
+    )
+
+
+def _unquote(segment: str) -> str:
+    # API Gateway passes `user%3Aabc` as it came; space ids never hold a literal `%`.
+    from urllib.parse import unquote
+
+    return unquote(segment)
+
+
+@app.on_sqs_message(queue=UPLOADS_QUEUE, batch_size=5)
+def scan_uploads(event: Any) -> None:
+    """S3 ObjectCreated → SQS → here: scan each arrived object; a failure makes the batch retry."""
+    from chalicelib.domain.scanning import message_keys
+
+    service = wiring.scan_service()
+    failures = 0
+    for record in event:
+        for key in message_keys(record):
+            try:
+                service.handle(key)
+            except Exception:
+                failures += 1
+                app.log.exception("scan failed; the message will be retried")
+    if failures:
+        # Every record is idempotent: the ones already done are skipped on the retry.
+        raise RuntimeError(f"{failures} object(s) could not be scanned yet")

@@ -1,0 +1,531 @@
+"""The catalog in one DynamoDB table: files, uploads, versions, folders, classes and memberships.
+
+Keys (pk / sk):
+  FILE#{fileId} / FILE              the file: current version and state; GSI `dir` lists it in its folder
+  FILE#{fileId} / VERSION#{n:08d}   each version that became available
+  UPLOAD#{uploadId} / UPLOAD        one grant and its verdict
+  NAME#{school}#{space}#{path}{name} / NAME   claims a name in a folder (one file per name)
+  FOLDER#{school}#{space}#{path} / FOLDER     a folder; GSI `dir` lists it in its parent
+  SCHOOL#{school} / CLASS#{classId} a class and its members
+  MEMBER#{school}#{userId} / CLASS#{classId}  a user's membership of a class (role)
+GSI `dir`: gsi1pk = `{school}#{space}#{folder}`, gsi1sk = `D#{name}` for folders, `F#{name}` for
+files, so one query returns a folder's subfolders then its files, in name order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.content import Verdict
+from chalicelib.domain.models import (
+    ClassRecord,
+    FileRecord,
+    FileStatus,
+    Membership,
+    SpaceRef,
+    UploadRecord,
+    iso,
+    parse_iso,
+)
+from chalicelib.domain.ports import ClassPage, Page
+from chalicelib.errors import AlreadyExistsError, BadRequestError, ServiceUnavailableError, StaleWriteError
+
+DIR_INDEX = "dir"
+THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+Item = dict[str, Any]
+
+
+def dump(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain dict to DynamoDB's wire form; None values are left out."""
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def load(raw: Mapping[str, Any]) -> Item:
+    return {k: _deserializer.deserialize(v) for k, v in raw.items()}
+
+
+def dir_key(school: str, space: SpaceRef, path: str) -> str:
+    return f"{school}#{space}#{path}"
+
+
+def translate(exc: ClientError) -> Exception:
+    """A wire error as a domain error: lost races become StaleWriteError, throttling 503."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        return StaleWriteError("The record changed meanwhile.")
+    if code == "TransactionCanceledException":
+        reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+        if "ConditionalCheckFailed" in reasons:
+            return StaleWriteError("The record changed meanwhile.")
+        return ServiceUnavailableError("The catalog is busy; try again shortly.")
+    if code in THROTTLING or code == "TransactionConflictException":
+        return ServiceUnavailableError("The catalog is busy; try again shortly.")
+    return exc
+
+
+def encode_cursor(key: Mapping[str, Any]) -> str:
+    raw = json.dumps(load(key), separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, expected: Mapping[str, str]) -> dict[str, Any]:
+    """An ExclusiveStartKey from a cursor; only string keys, pinned to the partition asked for."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error) as exc:
+        raise BadRequestError("cursor is not valid.") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise BadRequestError("cursor is not valid.")
+    for name, value in expected.items():
+        if data.get(name) != value:
+            raise BadRequestError("cursor is not valid.")
+    return dump(data)
+
+
+def file_from_item(item: Item) -> FileRecord:
+    return FileRecord(
+        id=item["fileId"],
+        school=item["school"],
+        space=SpaceRef.from_stored(item["space"]),
+        path=item["path"],
+        name=item["name"],
+        size=int(item["size"]),
+        content_type=item["contentType"],
+        sha256=item.get("sha256"),
+        status=FileStatus(item["status"]),
+        reason=item.get("reason") or None,
+        version=int(item["version"]),
+        owner=item["owner"],
+        created_at=parse_iso(item["createdAt"]),
+        updated_at=parse_iso(item["updatedAt"]),
+        object_key=item.get("objectKey"),
+    )
+
+
+def upload_from_item(item: Item) -> UploadRecord:
+    return UploadRecord(
+        id=item["uploadId"],
+        file_id=item["fileId"],
+        school=item["school"],
+        space=SpaceRef.from_stored(item["space"]),
+        path=item["path"],
+        name=item["name"],
+        size=int(item["size"]),
+        content_type=item["contentType"],
+        sha256=item.get("sha256"),
+        owner=item["owner"],
+        status=FileStatus(item["status"]),
+        reason=item.get("reason") or None,
+        created_at=parse_iso(item["createdAt"]),
+        expires_at=parse_iso(item["expiresAt"]),
+        key=item["key"],
+    )
+
+
+def class_from_item(item: Item) -> ClassRecord:
+    return ClassRecord(
+        id=item["classId"],
+        school=item["school"],
+        name=item["name"],
+        teachers=tuple(item.get("teachers", [])),
+        students=tuple(item.get("students", [])),
+    )
+
+
+class DynamoCatalog:
+    """The Catalog port over one DynamoDB table, with an injected low-level client."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = getattr(self._db, operation)(**kwargs)
+        except ClientError as exc:
+            raise translate(exc) from exc
+        return result
+
+    def _get(self, pk: str, sk: str) -> Item | None:
+        raw = self._call(
+            "get_item", TableName=self._table, Key=dump({"pk": pk, "sk": sk}), ConsistentRead=True
+        ).get("Item")
+        return load(raw) if raw else None
+
+    def _transact(self, actions: list[dict[str, Any]]) -> None:
+        for action in actions:
+            next(iter(action.values()))["TableName"] = self._table
+        self._call("transact_write_items", TransactItems=actions)
+
+    # -- files and uploads ------------------------------------------------------------------
+    def get_file(self, school: str, file_id: str) -> FileRecord | None:
+        item = self._get(f"FILE#{file_id}", "FILE")
+        if item is None or item.get("school") != school:
+            return None
+        return file_from_item(item)
+
+    def find_file_id(self, school: str, space: SpaceRef, path: str, name: str) -> str | None:
+        item = self._get(f"NAME#{school}#{space}#{path}{name}", "NAME")
+        return None if item is None else str(item["fileId"])
+
+    def create_file(self, file: FileRecord, upload: UploadRecord, folders: Sequence[tuple[str, str]]) -> None:
+        """A new file, its name claim, its first grant and its folders, in one transaction."""
+        claim = {
+            "pk": f"NAME#{file.school}#{file.space}#{file.path}{file.name}",
+            "sk": "NAME",
+            "fileId": file.id,
+        }
+        actions: list[dict[str, Any]] = [
+            {"Put": {"Item": dump(claim), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"Item": dump(self._file_item(file)), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"Item": dump(self._upload_item(upload)), "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]
+        for parent, name in folders:
+            folder = f"{parent}{name}/"
+            item = {
+                "pk": f"FOLDER#{file.school}#{file.space}#{folder}",
+                "sk": "FOLDER",
+                "gsi1pk": dir_key(file.school, file.space, parent),
+                "gsi1sk": f"D#{name}",
+                "name": name,
+            }
+            actions.append({"Put": {"Item": dump(item)}})
+        try:
+            self._transact(actions)
+        except StaleWriteError as exc:
+            raise AlreadyExistsError("A file with that name was just created.") from exc
+
+    def add_upload(self, upload: UploadRecord) -> None:
+        """A new grant for an existing file; a file never served shows the new grant's state."""
+        file = self._get(f"FILE#{upload.file_id}", "FILE")
+        if file is None:
+            raise StaleWriteError("The file was just removed.")
+        file_key = dump({"pk": f"FILE#{upload.file_id}", "sk": "FILE"})
+        actions: list[dict[str, Any]] = [
+            {"Put": {"Item": dump(self._upload_item(upload)), "ConditionExpression": "attribute_not_exists(pk)"}}
+        ]
+        if int(file.get("servedVersion", 0)) == 0:
+            # Nothing served yet: the file describes its latest attempt.
+            values = {
+                ":pending": FileStatus.PENDING.value,
+                ":size": upload.size,
+                ":ct": upload.content_type,
+                ":now": iso(upload.created_at),
+                ":zero": 0,
+            }
+            update = {
+                "Key": file_key,
+                "UpdateExpression": "SET #st = :pending, #sz = :size, contentType = :ct, updatedAt = :now"
+                " REMOVE reason, sha256",
+                "ConditionExpression": "servedVersion = :zero",
+                "ExpressionAttributeNames": {"#st": "status", "#sz": "size"},
+                "ExpressionAttributeValues": dump(values),
+            }
+            actions.append({"Update": update})
+        else:
+            actions.append({"ConditionCheck": {"Key": file_key, "ConditionExpression": "attribute_exists(pk)"}})
+        self._transact(actions)
+
+    def get_upload(self, upload_id: str) -> UploadRecord | None:
+        item = self._get(f"UPLOAD#{upload_id}", "UPLOAD")
+        return None if item is None else upload_from_item(item)
+
+    def record_verdict(
+        self, upload: UploadRecord, verdict: Verdict, sha256: str, object_key: str, now: datetime
+    ) -> None:
+        """Write a verdict once: the upload moves from pending, and a clean one becomes the served version."""
+        file = self._get(f"FILE#{upload.file_id}", "FILE")
+        if file is None:
+            raise StaleWriteError("The file of this upload is gone.")
+        served = int(file.get("servedVersion", 0))
+        stamp = iso(now)
+        upload_update = {
+            "Update": {
+                "Key": dump({"pk": f"UPLOAD#{upload.id}", "sk": "UPLOAD"}),
+                "UpdateExpression": "SET #st = :st, reason = :reason, sha256 = :sha, objectKey = :key, updatedAt = :now",
+                "ConditionExpression": "#st = :pending",
+                "ExpressionAttributeNames": {"#st": "status"},
+                "ExpressionAttributeValues": dump(
+                    {
+                        ":st": verdict.status.value,
+                        ":reason": verdict.reason or "",
+                        ":sha": sha256,
+                        ":key": object_key,
+                        ":now": stamp,
+                        ":pending": FileStatus.PENDING.value,
+                    }
+                ),
+            }
+        }
+        actions: list[dict[str, Any]] = [upload_update]
+        file_key = dump({"pk": f"FILE#{upload.file_id}", "sk": "FILE"})
+        if verdict.clean:
+            version = served + 1
+            values = {
+                ":v": version,
+                ":served": served,
+                ":avail": FileStatus.AVAILABLE.value,
+                ":size": upload.size,
+                ":ct": upload.content_type,
+                ":sha": sha256,
+                ":key": object_key,
+                ":now": stamp,
+                ":owner": upload.owner,
+            }
+            actions.append(
+                {
+                    "Update": {
+                        "Key": file_key,
+                        "UpdateExpression": (
+                            "SET version = :v, servedVersion = :v, #st = :avail, #sz = :size, contentType = :ct,"
+                            " sha256 = :sha, objectKey = :key, updatedAt = :now, lastWriter = :owner REMOVE reason"
+                        ),
+                        "ConditionExpression": "servedVersion = :served",
+                        "ExpressionAttributeNames": {"#st": "status", "#sz": "size"},
+                        "ExpressionAttributeValues": dump(values),
+                    }
+                }
+            )
+            version_item = {
+                "pk": f"FILE#{upload.file_id}",
+                "sk": f"VERSION#{version:08d}",
+                "version": version,
+                "uploadId": upload.id,
+                "size": upload.size,
+                "contentType": upload.content_type,
+                "sha256": sha256,
+                "objectKey": object_key,
+                "owner": upload.owner,
+                "createdAt": stamp,
+            }
+            actions.append({"Put": {"Item": dump(version_item), "ConditionExpression": "attribute_not_exists(pk)"}})
+        elif served == 0:
+            actions.append(
+                {
+                    "Update": {
+                        "Key": file_key,
+                        "UpdateExpression": "SET #st = :st, reason = :reason, updatedAt = :now",
+                        "ConditionExpression": "servedVersion = :zero",
+                        "ExpressionAttributeNames": {"#st": "status"},
+                        "ExpressionAttributeValues": dump(
+                            {
+                                ":st": verdict.status.value,
+                                ":reason": verdict.reason or "",
+                                ":now": stamp,
+                                ":zero": 0,
+                            }
+                        ),
+                    }
+                }
+            )
+        self._transact(actions)
+
+    def list_folder(self, school: str, space: SpaceRef, path: str, limit: int, cursor: str | None) -> Page:
+        """One query: subfolders then files of one folder, in name order."""
+        partition = dir_key(school, space, path)
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DIR_INDEX,
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": dump({":p": partition}),
+            "Limit": limit + 1,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, {"gsi1pk": partition})
+        raw_items = self._call("query", **kwargs).get("Items", [])
+        items = [load(raw) for raw in raw_items]
+        next_cursor = None
+        if len(items) > limit:
+            items = items[:limit]
+            last = items[-1]
+            next_cursor = encode_cursor(dump({k: last[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}))
+        folders = [str(i["name"]) for i in items if str(i["gsi1sk"]).startswith("D#")]
+        files = [file_from_item(i) for i in items if str(i["gsi1sk"]).startswith("F#")]
+        return Page(folders=folders, files=files, next_cursor=next_cursor)
+
+    @staticmethod
+    def _file_item(file: FileRecord) -> Item:
+        return {
+            "pk": f"FILE#{file.id}",
+            "sk": "FILE",
+            "gsi1pk": dir_key(file.school, file.space, file.path),
+            "gsi1sk": f"F#{file.name}",
+            "fileId": file.id,
+            "school": file.school,
+            "space": str(file.space),
+            "path": file.path,
+            "name": file.name,
+            "size": file.size,
+            "contentType": file.content_type,
+            "sha256": file.sha256,
+            "status": file.status.value,
+            "reason": file.reason,
+            "version": file.version,
+            "servedVersion": 0,
+            "owner": file.owner,
+            "createdAt": iso(file.created_at),
+            "updatedAt": iso(file.updated_at),
+        }
+
+    @staticmethod
+    def _upload_item(upload: UploadRecord) -> Item:
+        return {
+            "pk": f"UPLOAD#{upload.id}",
+            "sk": "UPLOAD",
+            "uploadId": upload.id,
+            "fileId": upload.file_id,
+            "school": upload.school,
+            "space": str(upload.space),
+            "path": upload.path,
+            "name": upload.name,
+            "size": upload.size,
+            "contentType": upload.content_type,
+            "sha256": upload.sha256,
+            "owner": upload.owner,
+            "status": upload.status.value,
+            "createdAt": iso(upload.created_at),
+            "expiresAt": iso(upload.expires_at),
+            "key": upload.key,
+        }
+
+    # -- classes ----------------------------------------------------------------------------
+    def membership(self, school: str, user_id: str) -> Membership:
+        """The caller's classes, read consistently so a removal counts on the next request."""
+        teaching: set[str] = set()
+        studying: set[str] = set()
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": dump({":p": f"MEMBER#{school}#{user_id}"}),
+            "ConsistentRead": True,
+        }
+        while True:
+            result = self._call("query", **kwargs)
+            for raw in result.get("Items", []):
+                item = load(raw)
+                (teaching if item["role"] == "teacher" else studying).add(str(item["classId"]))
+            if "LastEvaluatedKey" not in result:
+                return Membership(teaching=frozenset(teaching), studying=frozenset(studying))
+            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
+    def get_class(self, school: str, class_id: str) -> ClassRecord | None:
+        item = self._get(f"SCHOOL#{school}", f"CLASS#{class_id}")
+        return None if item is None else class_from_item(item)
+
+    def put_class(self, record: ClassRecord) -> None:
+        """Create or replace a class; membership items follow the new lists exactly."""
+        old = self.get_class(record.school, record.id)
+        wanted = {u: "teacher" for u in record.teachers} | {u: "student" for u in record.students}
+        before = {} if old is None else {u: "teacher" for u in old.teachers} | {u: "student" for u in old.students}
+        requests: list[dict[str, Any]] = []
+        for user, role in wanted.items():
+            if before.get(user) != role:
+                member = {
+                    "pk": f"MEMBER#{record.school}#{user}",
+                    "sk": f"CLASS#{record.id}",
+                    "classId": record.id,
+                    "role": role,
+                }
+                requests.append({"PutRequest": {"Item": dump(member)}})
+        for user in before.keys() - wanted.keys():
+            key = {"pk": f"MEMBER#{record.school}#{user}", "sk": f"CLASS#{record.id}"}
+            requests.append({"DeleteRequest": {"Key": dump(key)}})
+        self._batch_write(requests)
+        item = {
+            "pk": f"SCHOOL#{record.school}",
+            "sk": f"CLASS#{record.id}",
+            "classId": record.id,
+            "school": record.school,
+            "name": record.name,
+            "teachers": list(record.teachers),
+            "students": list(record.students),
+        }
+        self._call("put_item", TableName=self._table, Item=dump(item))
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self._table: requests[start : start + 25]}
+            for _ in range(8):
+                result = self._call("batch_write_item", RequestItems=pending)
+                pending = result.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+            if pending:
+                raise ServiceUnavailableError("The catalog is busy; try again shortly.")
+
+    def list_classes(self, school: str, limit: int, cursor: str | None) -> ClassPage:
+        partition = f"SCHOOL#{school}"
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :c)",
+            "ExpressionAttributeValues": dump({":p": partition, ":c": "CLASS#"}),
+            "Limit": limit + 1,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, {"pk": partition})
+        items = [load(raw) for raw in self._call("query", **kwargs).get("Items", [])]
+        next_cursor = None
+        if len(items) > limit:
+            items = items[:limit]
+            next_cursor = encode_cursor(dump({"pk": items[-1]["pk"], "sk": items[-1]["sk"]}))
+        return ClassPage(classes=[class_from_item(i) for i in items], next_cursor=next_cursor)
+
+    def get_classes(self, school: str, class_ids: Iterable[str]) -> list[ClassRecord]:
+        ids = sorted(set(class_ids))
+        found: list[ClassRecord] = []
+        for start in range(0, len(ids), 100):
+            keys = [dump({"pk": f"SCHOOL#{school}", "sk": f"CLASS#{c}"}) for c in ids[start : start + 100]]
+            pending: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            for _ in range(8):
+                result = self._call("batch_get_item", RequestItems=pending)
+                found.extend(class_from_item(load(raw)) for raw in result.get("Responses", {}).get(self._table, []))
+                pending = result.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+            if pending:
+                raise ServiceUnavailableError("The catalog is busy; try again shortly.")
+        return sorted(found, key=lambda c: c.id)
+
+
+def table_definition(table: str) -> dict[str, Any]:
+    """The table and its index, as CreateTable takes them (used by the local stack and tests)."""
+    return {
+        "TableName": table,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+        ],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": DIR_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    }

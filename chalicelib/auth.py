@@ -1,0 +1,76 @@
+"""Bearer JWT verification exactly as the contract says: pinned algorithms, exp/iss/aud required."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import jwt
+
+from chalicelib.domain.models import Principal, Role, is_valid_id
+from chalicelib.errors import ServiceUnavailableError, UnauthorizedError
+from chalicelib.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOCAL_ALGORITHMS = ["HS256"]
+IDP_ALGORITHMS = ["RS256", "ES256"]
+REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+LEEWAY_SECONDS = 30  # tablets' clocks drift; half a minute of tolerance on exp/nbf/iat
+
+
+class InvalidTokenError(UnauthorizedError):
+    """Any problem with the token: the client gets one answer, the log gets the detail."""
+
+    def __init__(self) -> None:
+        super().__init__("The access token is missing, expired or invalid.")
+
+
+class TokenVerifier:
+    """Turns an Authorization header into a Principal, or refuses with 401."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._jwks: jwt.PyJWKClient | None = None
+
+    def _key_and_algorithms(self, token: str) -> tuple[Any, list[str]]:
+        if self._settings.is_local:
+            return self._settings.jwt_secret, LOCAL_ALGORITHMS
+        if self._jwks is None:
+            assert self._settings.jwks_url is not None
+            self._jwks = jwt.PyJWKClient(self._settings.jwks_url, cache_keys=True, lifespan=600, timeout=5)
+        try:
+            return self._jwks.get_signing_key_from_jwt(token).key, IDP_ALGORITHMS
+        except jwt.PyJWKClientConnectionError as exc:
+            raise ServiceUnavailableError("The identity provider cannot be reached; try again shortly.") from exc
+
+    def verify(self, authorization: str | None) -> Principal:
+        """The verified caller of a request."""
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise InvalidTokenError()
+        try:
+            key, algorithms = self._key_and_algorithms(token)
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self._settings.jwt_audience,
+                issuer=self._settings.jwt_issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": REQUIRED_CLAIMS, "verify_signature": True},
+            )
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            log.info("token refused: %s", type(exc).__name__)
+            raise InvalidTokenError() from exc
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    """Check the claims Cartable needs; ids must be of the contract's form."""
+    user, school, role = claims.get("sub"), claims.get("school"), claims.get("role")
+    if not is_valid_id(user) or not is_valid_id(school) or role not in Role.__members__.values():
+        log.info("token refused: missing or malformed sub/school/role")
+        raise InvalidTokenError()
+    return Principal(user_id=str(user), school=str(school), role=Role(str(role)))

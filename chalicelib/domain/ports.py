@@ -1,0 +1,93 @@
+"""The ports the services depend on: object storage, the catalog, the antivirus, the type sniffer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from chalicelib.domain.content import ScanResult, Verdict
+from chalicelib.domain.models import ClassRecord, FileRecord, Membership, SpaceRef, UploadRecord
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """What object storage says of one object, before reading it."""
+
+    key: str
+    size: int
+    etag: str
+    content_type: str | None
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
+class PresignedPost:
+    url: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a folder listing: subfolder names and files, and where to go on."""
+
+    folders: list[str]
+    files: list[FileRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ClassPage:
+    classes: list[ClassRecord]
+    next_cursor: str | None
+
+
+class ObjectStore(Protocol):
+    def presign_post(self, key: str, size: int, content_type: str, expires_in: int) -> PresignedPost: ...
+
+    def presign_get(self, key: str, filename: str, content_type: str, expires_in: int) -> str: ...
+
+    def head(self, key: str) -> StoredObject | None: ...
+
+    def read_chunks(self, key: str, etag: str, chunk_size: int) -> Iterator[bytes]: ...
+
+    def copy(self, source: str, target: str, etag: str) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class Catalog(Protocol):
+    def get_file(self, school: str, file_id: str) -> FileRecord | None: ...
+
+    def find_file_id(self, school: str, space: SpaceRef, path: str, name: str) -> str | None: ...
+
+    def create_file(self, file: FileRecord, upload: UploadRecord, folders: Sequence[tuple[str, str]]) -> None: ...
+
+    def add_upload(self, upload: UploadRecord) -> None: ...
+
+    def get_upload(self, upload_id: str) -> UploadRecord | None: ...
+
+    def record_verdict(
+        self, upload: UploadRecord, verdict: Verdict, sha256: str, object_key: str, now: datetime
+    ) -> None: ...
+
+    def list_folder(self, school: str, space: SpaceRef, path: str, limit: int, cursor: str | None) -> Page: ...
+
+    def membership(self, school: str, user_id: str) -> Membership: ...
+
+    def get_class(self, school: str, class_id: str) -> ClassRecord | None: ...
+
+    def put_class(self, record: ClassRecord) -> None: ...
+
+    def list_classes(self, school: str, limit: int, cursor: str | None) -> ClassPage: ...
+
+    def get_classes(self, school: str, class_ids: Iterable[str]) -> list[ClassRecord]: ...
+
+
+class Scanner(Protocol):
+    def scan_stream(self, chunks: Iterable[bytes]) -> ScanResult: ...
+
+
+class Sniffer(Protocol):
+    def sniff(self, head: bytes) -> str: ...

@@ -1,0 +1,181 @@
+"""The scan of one arrived object: check it against its grant, sniff, scan, then serve or quarantine.
+
+It fails closed: a file becomes available only through a clean verdict written conditionally, and
+anything that is not a verdict (clamd down, a lost race, storage busy) raises so the event is retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+from urllib.parse import unquote_plus
+
+from chalicelib.domain.content import (
+    HEAD_SIZE,
+    ContentPolicy,
+    Expected,
+    Observed,
+    Verdict,
+    judge,
+)
+from chalicelib.domain.files import INCOMING, QUARANTINE, SERVED
+from chalicelib.domain.models import FileStatus, UploadRecord, utcnow
+from chalicelib.domain.ports import Catalog, ObjectStore, Scanner, Sniffer, StoredObject
+from chalicelib.errors import StaleWriteError
+
+log = logging.getLogger("cartable.scan")
+
+KEY = re.compile(r"incoming/([A-Za-z0-9_-]{1,64})/([A-Za-z0-9_-]{1,64})")
+CHUNK = 1024 * 1024
+CLOCK_SKEW = timedelta(seconds=60)
+
+
+class Outcome(StrEnum):
+    IGNORED = "ignored"
+    STRAY = "stray"
+    DUPLICATE = "duplicate"
+    GONE = "gone"
+    DONE = "done"
+
+
+def object_keys(body: str) -> list[str]:
+    """The object keys an S3 notification (as an SQS message body) names; test events name none."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        log.warning("unreadable event body ignored")
+        return []
+    if not isinstance(message, dict) or message.get("Event") == "s3:TestEvent":
+        return []
+    keys = []
+    for record in message.get("Records", []):
+        if not isinstance(record, dict) or not str(record.get("eventName", "")).startswith("ObjectCreated:"):
+            continue
+        key = record.get("s3", {}).get("object", {}).get("key")
+        if isinstance(key, str):
+            # S3 event keys are form-encoded (`+` for space, `%2F` for `/`).
+            keys.append(unquote_plus(key))
+    return keys
+
+
+@dataclass
+class _Tally:
+    """Hashes, counts and keeps the head of a stream as it passes through to the scanner."""
+
+    size: int = 0
+    head: bytes = b""
+
+    def __post_init__(self) -> None:
+        self._hash = hashlib.sha256()
+
+    def watch(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.size += len(chunk)
+            self._hash.update(chunk)
+            if len(self.head) < HEAD_SIZE:
+                self.head += chunk[: HEAD_SIZE - len(self.head)]
+            yield chunk
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+
+class ScanService:
+    """Handles one arrived object at a time; safe to run twice on the same object."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: ObjectStore,
+        scanner: Scanner,
+        sniffer: Sniffer,
+        content: ContentPolicy,
+    ) -> None:
+        self._catalog = catalog
+        self._store = store
+        self._scanner = scanner
+        self._sniffer = sniffer
+        self._content = content
+
+    def handle(self, key: str) -> Outcome:
+        """Bring one object of `incoming/` to a verdict (or leave it for a retry by raising)."""
+        match = KEY.fullmatch(key)
+        if match is None:
+            log.info("object outside incoming/ ignored")
+            return Outcome.IGNORED
+        file_id, upload_id = match.groups()
+        upload = self._catalog.get_upload(upload_id)
+        if upload is None or upload.file_id != file_id or upload.key != key:
+            log.warning("object without a grant removed file=%s upload=%s", file_id, upload_id)
+            self._store.delete(key)
+            return Outcome.STRAY
+        if upload.status is not FileStatus.PENDING:
+            # Already judged: a duplicate event, or a crash after the verdict; finish the cleanup.
+            self._store.delete(key)
+            return Outcome.DUPLICATE
+        stored = self._store.head(key)
+        if stored is None:
+            log.info("object already gone upload=%s", upload_id)
+            return Outcome.GONE
+        verdict, sha256 = self._examine(upload, stored)
+        self._settle(upload, stored, verdict, sha256)
+        return Outcome.DONE
+
+    def _examine(self, upload: UploadRecord, stored: StoredObject) -> tuple[Verdict, str]:
+        """The verdict on the stored bytes, read once and never whole in memory."""
+        # The store may not have enforced the signed policy (moto, some S3-compatibles): check here.
+        if stored.size != upload.size:
+            return Verdict(FileStatus.REJECTED, "size_mismatch"), ""
+        if (stored.content_type or "").split(";")[0].strip().lower() != upload.content_type:
+            return Verdict(FileStatus.REJECTED, "type_mismatch"), ""
+        if stored.last_modified > upload.expires_at + CLOCK_SKEW:
+            return Verdict(FileStatus.REJECTED, "grant_expired"), ""
+        tally = _Tally()
+        result = self._scanner.scan_stream(tally.watch(self._store.read_chunks(stored.key, stored.etag, CHUNK)))
+        observed = Observed(
+            size=tally.size,
+            sha256=tally.sha256,
+            sniffed_type=self._sniffer.sniff(tally.head) if tally.head else "application/x-empty",
+            head=tally.head,
+            scan=result,
+        )
+        expected = Expected(size=upload.size, content_type=upload.content_type, sha256=upload.sha256)
+        verdict = judge(self._content, expected, observed)
+        if not verdict.clean:
+            log.info("sniffed=%s size=%d", observed.sniffed_type, observed.size)
+        return verdict, tally.sha256
+
+    def _settle(self, upload: UploadRecord, stored: StoredObject, verdict: Verdict, sha256: str) -> None:
+        """Copy to the served place or quarantine, record the verdict once, then drop the incoming object."""
+        prefix = SERVED if verdict.clean else QUARANTINE
+        target = f"{prefix}{stored.key[len(INCOMING):]}"
+        self._store.copy(stored.key, target, stored.etag)
+        try:
+            self._catalog.record_verdict(upload, verdict, sha256, target, utcnow())
+        except StaleWriteError:
+            current = self._catalog.get_upload(upload.id)
+            if current is None or current.status is FileStatus.PENDING:
+                raise  # a lost race on the file's version: retry the event
+            log.info("verdict already recorded upload=%s", upload.id)
+        log.info(
+            "verdict upload=%s file=%s status=%s reason=%s",
+            upload.id,
+            upload.file_id,
+            verdict.status.value,
+            verdict.reason,
+        )
+        self._store.delete(stored.key)
+
+
+def message_keys(record: Any) -> list[str]:
+    """The object keys named by one SQS record (Chalice's SQSRecord or a raw dict)."""
+    body = record.body if hasattr(record, "body") else record.get("body", "")
+    return object_keys(str(body))

@@ -1,0 +1,104 @@
+"""The domain's error tree. Messages are safe to show to a client; nothing here imports chalice."""
+
+from __future__ import annotations
+
+
+class CartableError(Exception):
+    """Base of every error the API turns into the contract's error body."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequestError(CartableError):
+    status = 400
+    code = "bad_request"
+
+
+class UnauthorizedError(CartableError):
+    status = 401
+    code = "unauthorized"
+
+
+class ForbiddenError(CartableError):
+    status = 403
+    code = "forbidden"
+
+
+class QuotaExceededError(ForbiddenError):
+    code = "quota_exceeded"
+
+
+class AssignmentClosedError(ForbiddenError):
+    code = "assignment_closed"
+
+
+class NotFoundError(CartableError):
+    """Missing, or invisible to the caller: both answer the same."""
+
+    status = 404
+    code = "not_found"
+
+    def __init__(self, message: str = "No such resource.") -> None:
+        super().__init__(message)
+
+
+class ConflictError(CartableError):
+    status = 409
+    code = "conflict"
+
+
+class NotAvailableError(CartableError):
+    status = 409
+    code = "not_available"
+
+
+class PayloadTooLargeError(CartableError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaTypeError(CartableError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class TooManyRequestsError(CartableError):
+    status = 429
+    code = "too_many_requests"
+
+
+class ServiceUnavailableError(CartableError):
+    """A part we depend on is down or throttling: the client may retry later."""
+
+    status = 503
+    code = "service_unavailable"
+
+
+class ConfigurationError(CartableError):
+    """Settings are missing or wrong: the function cannot start."""
+
+
+class AlreadyExistsError(CartableError):
+    """A conditional write found the item already there (adapter-level)."""
+
+    status = 409
+    code = "conflict"
+
+
+class StaleWriteError(CartableError):
+    """A conditional update lost a race or found the item moved on (adapter-level)."""
+
+    status = 409
+    code = "conflict"
+
+
+class ScannerUnavailableError(CartableError):
+    """clamd is unreachable or answered something that is not a verdict: retry, never a verdict."""
+
+    status = 503
+    code = "service_unavailable"

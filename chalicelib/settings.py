@@ -1,0 +1,110 @@
+"""Every environment name Cartable reads, in one place, read once per cold start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from chalicelib.errors import ConfigurationError
+
+LOCAL = "local"
+STAGES = ("local", "dev", "prod")
+ADDRESSING_STYLES = ("auto", "path", "virtual")
+MIB = 1024 * 1024
+
+# Hard ceilings from the contract: a grant lives at most 15 minutes, a download URL 5.
+MAX_UPLOAD_TTL = 900
+MAX_DOWNLOAD_TTL = 300
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one stage, validated once."""
+
+    stage: str
+    region: str
+    bucket: str
+    table: str
+    s3_endpoint: str | None
+    s3_addressing_style: str
+    dynamodb_endpoint: str | None
+    jwt_issuer: str
+    jwt_audience: str
+    jwt_secret: str | None
+    jwks_url: str | None
+    clamd_address: str
+    clamd_timeout: float
+    max_upload_size: int
+    upload_ttl: int
+    download_ttl: int
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage == LOCAL
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and check every setting; fail with the whole list of problems at once."""
+        env = os.environ if env is None else env
+        problems: list[str] = []
+
+        def get(name: str, default: str | None = None) -> str:
+            value = env.get(name, "").strip() or default
+            if value is None:
+                problems.append(f"{name} is required")
+                return ""
+            return value
+
+        def number(name: str, default: str, low: float, high: float) -> float:
+            raw = get(name, default)
+            try:
+                value = float(raw)
+            except ValueError:
+                problems.append(f"{name} must be a number, not {raw!r}")
+                return low
+            if not low <= value <= high:
+                problems.append(f"{name} must be between {low:g} and {high:g}")
+            return value
+
+        stage = get("CARTABLE_STAGE")
+        if stage and stage not in STAGES:
+            problems.append(f"CARTABLE_STAGE must be one of {', '.join(STAGES)}")
+        local = stage == LOCAL
+        style = get("CARTABLE_S3_ADDRESSING_STYLE", "path" if local else "auto")
+        if style not in ADDRESSING_STYLES:
+            problems.append(f"CARTABLE_S3_ADDRESSING_STYLE must be one of {', '.join(ADDRESSING_STYLES)}")
+        secret = env.get("CARTABLE_JWT_SECRET") or ("local-dev-secret" if local else None)
+        jwks_url = env.get("CARTABLE_JWKS_URL") or None
+        if not local and secret and not jwks_url:
+            problems.append("CARTABLE_JWT_SECRET is for stage local only; set CARTABLE_JWKS_URL")
+        if not local and not jwks_url:
+            problems.append("CARTABLE_JWKS_URL is required outside stage local")
+        settings = cls(
+            stage=stage,
+            region=get("AWS_DEFAULT_REGION", env.get("AWS_REGION") or None),
+            bucket=get("CARTABLE_BUCKET"),
+            table=get("CARTABLE_TABLE"),
+            s3_endpoint=env.get("CARTABLE_S3_ENDPOINT") or None,
+            s3_addressing_style=style,
+            dynamodb_endpoint=env.get("CARTABLE_DYNAMODB_ENDPOINT") or None,
+            jwt_issuer=get("CARTABLE_JWT_ISSUER", "cartable-local" if local else None),
+            jwt_audience=get("CARTABLE_JWT_AUDIENCE", "cartable"),
+            jwt_secret=secret if local else None,
+            jwks_url=jwks_url,
+            clamd_address=get("CARTABLE_CLAMD_ADDRESS", "tcp://127.0.0.1:3310"),
+            clamd_timeout=number("CARTABLE_CLAMD_TIMEOUT", "60", 1, 900),
+            max_upload_size=int(number("CARTABLE_MAX_UPLOAD_SIZE", str(64 * MIB), 1, 64 * MIB)),
+            upload_ttl=int(number("CARTABLE_UPLOAD_TTL", "900", 60, MAX_UPLOAD_TTL)),
+            download_ttl=int(number("CARTABLE_DOWNLOAD_TTL", "300", 10, MAX_DOWNLOAD_TTL)),
+        )
+        if problems:
+            raise ConfigurationError("; ".join(problems))
+        return settings
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The settings of this process, read on first use."""
+    return Settings.from_env()

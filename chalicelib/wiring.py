@@ -1,0 +1,91 @@
+"""Builds the services from their adapters once per cold start; clients are created on first use."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from chalicelib.settings import Settings, settings
+
+
+def aws_client(service: str, config: Settings) -> Any:
+    """A boto3 client with our region, endpoint, addressing style and retry policy."""
+    import boto3
+    from botocore.config import Config
+
+    endpoint = config.s3_endpoint if service == "s3" else config.dynamodb_endpoint if service == "dynamodb" else None
+    client_config = Config(
+        region_name=config.region,
+        signature_version="s3v4" if service == "s3" else None,
+        s3={"addressing_style": config.s3_addressing_style},
+        retries={"mode": "standard", "max_attempts": 4},
+        connect_timeout=3,
+        read_timeout=30,
+    )
+    return boto3.session.Session().client(service, endpoint_url=endpoint, config=client_config)
+
+
+@lru_cache(maxsize=1)
+def catalog() -> Any:
+    from chalicelib.adapters.dynamodb import DynamoCatalog
+
+    config = settings()
+    return DynamoCatalog(aws_client("dynamodb", config), config.table)
+
+
+@lru_cache(maxsize=1)
+def store() -> Any:
+    from chalicelib.adapters.s3 import S3ObjectStore
+
+    config = settings()
+    return S3ObjectStore(aws_client("s3", config), config.bucket)
+
+
+@lru_cache(maxsize=1)
+def token_verifier() -> Any:
+    from chalicelib.auth import TokenVerifier
+
+    return TokenVerifier(settings())
+
+
+@lru_cache(maxsize=1)
+def file_service() -> Any:
+    from chalicelib.domain.access import AccessControl
+    from chalicelib.domain.content import load_content_policy
+    from chalicelib.domain.files import FileService
+    from chalicelib.domain.permissions import load_rules
+
+    config = settings()
+    return FileService(
+        catalog=catalog(),
+        store=store(),
+        access=AccessControl(catalog(), load_rules()),
+        content=load_content_policy(),
+        max_upload_size=config.max_upload_size,
+        upload_ttl=config.upload_ttl,
+        download_ttl=config.download_ttl,
+    )
+
+
+@lru_cache(maxsize=1)
+def roster_service() -> Any:
+    from chalicelib.domain.roster import RosterService
+
+    return RosterService(catalog())
+
+
+@lru_cache(maxsize=1)
+def scan_service() -> Any:
+    from chalicelib.adapters.clamav import ClamdScanner
+    from chalicelib.adapters.sniff import MagicSniffer
+    from chalicelib.domain.content import load_content_policy
+    from chalicelib.domain.scanning import ScanService
+
+    config = settings()
+    return ScanService(
+        catalog=catalog(),
+        store=store(),
+        scanner=ClamdScanner(config.clamd_address, config.clamd_timeout),
+        sniffer=MagicSniffer(),
+        content=load_content_policy(),
+    )

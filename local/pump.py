@@ -1,0 +1,104 @@
+"""The local event pump: drains the uploads queue into the same handler Lambda would call.
+
+In AWS, Lambda's SQS event source mapping does this. Here we receive, hand the batch to
+`app.scan_uploads(event, context)` (the very function Chalice registers), and delete the
+messages only when it returns; on an exception they come back after a short delay.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("cartable.pump")
+
+RETRY_DELAY_SECONDS = 2  # Lambda waits a whole visibility timeout; locally we retry sooner
+
+
+@dataclass
+class LocalContext:
+    """The bits of a Lambda context a handler may read."""
+
+    function_name: str = "cartable-local-scan_uploads"
+    aws_request_id: str = ""
+    memory_limit_in_mb: int = 1024
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def lambda_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """SQS messages in the shape Lambda's event source mapping delivers them."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }
+
+
+def run(stop_after: float | None = None) -> None:
+    """Pump until interrupted (or for `stop_after` seconds)."""
+    import boto3
+
+    from app import scan_uploads
+
+    region = os.environ["AWS_DEFAULT_REGION"]
+    queue_url = os.environ["CARTABLE_QUEUE_URL"]
+    sqs = boto3.client("sqs", endpoint_url=os.environ["CARTABLE_SQS_ENDPOINT"], region_name=region)
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    deadline = None if stop_after is None else time.monotonic() + stop_after
+    log.info("pump ready: %s", queue_url)
+    while deadline is None or time.monotonic() < deadline:
+        try:
+            messages = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=5, WaitTimeSeconds=1, AttributeNames=["All"]
+            ).get("Messages", [])
+        except Exception:  # the object store restarting must not kill the pump
+            log.exception("receive failed")
+            time.sleep(1)
+            continue
+        if not messages:
+            continue
+        try:
+            scan_uploads(lambda_event(messages, arn, region), LocalContext(aws_request_id=str(uuid.uuid4())))
+        except Exception as exc:
+            log.warning("batch failed, retrying in %ss: %s", RETRY_DELAY_SECONDS, exc)
+            for m in messages:
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=RETRY_DELAY_SECONDS
+                )
+            continue
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+        )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="pump %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        run()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

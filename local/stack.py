@@ -1,0 +1,247 @@
+"""The whole local stack in one process tree: moto (S3, DynamoDB, SQS over HTTP), clamd, `chalice local`
+and the event pump. `make dev` runs it in the foreground; the integration tests start the same thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+REGION = "eu-west-3"
+log = logging.getLogger("cartable.stack")
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class StackConfig:
+    """Where and how the local stack runs; every name has a default that `make dev` uses."""
+
+    build_dir: Path = ROOT / ".build"
+    port: int = 8000
+    moto_port: int = 5001
+    bucket: str = "cartable-local-files"
+    table: str = "cartable-local"
+    queue: str = "cartable-local-uploads"
+    max_upload_size: int = 64 * 1024 * 1024
+    jwt_secret: str = "local-dev-secret"
+    autoreload: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> StackConfig:
+        return cls(
+            port=int(os.environ.get("CARTABLE_PORT", "8000")),
+            moto_port=int(os.environ.get("CARTABLE_MOTO_PORT", "5001")),
+            jwt_secret=os.environ.get("CARTABLE_JWT_SECRET", "local-dev-secret"),
+        )
+
+
+class LocalStack:
+    """Starts and stops every part; `env` is what the functions see, as Lambda's configuration would be."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self._moto: Any = None
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        from local.clamav import ClamdProcess
+
+        self.clamd = ClamdProcess(config.build_dir / "clamav", max_stream=config.max_upload_size)
+        self.queue_url = ""
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.config.moto_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "CARTABLE_STAGE": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "CARTABLE_BUCKET": self.config.bucket,
+                "CARTABLE_TABLE": self.config.table,
+                "CARTABLE_S3_ENDPOINT": self.aws_endpoint,
+                "CARTABLE_S3_ADDRESSING_STYLE": "path",
+                "CARTABLE_DYNAMODB_ENDPOINT": self.aws_endpoint,
+                "CARTABLE_SQS_ENDPOINT": self.aws_endpoint,
+                "CARTABLE_QUEUE_URL": self.queue_url,
+                "CARTABLE_CLAMD_ADDRESS": self.clamd.address,
+                "CARTABLE_MAX_UPLOAD_SIZE": str(self.config.max_upload_size),
+                "CARTABLE_JWT_SECRET": self.config.jwt_secret,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.pop("AWS_PROFILE", None)
+        env.update(self.config.extra_env)
+        return env
+
+    def aws(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            service,
+            endpoint_url=self.aws_endpoint,
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            config=Config(s3={"addressing_style": "path"}),
+        )
+
+    # -- parts ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start everything and wait until the API answers /v1/health."""
+        self.config.build_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.start_moto()
+            self.create_resources()
+            self.clamd.start()
+            self.start_api()
+            self.start_pump()
+            self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_moto(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.moto_port, verbose=False)
+        self._moto.start()
+
+    def create_resources(self) -> None:
+        """Bucket, table, queue, and the bucket → queue notification for `incoming/`."""
+        from chalicelib.adapters.dynamodb import table_definition
+
+        s3, sqs, dynamodb = self.aws("s3"), self.aws("sqs"), self.aws("dynamodb")
+        s3.create_bucket(Bucket=self.config.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        dynamodb.create_table(**table_definition(self.config.table))
+        self.queue_url = sqs.create_queue(
+            QueueName=self.config.queue, Attributes={"VisibilityTimeout": "30"}
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        s3.put_bucket_notification_configuration(
+            Bucket=self.config.bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}},
+                    }
+                ]
+            },
+        )
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        self._processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
+
+    def start_api(self) -> None:
+        command = [
+            str(VENV_BIN / "chalice"),
+            "local",
+            "--stage",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.config.port),
+        ]
+        if not self.config.autoreload:
+            command.append("--no-autoreload")
+        self._spawn("api", command)
+
+    def start_pump(self) -> None:
+        self._spawn("pump", [sys.executable, "-m", "local.pump"])
+
+    def stop_pump(self) -> None:
+        self._terminate("pump")
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            api = self._processes.get("api")
+            if api is not None and api.poll() is not None:
+                raise RuntimeError("chalice local exited; see its output above")
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/v1/health", timeout=2) as answer:
+                    if answer.status == 200 and json.load(answer) == {"status": "ok"}:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the API did not answer {self.api_url}/v1/health within {timeout:.0f}s")
+
+    def _terminate(self, name: str) -> None:
+        process = self._processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def stop(self) -> None:
+        """Stop everything this stack started."""
+        for name in list(self._processes):
+            self._terminate(name)
+        self.clamd.stop()
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run Cartable's whole local stack (stage local).")
+    parser.add_argument("--autoreload", action="store_true", help="restart the API when code changes")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    config = StackConfig.from_env()
+    config.autoreload = args.autoreload
+    stack = LocalStack(config)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        stack.start()
+        print(f"\nCartable is ready at {stack.api_url} (object store and tables at {stack.aws_endpoint}).")
+        print("Ctrl-C stops everything.\n", flush=True)
+        while True:
+            for name, process in list(stack._processes.items()):
+                if process.poll() is not None:
+                    raise SystemExit(f"{name} stopped unexpectedly (exit {process.returncode})")
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The real local stack as a fixture: moto server, clamd, `chalice local` and the event pump, on free ports."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import pytest
+import requests
+
+from local.stack import LocalStack, StackConfig, free_port
+
+SECRET = "integration-secret"
+SCHOOL = "lycee-hugo"
+OTHER_SCHOOL = "college-zola"
+MIB = 1024 * 1024
+
+
+def make_token(sub: str, role: str = "student", school: str = SCHOOL, secret: str = SECRET, **claims: Any) -> str:
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "sub": sub,
+        "school": school,
+        "role": role,
+        "iat": now,
+        "exp": now + 600,
+        "iss": "cartable-local",
+        "aud": "cartable",
+    }
+    payload.update(claims)
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
+@dataclass
+class Api:
+    """A thin HTTP client for one user, speaking to the API over real HTTP."""
+
+    base: str
+    token: str | None
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if self.token:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+        return requests.request(method, f"{self.base}{path}", headers=headers, timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, allow_redirects=False, **kwargs)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, json=body, **kwargs)
+
+    def put(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        return self.request("PUT", path, json=body, **kwargs)
+
+    def grant(self, name: str, data: bytes, content_type: str, space: str = "me", **extra: Any) -> requests.Response:
+        body = {"space": space, "path": "/", "name": name, "size": len(data), "contentType": content_type}
+        body.update(extra)
+        return self.post("/v1/uploads", body)
+
+    def upload(self, name: str, data: bytes, content_type: str, space: str = "me", **extra: Any) -> dict[str, Any]:
+        """Grant, then send the bytes to the signed POST exactly as a tablet would."""
+        answer = self.grant(name, data, content_type, space, **extra)
+        assert answer.status_code == 201, answer.text
+        grant: dict[str, Any] = answer.json()
+        post_to_storage(grant, data, content_type)
+        return grant
+
+    def wait_status(self, file_id: str, timeout: float = 10.0, leave: str = "pending") -> dict[str, Any]:
+        """Poll the file until it leaves `leave` (the contract promises within 10 s locally)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.get(f"/v1/files/{file_id}")
+            assert answer.status_code == 200, answer.text
+            file: dict[str, Any] = answer.json()
+            if file["status"] != leave or time.monotonic() > deadline:
+                return file
+            time.sleep(0.1)
+
+
+def post_to_storage(grant: dict[str, Any], data: bytes, content_type: str) -> requests.Response:
+    form = grant["upload"]
+    files = {"file": ("upload", data, content_type)}
+    answer = requests.post(form["url"], data=form["fields"], files=files, timeout=30)
+    assert answer.status_code in (200, 201, 204), answer.text
+    return answer
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    config = StackConfig(
+        build_dir=tmp_path_factory.mktemp("stack"),
+        port=free_port(),
+        moto_port=free_port(),
+        jwt_secret=SECRET,
+        max_upload_size=8 * MIB,
+    )
+    local = LocalStack(config)
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="session")
+def api_url(stack: LocalStack) -> str:
+    return stack.api_url
+
+
+@pytest.fixture
+def as_user(api_url: str) -> Any:
+    def make(sub: str, role: str = "student", school: str = SCHOOL) -> Api:
+        return Api(api_url, make_token(sub, role, school))
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def admin(api_url: str) -> Api:
+    return Api(api_url, make_token("admin-1", "admin"))

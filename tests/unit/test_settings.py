@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.errors import ConfigurationError
+from chalicelib.settings import Settings
+
+BASE = {"CARTABLE_STAGE": "local", "AWS_DEFAULT_REGION": "eu-west-3", "CARTABLE_BUCKET": "b", "CARTABLE_TABLE": "t"}
+
+
+def test_local_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.jwt_secret == "local-dev-secret" and settings.jwt_issuer == "cartable-local"
+    assert settings.s3_addressing_style == "path" and settings.upload_ttl == 900 and settings.download_ttl == 300
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_env({"CARTABLE_STAGE": "prod", "CARTABLE_UPLOAD_TTL": "3600", "CARTABLE_S3_ADDRESSING_STYLE": "x"})
+    message = str(info.value)
+    for name in ("AWS_DEFAULT_REGION", "CARTABLE_BUCKET", "CARTABLE_TABLE", "CARTABLE_JWKS_URL",
+                 "CARTABLE_UPLOAD_TTL", "CARTABLE_S3_ADDRESSING_STYLE", "CARTABLE_JWT_ISSUER"):
+        assert name in message
+
+
+def test_shared_secret_is_refused_outside_local() -> None:
+    env = {**BASE, "CARTABLE_STAGE": "prod", "CARTABLE_JWT_SECRET": "s", "CARTABLE_JWT_ISSUER": "https://idp"}
+    with pytest.raises(ConfigurationError, match="CARTABLE_JWT_SECRET"):
+        Settings.from_env(env)
+    ok = Settings.from_env({**env, "CARTABLE_JWKS_URL": "https://idp/jwks"})
+    assert ok.jwt_secret is None
