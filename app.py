@@ -6,11 +6,11 @@ import logging
 import os
 from typing import Any
 
-from chalice import Chalice
+from chalice.app import Chalice
 
 from chalicelib import wiring
 from chalicelib.domain.models import Principal
-from chalicelib.http import Views, json_body, redirect
+from chalicelib.http import Views, current_request, json_body, redirect
 
 app = Chalice(app_name="cartable")
 app.log.setLevel(logging.INFO)
@@ -22,8 +22,8 @@ UPLOADS_QUEUE = os.environ.get("CARTABLE_UPLOADS_QUEUE", "cartable-uploads")
 
 
 def _query(name: str) -> str | None:
-    params = app.current_request.query_params or {}
-    return params.get(name)
+    params = current_request(app).query_params
+    return None if params is None else params.get(name)
 
 
 @views.route("/v1/health", methods=["GET"], public=True)
@@ -38,13 +38,13 @@ def list_classes(principal: Principal) -> dict[str, Any]:
 
 @views.route("/v1/classes/{class_id}", methods=["PUT"])
 def put_class(principal: Principal, class_id: str) -> dict[str, Any]:
-    body = json_body(app.current_request.raw_body)
+    body = json_body(current_request(app).raw_body)
     return wiring.roster_service().put_class(principal, class_id, body)
 
 
 @views.route("/v1/uploads", methods=["POST"], status=201)
 def grant_upload(principal: Principal) -> dict[str, Any]:
-    body = json_body(app.current_request.raw_body)
+    body = json_body(current_request(app).raw_body)
     return wiring.file_service().grant_upload(principal, body)
 
 

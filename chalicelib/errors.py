@@ -38,13 +38,13 @@ class AssignmentClosedError(ForbiddenError):
 
 
 class NotFoundError(CartableError):
-    """Missing, or invisible to the caller: both answer the same."""
+    """Missing, or invisible to the caller: both answer exactly the same, whatever the resource."""
 
     status = 404
     code = "not_found"
 
-    def __init__(self, message: str = "No such resource.") -> None:
-        super().__init__(message)
+    def __init__(self) -> None:
+        super().__init__("Not found.")
 
 
 class ConflictError(CartableError):

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice.app import Chalice, Request, Response
 
 from chalicelib.domain.models import Principal
 from chalicelib.errors import (
@@ -21,13 +21,14 @@ from chalicelib.errors import (
 
 log = logging.getLogger("cartable.http")
 
-JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+Headers = dict[str, str | list[str]]
+JSON_HEADERS: Headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 RETRY_AFTER_SECONDS = "5"
 
 
 def error_response(error: CartableError) -> Response:
     """The contract's error body for a domain error."""
-    headers = dict(JSON_HEADERS)
+    headers: Headers = dict(JSON_HEADERS)
     if isinstance(error, UnauthorizedError):
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     if isinstance(error, ServiceUnavailableError | ScannerUnavailableError):
@@ -60,7 +61,7 @@ class Views:
                     if public:
                         result = view(**params)
                     else:
-                        headers = self._app.current_request.headers
+                        headers = current_request(self._app).headers
                         principal = self._authenticate(headers.get("authorization"))
                         result = view(principal, **params)
                 except ConfigurationError:
@@ -83,7 +84,14 @@ class Views:
         return register
 
 
-def json_body(raw: bytes | None) -> dict[str, Any]:
+def current_request(app: Chalice) -> Request:
+    """The request being served (always set inside a view)."""
+    request = app.current_request
+    assert request is not None
+    return request
+
+
+def json_body(raw: bytes | str | None) -> dict[str, Any]:
     """The request's JSON object, or 400 with the contract's body (never Chalice's own)."""
     from chalicelib.errors import BadRequestError
 

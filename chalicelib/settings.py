@@ -75,12 +75,7 @@ class Settings:
         style = get("CARTABLE_S3_ADDRESSING_STYLE", "path" if local else "auto")
         if style not in ADDRESSING_STYLES:
             problems.append(f"CARTABLE_S3_ADDRESSING_STYLE must be one of {', '.join(ADDRESSING_STYLES)}")
-        secret = env.get("CARTABLE_JWT_SECRET") or ("local-dev-secret" if local else None)
-        jwks_url = env.get("CARTABLE_JWKS_URL") or None
-        if not local and secret and not jwks_url:
-            problems.append("CARTABLE_JWT_SECRET is for stage local only; set CARTABLE_JWKS_URL")
-        if not local and not jwks_url:
-            problems.append("CARTABLE_JWKS_URL is required outside stage local")
+        secret, jwks_url = _identity(env, local, problems)
         settings = cls(
             stage=stage,
             region=get("AWS_DEFAULT_REGION", env.get("AWS_REGION") or None),
@@ -102,6 +97,17 @@ class Settings:
         if problems:
             raise ConfigurationError("; ".join(problems))
         return settings
+
+
+def _identity(env: Mapping[str, str], local: bool, problems: list[str]) -> tuple[str | None, str | None]:
+    """The JWT secret (stage local only) and the JWKS URL (every other stage)."""
+    secret = env.get("CARTABLE_JWT_SECRET") or ("local-dev-secret" if local else None)
+    jwks_url = env.get("CARTABLE_JWKS_URL") or None
+    if not local and secret and not jwks_url:
+        problems.append("CARTABLE_JWT_SECRET is for stage local only; set CARTABLE_JWKS_URL")
+    elif not local and not jwks_url:
+        problems.append("CARTABLE_JWKS_URL is required outside stage local")
+    return secret, jwks_url
 
 
 @lru_cache(maxsize=1)

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.settings import Settings, settings
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.dynamodb import DynamoCatalog
+    from chalicelib.adapters.s3 import S3ObjectStore
+    from chalicelib.auth import TokenVerifier
+    from chalicelib.domain.files import FileService
+    from chalicelib.domain.roster import RosterService
+    from chalicelib.domain.scanning import ScanService
 
 
 def aws_client(service: str, config: Settings) -> Any:
@@ -13,20 +21,22 @@ def aws_client(service: str, config: Settings) -> Any:
     import boto3
     from botocore.config import Config
 
-    endpoint = config.s3_endpoint if service == "s3" else config.dynamodb_endpoint if service == "dynamodb" else None
+    endpoints = {"s3": config.s3_endpoint, "dynamodb": config.dynamodb_endpoint}
+    s3_options: Any = {"addressing_style": config.s3_addressing_style}
     client_config = Config(
         region_name=config.region,
         signature_version="s3v4" if service == "s3" else None,
-        s3={"addressing_style": config.s3_addressing_style},
+        s3=s3_options,
         retries={"mode": "standard", "max_attempts": 4},
         connect_timeout=3,
         read_timeout=30,
     )
-    return boto3.session.Session().client(service, endpoint_url=endpoint, config=client_config)
+    session: Any = boto3.session.Session()
+    return session.client(service, endpoint_url=endpoints.get(service), config=client_config)
 
 
 @lru_cache(maxsize=1)
-def catalog() -> Any:
+def catalog() -> DynamoCatalog:
     from chalicelib.adapters.dynamodb import DynamoCatalog
 
     config = settings()
@@ -34,7 +44,7 @@ def catalog() -> Any:
 
 
 @lru_cache(maxsize=1)
-def store() -> Any:
+def store() -> S3ObjectStore:
     from chalicelib.adapters.s3 import S3ObjectStore
 
     config = settings()
@@ -42,14 +52,14 @@ def store() -> Any:
 
 
 @lru_cache(maxsize=1)
-def token_verifier() -> Any:
+def token_verifier() -> TokenVerifier:
     from chalicelib.auth import TokenVerifier
 
     return TokenVerifier(settings())
 
 
 @lru_cache(maxsize=1)
-def file_service() -> Any:
+def file_service() -> FileService:
     from chalicelib.domain.access import AccessControl
     from chalicelib.domain.content import load_content_policy
     from chalicelib.domain.files import FileService
@@ -68,14 +78,14 @@ def file_service() -> Any:
 
 
 @lru_cache(maxsize=1)
-def roster_service() -> Any:
+def roster_service() -> RosterService:
     from chalicelib.domain.roster import RosterService
 
     return RosterService(catalog())
 
 
 @lru_cache(maxsize=1)
-def scan_service() -> Any:
+def scan_service() -> ScanService:
     from chalicelib.adapters.clamav import ClamdScanner
     from chalicelib.adapters.sniff import MagicSniffer
     from chalicelib.domain.content import load_content_policy

@@ -33,7 +33,7 @@ class LocalContext:
         return 300_000
 
 
-def lambda_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+def lambda_event(messages: list[Any], queue_arn: str, region: str) -> dict[str, Any]:
     """SQS messages in the shape Lambda's event source mapping delivers them."""
     return {
         "Records": [

@@ -105,7 +105,8 @@ class LocalStack:
         import boto3
         from botocore.config import Config
 
-        return boto3.client(
+        session: Any = boto3.session.Session()
+        return session.client(
             service,
             endpoint_url=self.aws_endpoint,
             region_name=REGION,
@@ -133,6 +134,7 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the rest
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.moto_port, verbose=False)
         self._moto.start()
 
@@ -143,9 +145,9 @@ class LocalStack:
         s3, sqs, dynamodb = self.aws("s3"), self.aws("sqs"), self.aws("dynamodb")
         s3.create_bucket(Bucket=self.config.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
         dynamodb.create_table(**table_definition(self.config.table))
-        self.queue_url = sqs.create_queue(
-            QueueName=self.config.queue, Attributes={"VisibilityTimeout": "30"}
-        )["QueueUrl"]
+        self.queue_url = sqs.create_queue(QueueName=self.config.queue, Attributes={"VisibilityTimeout": "30"})[
+            "QueueUrl"
+        ]
         arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         s3.put_bucket_notification_configuration(
             Bucket=self.config.bucket,

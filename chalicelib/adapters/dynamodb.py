@@ -166,9 +166,9 @@ class DynamoCatalog:
         return result
 
     def _get(self, pk: str, sk: str) -> Item | None:
-        raw = self._call(
-            "get_item", TableName=self._table, Key=dump({"pk": pk, "sk": sk}), ConsistentRead=True
-        ).get("Item")
+        raw = self._call("get_item", TableName=self._table, Key=dump({"pk": pk, "sk": sk}), ConsistentRead=True).get(
+            "Item"
+        )
         return load(raw) if raw else None
 
     def _transact(self, actions: list[dict[str, Any]]) -> None:
@@ -261,7 +261,9 @@ class DynamoCatalog:
         upload_update = {
             "Update": {
                 "Key": dump({"pk": f"UPLOAD#{upload.id}", "sk": "UPLOAD"}),
-                "UpdateExpression": "SET #st = :st, reason = :reason, sha256 = :sha, objectKey = :key, updatedAt = :now",
+                "UpdateExpression": (
+                    "SET #st = :st, reason = :reason, sha256 = :sha, objectKey = :key, updatedAt = :now"
+                ),
                 "ConditionExpression": "#st = :pending",
                 "ExpressionAttributeNames": {"#st": "status"},
                 "ExpressionAttributeValues": dump(

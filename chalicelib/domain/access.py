@@ -59,14 +59,14 @@ class AccessControl:
         if space.kind is SpaceKind.ASSIGNMENT:
             # Assignments arrive with their own issue; until then no such space exists.
             log.info("deny user=%s space=%s reason=no such space", principal.user_id, space)
-            raise NotFoundError("No such space.")
+            raise NotFoundError()
         membership = Membership()
         class_id = None
         if space.kind is SpaceKind.CLASS:
             class_id = space.id
             if principal.role is Role.ADMIN:
                 if self._catalog.get_class(principal.school, space.id) is None:
-                    raise NotFoundError("No such space.")
+                    raise NotFoundError()
             else:
                 membership = self._catalog.membership(principal.school, principal.user_id)
         resource = Resource(school or principal.school, space, class_id=class_id)

@@ -125,6 +125,8 @@ def scan_verdict(scan: ScanResult) -> Verdict | None:
             return Verdict(FileStatus.REJECTED, "too_large_to_scan")
         if name.startswith("Heuristics.Encrypted"):
             return Verdict(FileStatus.REJECTED, "encrypted")
+        if name.startswith("Heuristics.Broken.Executable"):
+            return Verdict(FileStatus.REJECTED, "executable")
         return Verdict(FileStatus.INFECTED, name)
     return None
 

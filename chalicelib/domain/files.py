@@ -210,18 +210,18 @@ class FileService:
         """The state of one upload, for its uploader only."""
         upload = self._catalog.get_upload(upload_id) if is_valid_id(upload_id) else None
         if upload is None or upload.school != principal.school or upload.owner != principal.user_id:
-            raise NotFoundError("No such upload.")
+            raise NotFoundError()
         return upload_json(upload)
 
     # -- files --------------------------------------------------------------------------------
     def _visible_file(self, principal: Principal, file_id: str, action: Action) -> FileRecord:
         file = self._catalog.get_file(principal.school, file_id) if is_valid_id(file_id) else None
         if file is None:
-            raise NotFoundError("No such file.")
+            raise NotFoundError()
         access = self._access.space(principal, file.space, school=file.school)
         access.require(action, file_owner=file.owner)
         if file.status is not FileStatus.AVAILABLE and not self._may_see_unserved(access, file):
-            raise NotFoundError("No such file.")
+            raise NotFoundError()
         return file
 
     @staticmethod

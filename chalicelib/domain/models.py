@@ -90,7 +90,7 @@ class SpaceRef:
             return cls(SpaceKind.USER, principal.user_id)
         kind, sep, ident = text.partition(":")
         if not sep or kind not in SpaceKind.__members__.values() or not is_valid_id(ident):
-            raise NotFoundError("No such space.")
+            raise NotFoundError()
         return cls(SpaceKind(kind), ident)
 
     @classmethod

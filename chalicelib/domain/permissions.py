@@ -79,9 +79,7 @@ def relations(principal: Principal, membership: Membership, resource: Resource) 
     return frozenset(held)
 
 
-def decide(
-    rules: Rules, principal: Principal, membership: Membership, action: Action, resource: Resource
-) -> Decision:
+def decide(rules: Rules, principal: Principal, membership: Membership, action: Action, resource: Resource) -> Decision:
     """Allow or deny one action, with the reason; default deny, the tenant checked first."""
     if resource.school != principal.school:
         return Decision(False, "other_school")

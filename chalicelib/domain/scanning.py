@@ -156,7 +156,7 @@ class ScanService:
     def _settle(self, upload: UploadRecord, stored: StoredObject, verdict: Verdict, sha256: str) -> None:
         """Copy to the served place or quarantine, record the verdict once, then drop the incoming object."""
         prefix = SERVED if verdict.clean else QUARANTINE
-        target = f"{prefix}{stored.key[len(INCOMING):]}"
+        target = f"{prefix}{stored.key[len(INCOMING) :]}"
         self._store.copy(stored.key, target, stored.etag)
         try:
             self._catalog.record_verdict(upload, verdict, sha256, target, utcnow())

@@ -13,7 +13,7 @@ import requests
 
 from local.stack import LocalStack, StackConfig, free_port
 
-SECRET = "integration-secret"
+SECRET = "integration-secret-of-at-least-32-bytes"
 SCHOOL = "lycee-hugo"
 OTHER_SCHOOL = "college-zola"
 MIB = 1024 * 1024

@@ -21,7 +21,14 @@ def _b64(data: dict[str, Any]) -> str:
 
 def alg_none_token() -> str:
     now = int(time.time())
-    claims = {"sub": "eve", "school": "lycee-hugo", "role": "admin", "exp": now + 600, "iss": "cartable-local", "aud": "cartable"}
+    claims = {
+        "sub": "eve",
+        "school": "lycee-hugo",
+        "role": "admin",
+        "exp": now + 600,
+        "iss": "cartable-local",
+        "aud": "cartable",
+    }
     return f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
 
 
@@ -30,7 +37,7 @@ BAD_TOKENS = {
     "wrong-audience": lambda: make_token("eve", aud="another-service"),
     "wrong-issuer": lambda: make_token("eve", iss="https://evil.example"),
     "alg-none": alg_none_token,
-    "wrong-secret": lambda: make_token("eve", secret="not-the-secret"),
+    "wrong-secret": lambda: make_token("eve", secret="not-the-secret-but-just-as-long-000"),
     "missing-role": lambda: make_token("eve", role=None),
     "unknown-role": lambda: make_token("eve", role="principal"),
     "missing-school": lambda: make_token("eve", school=None),

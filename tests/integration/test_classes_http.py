@@ -17,10 +17,15 @@ pytestmark = pytest.mark.integration
 def classes(admin: Api) -> dict[str, str]:
     suffix = uuid.uuid4().hex[:6]
     c, d = f"5B-{suffix}", f"4A-{suffix}"
-    answer = admin.put(f"/v1/classes/{c}", {"name": "5e B", "teachers": ["prof-b"], "students": ["eleve-b1", "eleve-b2"]})
+    answer = admin.put(
+        f"/v1/classes/{c}", {"name": "5e B", "teachers": ["prof-b"], "students": ["eleve-b1", "eleve-b2"]}
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"id": c, "name": "5e B", "teachers": ["prof-b"], "students": ["eleve-b1", "eleve-b2"]}
-    assert admin.put(f"/v1/classes/{d}", {"name": "4e A", "teachers": ["prof-a"], "students": ["eleve-a1"]}).status_code == 200
+    assert (
+        admin.put(f"/v1/classes/{d}", {"name": "4e A", "teachers": ["prof-a"], "students": ["eleve-a1"]}).status_code
+        == 200
+    )
     return {"mine": c, "other": d}
 
 
@@ -102,18 +107,31 @@ def test_only_admins_change_classes_and_removal_revokes_at_once(admin: Api, as_u
     class_id = f"3C-{uuid.uuid4().hex[:6]}"
     teacher = as_user("prof-c", "teacher")
     assert teacher.put(f"/v1/classes/{class_id}", {"name": "x", "teachers": [], "students": []}).status_code == 403
-    assert admin.put(f"/v1/classes/{class_id}", {"name": "3e C", "teachers": ["prof-c"], "students": ["eleve-c"]}).status_code == 200
+    assert (
+        admin.put(
+            f"/v1/classes/{class_id}", {"name": "3e C", "teachers": ["prof-c"], "students": ["eleve-c"]}
+        ).status_code
+        == 200
+    )
     student = as_user("eleve-c")
     assert student.get(f"/v1/spaces/class:{class_id}/files").status_code == 200
-    assert admin.put(f"/v1/classes/{class_id}", {"name": "3e C", "teachers": ["prof-c"], "students": []}).status_code == 200
+    assert (
+        admin.put(f"/v1/classes/{class_id}", {"name": "3e C", "teachers": ["prof-c"], "students": []}).status_code
+        == 200
+    )
     assert student.get(f"/v1/spaces/class:{class_id}/files").status_code == 404
     assert admin.get("/v1/spaces/class:nonexistent/files").status_code == 404
 
 
 @pytest.mark.parametrize(
     "body",
-    [{"teachers": [], "students": []}, {"name": "", "teachers": []}, {"name": "x", "teachers": "prof"},
-     {"name": "x", "teachers": ["a/b"]}, {"name": "x", "teachers": ["p"], "students": ["p"]}],
+    [
+        {"teachers": [], "students": []},
+        {"name": "", "teachers": []},
+        {"name": "x", "teachers": "prof"},
+        {"name": "x", "teachers": ["a/b"]},
+        {"name": "x", "teachers": ["p"], "students": ["p"]},
+    ],
 )
 def test_bad_class_bodies_answer_400(admin: Api, body: dict[str, Any]) -> None:
     answer = admin.put("/v1/classes/valid-id", body)

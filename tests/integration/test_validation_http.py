@@ -20,7 +20,20 @@ def _code(answer: Any) -> str:
 
 @pytest.mark.parametrize(
     "name",
-    ["..", ".", "a/b", "bad\x00name", "tab\there", "new\nline", "x" * 300, "", "evil\u202eexe.pdf", "e\u0301te.txt", 42, None],
+    [
+        "..",
+        ".",
+        "a/b",
+        "bad\x00name",
+        "tab\there",
+        "new\nline",
+        "x" * 300,
+        "",
+        "evil\u202eexe.pdf",
+        "e\u0301te.txt",
+        42,
+        None,
+    ],
     ids=["dotdot", "dot", "slash", "nul", "tab", "newline", "300-chars", "empty", "bidi", "not-nfc", "number", "null"],
 )
 def test_bad_names_answer_400(as_user: Any, name: Any) -> None:
@@ -58,9 +71,7 @@ def test_types_not_accepted_answer_415(as_user: Any, content_type: str) -> None:
 
 @pytest.mark.parametrize("body", ["not json", "[1, 2]", '"string"', ""])
 def test_bodies_that_are_not_objects_answer_400(as_user: Any, body: str) -> None:
-    answer = as_user("val-1").request(
-        "POST", "/v1/uploads", data=body, headers={"Content-Type": "application/json"}
-    )
+    answer = as_user("val-1").request("POST", "/v1/uploads", data=body, headers={"Content-Type": "application/json"})
     assert answer.status_code == 400
     assert _code(answer) == "bad_request"
 

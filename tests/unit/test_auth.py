@@ -26,7 +26,15 @@ EC_KEY = ec.generate_private_key(ec.SECP256R1())
 
 def claims(**extra: Any) -> dict[str, Any]:
     now = int(time.time())
-    base = {"sub": "u1", "school": "s1", "role": "teacher", "iat": now, "exp": now + 300, "iss": ISSUER, "aud": "cartable"}
+    base = {
+        "sub": "u1",
+        "school": "s1",
+        "role": "teacher",
+        "iat": now,
+        "exp": now + 300,
+        "iss": ISSUER,
+        "aud": "cartable",
+    }
     base.update(extra)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -78,11 +86,21 @@ def test_rs256_and_es256_from_jwks(idp_verifier: TokenVerifier) -> None:
     "token",
     [
         pytest.param(lambda: jwt.encode(claims(), "local-dev-secret", algorithm="HS256"), id="hs256-outside-local"),
-        pytest.param(lambda: jwt.encode(claims(), RSA_KEY, algorithm="RS256", headers={"kid": "unknown"}), id="unknown-kid"),
-        pytest.param(lambda: jwt.encode(claims(aud="x"), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"}), id="aud"),
-        pytest.param(lambda: jwt.encode(claims(iss="x"), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"}), id="iss"),
-        pytest.param(lambda: jwt.encode(claims(exp=1), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"}), id="expired"),
-        pytest.param(lambda: jwt.encode(claims(), EC_KEY, algorithm="ES256", headers={"kid": "rsa-1"}), id="key-mismatch"),
+        pytest.param(
+            lambda: jwt.encode(claims(), RSA_KEY, algorithm="RS256", headers={"kid": "unknown"}), id="unknown-kid"
+        ),
+        pytest.param(
+            lambda: jwt.encode(claims(aud="x"), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"}), id="aud"
+        ),
+        pytest.param(
+            lambda: jwt.encode(claims(iss="x"), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"}), id="iss"
+        ),
+        pytest.param(
+            lambda: jwt.encode(claims(exp=1), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"}), id="expired"
+        ),
+        pytest.param(
+            lambda: jwt.encode(claims(), EC_KEY, algorithm="ES256", headers={"kid": "rsa-1"}), id="key-mismatch"
+        ),
         pytest.param(
             lambda: jwt.encode(claims(), RSA_KEY, algorithm="PS256", headers={"kid": "rsa-1"}), id="unpinned-alg"
         ),

@@ -16,8 +16,9 @@ CLEAN = ScanResult(ScanOutcome.CLEAN)
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"
 
 
-def verdict(data: bytes, declared: str, sniffed: str, scan: ScanResult = CLEAN, size: int | None = None,
-            sha: str | None = None) -> tuple[FileStatus, str | None]:
+def verdict(
+    data: bytes, declared: str, sniffed: str, scan: ScanResult = CLEAN, size: int | None = None, sha: str | None = None
+) -> tuple[FileStatus, str | None]:
     import hashlib
 
     expected = Expected(size=len(data) if size is None else size, content_type=declared, sha256=sha)
@@ -32,7 +33,10 @@ def test_clean_pdf_is_available() -> None:
 
 def test_signature_wins_over_everything() -> None:
     found = ScanResult(ScanOutcome.FOUND, "Win.Test.EICAR_HDB-1")
-    assert verdict(PDF, "image/png", "application/x-dosexec", found, size=1) == (FileStatus.INFECTED, "Win.Test.EICAR_HDB-1")
+    assert verdict(PDF, "image/png", "application/x-dosexec", found, size=1) == (
+        FileStatus.INFECTED,
+        "Win.Test.EICAR_HDB-1",
+    )
 
 
 @pytest.mark.parametrize(
@@ -41,6 +45,7 @@ def test_signature_wins_over_everything() -> None:
         (ScanResult(ScanOutcome.TOO_LARGE), "too_large_to_scan"),
         (ScanResult(ScanOutcome.FOUND, "Heuristics.Limits.Exceeded.MaxFileSize"), "too_large_to_scan"),
         (ScanResult(ScanOutcome.FOUND, "Heuristics.Encrypted.Zip"), "encrypted"),
+        (ScanResult(ScanOutcome.FOUND, "Heuristics.Broken.Executable"), "executable"),
     ],
 )
 def test_limits_and_encryption_are_rejected_not_infected(scan: ScanResult, reason: str) -> None:

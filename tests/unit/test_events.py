@@ -34,4 +34,6 @@ def test_removal_events_are_ignored() -> None:
 
 def test_content_disposition_is_rfc6266() -> None:
     header = content_disposition('Résumé "final"%.pdf')
-    assert header == "attachment; filename=\"R_sum_ _final__.pdf\"; filename*=UTF-8''R%C3%A9sum%C3%A9%20%22final%22%25.pdf"
+    assert (
+        header == "attachment; filename=\"R_sum_ _final__.pdf\"; filename*=UTF-8''R%C3%A9sum%C3%A9%20%22final%22%25.pdf"
+    )

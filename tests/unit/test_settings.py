@@ -16,10 +16,19 @@ def test_local_defaults() -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ConfigurationError) as info:
-        Settings.from_env({"CARTABLE_STAGE": "prod", "CARTABLE_UPLOAD_TTL": "3600", "CARTABLE_S3_ADDRESSING_STYLE": "x"})
+        Settings.from_env(
+            {"CARTABLE_STAGE": "prod", "CARTABLE_UPLOAD_TTL": "3600", "CARTABLE_S3_ADDRESSING_STYLE": "x"}
+        )
     message = str(info.value)
-    for name in ("AWS_DEFAULT_REGION", "CARTABLE_BUCKET", "CARTABLE_TABLE", "CARTABLE_JWKS_URL",
-                 "CARTABLE_UPLOAD_TTL", "CARTABLE_S3_ADDRESSING_STYLE", "CARTABLE_JWT_ISSUER"):
+    for name in (
+        "AWS_DEFAULT_REGION",
+        "CARTABLE_BUCKET",
+        "CARTABLE_TABLE",
+        "CARTABLE_JWKS_URL",
+        "CARTABLE_UPLOAD_TTL",
+        "CARTABLE_S3_ADDRESSING_STYLE",
+        "CARTABLE_JWT_ISSUER",
+    ):
         assert name in message
 
 
