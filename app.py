@@ -6,16 +6,22 @@ import logging
 import os
 from typing import Any
 
-from chalice.app import Chalice
+from chalice.app import Chalice, Response
 
 from chalicelib import wiring
 from chalicelib.domain.models import Principal
-from chalicelib.http import Views, current_request, json_body, redirect
+from chalicelib.http import Views, current_request, json_body, no_content, redirect
 
 app = Chalice(app_name="cartable")
 app.log.setLevel(logging.INFO)
 logging.getLogger("cartable").setLevel(logging.INFO)
-views = Views(app, lambda header: wiring.token_verifier().verify(header))
+views = Views(
+    app,
+    authenticate=lambda header: wiring.token_verifier().verify(header),
+    on_denied=lambda principal, target, status, reason: wiring.audit_service().denied(
+        principal, target, status, reason
+    ),
+)
 
 # Read by the decorator below at deploy time; the queue itself is declared in the infrastructure.
 UPLOADS_QUEUE = os.environ.get("CARTABLE_UPLOADS_QUEUE", "cartable-uploads")
@@ -40,6 +46,34 @@ def list_classes(principal: Principal) -> dict[str, Any]:
 def put_class(principal: Principal, class_id: str) -> dict[str, Any]:
     body = json_body(current_request(app).raw_body)
     return wiring.roster_service().put_class(principal, class_id, body)
+
+
+@views.route(
+    "/v1/roster/import", methods=["POST"], content_types=["text/csv", "text/plain", "application/octet-stream"]
+)
+def import_roster(principal: Principal) -> dict[str, Any]:
+    return wiring.roster_service().import_roster(principal, _raw_body())
+
+
+@views.route("/v1/shares", methods=["POST"], status=201)
+def create_share(principal: Principal) -> dict[str, Any]:
+    return wiring.sharing_service().create(principal, json_body(current_request(app).raw_body))
+
+
+@views.route("/v1/shares/received", methods=["GET"])
+def shares_received(principal: Principal) -> dict[str, Any]:
+    return wiring.sharing_service().received(principal)
+
+
+@views.route("/v1/shares/{share_id}", methods=["DELETE"], status=204)
+def revoke_share(principal: Principal, share_id: str) -> Response:
+    wiring.sharing_service().revoke(principal, share_id)
+    return no_content()
+
+
+@views.route("/v1/audit", methods=["GET"])
+def audit_trail(principal: Principal) -> dict[str, Any]:
+    return wiring.audit_service().list(principal, _query("user"), _query("limit"), _query("cursor"))
 
 
 @views.route("/v1/uploads", methods=["POST"], status=201)
@@ -68,6 +102,11 @@ def list_files(principal: Principal, space: str) -> dict[str, Any]:
     return wiring.file_service().list_folder(
         principal, _unquote(space), _query("path"), _query("limit"), _query("cursor")
     )
+
+
+def _raw_body() -> bytes:
+    body = current_request(app).raw_body
+    return body.encode() if isinstance(body, str) else body or b""
 
 
 def _unquote(segment: str) -> str:

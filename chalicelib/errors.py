@@ -12,6 +12,12 @@ class CartableError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.audit_reason: str | None = None  # why it was denied, for the audit trail only
+
+    def because(self, reason: str) -> CartableError:
+        """Attach the decision's reason (never shown to the client)."""
+        self.audit_reason = reason
+        return self
 
 
 class BadRequestError(CartableError):

@@ -45,9 +45,15 @@ def internal_error() -> Response:
 class Views:
     """Registers routes on a Chalice app with the error map wrapped around each view."""
 
-    def __init__(self, app: Chalice, authenticate: Callable[[str | None], Principal]) -> None:
+    def __init__(
+        self,
+        app: Chalice,
+        authenticate: Callable[[str | None], Principal],
+        on_denied: Callable[[Principal, str, int, str | None], None] | None = None,
+    ) -> None:
         self._app = app
         self._authenticate = authenticate
+        self._on_denied = on_denied
 
     def route(
         self, path: str, methods: list[str], status: int = 200, public: bool = False, **kwargs: Any
@@ -57,6 +63,7 @@ class Views:
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(view)
             def wrapped(**params: Any) -> Response:
+                principal: Principal | None = None
                 try:
                     if public:
                         result = view(**params)
@@ -70,6 +77,9 @@ class Views:
                 except CartableError as error:
                     if error.status >= 500:
                         log.warning("%s: %s", type(error).__name__, error.message)
+                    if error.status in (403, 404) and principal is not None and self._on_denied is not None:
+                        target = f"{methods[0]} {path.format(**params)}"
+                        self._on_denied(principal, target, error.status, error.audit_reason)
                     return error_response(error)
                 except Exception:  # the one place a surprise becomes a 500 without a stack
                     log.exception("unhandled error")
@@ -106,3 +116,7 @@ def json_body(raw: bytes | str | None) -> dict[str, Any]:
 
 def redirect(location: str) -> Response:
     return Response(body="", status_code=302, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def no_content() -> Response:
+    return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})

@@ -11,9 +11,12 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb import DynamoCatalog
     from chalicelib.adapters.s3 import S3ObjectStore
     from chalicelib.auth import TokenVerifier
+    from chalicelib.domain.access import AccessControl
+    from chalicelib.domain.audit import AuditService
     from chalicelib.domain.files import FileService
     from chalicelib.domain.roster import RosterService
     from chalicelib.domain.scanning import ScanService
+    from chalicelib.domain.sharing import SharingService
 
 
 def aws_client(service: str, config: Settings) -> Any:
@@ -59,17 +62,23 @@ def token_verifier() -> TokenVerifier:
 
 
 @lru_cache(maxsize=1)
-def file_service() -> FileService:
+def access_control() -> AccessControl:
     from chalicelib.domain.access import AccessControl
+    from chalicelib.domain.permissions import load_rules
+
+    return AccessControl(catalog(), load_rules())
+
+
+@lru_cache(maxsize=1)
+def file_service() -> FileService:
     from chalicelib.domain.content import load_content_policy
     from chalicelib.domain.files import FileService
-    from chalicelib.domain.permissions import load_rules
 
     config = settings()
     return FileService(
         catalog=catalog(),
         store=store(),
-        access=AccessControl(catalog(), load_rules()),
+        access=access_control(),
         content=load_content_policy(),
         max_upload_size=config.max_upload_size,
         upload_ttl=config.upload_ttl,
@@ -81,7 +90,21 @@ def file_service() -> FileService:
 def roster_service() -> RosterService:
     from chalicelib.domain.roster import RosterService
 
-    return RosterService(catalog())
+    return RosterService(catalog(), access_control())
+
+
+@lru_cache(maxsize=1)
+def sharing_service() -> SharingService:
+    from chalicelib.domain.sharing import SharingService
+
+    return SharingService(catalog(), access_control())
+
+
+@lru_cache(maxsize=1)
+def audit_service() -> AuditService:
+    from chalicelib.domain.audit import AuditService
+
+    return AuditService(catalog(), access_control())
 
 
 @lru_cache(maxsize=1)

@@ -8,8 +8,12 @@ Keys (pk / sk):
   FOLDER#{school}#{space}#{path} / FOLDER     a folder; GSI `dir` lists it in its parent
   SCHOOL#{school} / CLASS#{classId} a class and its members
   MEMBER#{school}#{userId} / CLASS#{classId}  a user's membership of a class (role)
-GSI `dir`: gsi1pk = `{school}#{space}#{folder}`, gsi1sk = `D#{name}` for folders, `F#{name}` for
-files, so one query returns a folder's subfolders then its files, in name order.
+  FILE#{fileId} / SHARE#{shareId}   a share of the file (GSI: SHAREDWITH#{school}#{kind}#{id})
+  SHARE#{shareId} / SHARE           the same share, found by its id
+  AUDIT#{school} / {at}#{id}        the school's audit trail (GSI: AUDITUSER#{school}#{actor})
+GSI `dir` (gsi1pk, gsi1sk) is overloaded: for files and folders, gsi1pk = `{school}#{space}#{folder}`
+and gsi1sk = `D#{name}` / `F#{name}`, so one query returns a folder's subfolders then its files in
+name order; for shares it lists what a user or class received; for audit, one actor's entries.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -26,10 +32,13 @@ from botocore.exceptions import ClientError
 
 from chalicelib.domain.content import Verdict
 from chalicelib.domain.models import (
+    AuditEntry,
     ClassRecord,
     FileRecord,
     FileStatus,
     Membership,
+    Share,
+    ShareRole,
     SpaceRef,
     UploadRecord,
     iso,
@@ -39,6 +48,7 @@ from chalicelib.domain.ports import ClassPage, Page
 from chalicelib.errors import AlreadyExistsError, BadRequestError, ServiceUnavailableError, StaleWriteError
 
 DIR_INDEX = "dir"
+AUDIT_RETENTION_SECONDS = 400 * 24 * 3600  # a school year and its appeals; then DynamoDB's TTL drops it
 THROTTLING = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -140,6 +150,75 @@ def upload_from_item(item: Item) -> UploadRecord:
     )
 
 
+def _membership_changes(record: ClassRecord, before: ClassRecord | None) -> list[dict[str, Any]]:
+    """The member items to put and delete so that they match the class's lists exactly."""
+    wanted = {u: "teacher" for u in record.teachers} | {u: "student" for u in record.students}
+    had = {} if before is None else {u: "teacher" for u in before.teachers} | {u: "student" for u in before.students}
+    requests: list[dict[str, Any]] = []
+    for user, role in wanted.items():
+        if had.get(user) != role:
+            member = {
+                "pk": f"MEMBER#{record.school}#{user}",
+                "sk": f"CLASS#{record.id}",
+                "classId": record.id,
+                "role": role,
+            }
+            requests.append({"PutRequest": {"Item": dump(member)}})
+    for user in had.keys() - wanted.keys():
+        key = {"pk": f"MEMBER#{record.school}#{user}", "sk": f"CLASS#{record.id}"}
+        requests.append({"DeleteRequest": {"Key": dump(key)}})
+    return requests
+
+
+def share_from_item(item: Item) -> Share:
+    expires = item.get("expiresAt")
+    return Share(
+        id=item["shareId"],
+        school=item["school"],
+        file_id=item["fileId"],
+        target_kind=item["targetKind"],
+        target_id=item["targetId"],
+        role=ShareRole(item["role"]),
+        expires_at=parse_iso(expires) if expires else None,
+        created_by=item["createdBy"],
+        created_at=parse_iso(item["createdAt"]),
+    )
+
+
+def audit_item(entry: AuditEntry) -> Item:
+    stamp = f"{entry.at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{entry.id}"
+    return {
+        "pk": f"AUDIT#{entry.school}",
+        "sk": stamp,
+        "gsi1pk": f"AUDITUSER#{entry.school}#{entry.actor}",
+        "gsi1sk": stamp,
+        "auditId": entry.id,
+        "school": entry.school,
+        "actor": entry.actor,
+        "role": entry.role,
+        "action": entry.action,
+        "target": entry.target,
+        "decision": entry.decision,
+        "reason": entry.reason,
+        "at": iso(entry.at),
+        "ttl": int(entry.at.timestamp()) + AUDIT_RETENTION_SECONDS,
+    }
+
+
+def audit_from_item(item: Item) -> AuditEntry:
+    return AuditEntry(
+        id=item["auditId"],
+        school=item["school"],
+        actor=item["actor"],
+        role=item["role"],
+        action=item["action"],
+        target=item["target"],
+        decision=item["decision"],
+        reason=item["reason"],
+        at=parse_iso(item["at"]),
+    )
+
+
 def class_from_item(item: Item) -> ClassRecord:
     return ClassRecord(
         id=item["classId"],
@@ -187,8 +266,14 @@ class DynamoCatalog:
         item = self._get(f"NAME#{school}#{space}#{path}{name}", "NAME")
         return None if item is None else str(item["fileId"])
 
-    def create_file(self, file: FileRecord, upload: UploadRecord, folders: Sequence[tuple[str, str]]) -> None:
-        """A new file, its name claim, its first grant and its folders, in one transaction."""
+    def create_file(
+        self,
+        file: FileRecord,
+        upload: UploadRecord,
+        folders: Sequence[tuple[str, str]],
+        audit: AuditEntry | None = None,
+    ) -> None:
+        """A new file, its name claim, its first grant, its folders and its audit entry, in one transaction."""
         claim = {
             "pk": f"NAME#{file.school}#{file.space}#{file.path}{file.name}",
             "sk": "NAME",
@@ -209,12 +294,14 @@ class DynamoCatalog:
                 "name": name,
             }
             actions.append({"Put": {"Item": dump(item)}})
+        if audit is not None:
+            actions.append({"Put": {"Item": dump(audit_item(audit))}})
         try:
             self._transact(actions)
         except StaleWriteError as exc:
             raise AlreadyExistsError("A file with that name was just created.") from exc
 
-    def add_upload(self, upload: UploadRecord) -> None:
+    def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None) -> None:
         """A new grant for an existing file; a file never served shows the new grant's state."""
         file = self._get(f"FILE#{upload.file_id}", "FILE")
         if file is None:
@@ -243,6 +330,8 @@ class DynamoCatalog:
             actions.append({"Update": update})
         else:
             actions.append({"ConditionCheck": {"Key": file_key, "ConditionExpression": "attribute_exists(pk)"}})
+        if audit is not None:
+            actions.append({"Put": {"Item": dump(audit_item(audit))}})
         self._transact(actions)
 
     def get_upload(self, upload_id: str) -> UploadRecord | None:
@@ -435,42 +524,41 @@ class DynamoCatalog:
 
     def put_class(self, record: ClassRecord) -> None:
         """Create or replace a class; membership items follow the new lists exactly."""
-        old = self.get_class(record.school, record.id)
-        wanted = {u: "teacher" for u in record.teachers} | {u: "student" for u in record.students}
-        before = {} if old is None else {u: "teacher" for u in old.teachers} | {u: "student" for u in old.students}
+        self.put_roster(record.school, [record])
+
+    def put_roster(self, school: str, classes: Sequence[ClassRecord]) -> int:
+        """Create or replace classes in batches; only what changed is written. Answers the writes made."""
+        old = {c.id: c for c in self.get_classes(school, [c.id for c in classes])}
         requests: list[dict[str, Any]] = []
-        for user, role in wanted.items():
-            if before.get(user) != role:
-                member = {
-                    "pk": f"MEMBER#{record.school}#{user}",
+        class_items: list[dict[str, Any]] = []
+        for record in classes:
+            before = old.get(record.id)
+            requests.extend(_membership_changes(record, before))
+            if before != record:
+                item = {
+                    "pk": f"SCHOOL#{school}",
                     "sk": f"CLASS#{record.id}",
                     "classId": record.id,
-                    "role": role,
+                    "school": school,
+                    "name": record.name,
+                    "teachers": list(record.teachers),
+                    "students": list(record.students),
                 }
-                requests.append({"PutRequest": {"Item": dump(member)}})
-        for user in before.keys() - wanted.keys():
-            key = {"pk": f"MEMBER#{record.school}#{user}", "sk": f"CLASS#{record.id}"}
-            requests.append({"DeleteRequest": {"Key": dump(key)}})
+                class_items.append({"PutRequest": {"Item": dump(item)}})
+        # Memberships first: they decide access; the class items only describe it.
         self._batch_write(requests)
-        item = {
-            "pk": f"SCHOOL#{record.school}",
-            "sk": f"CLASS#{record.id}",
-            "classId": record.id,
-            "school": record.school,
-            "name": record.name,
-            "teachers": list(record.teachers),
-            "students": list(record.students),
-        }
-        self._call("put_item", TableName=self._table, Item=dump(item))
+        self._batch_write(class_items)
+        return len(requests) + len(class_items)
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), 25):
             pending: dict[str, Any] = {self._table: requests[start : start + 25]}
-            for _ in range(8):
+            for attempt in range(8):
                 result = self._call("batch_write_item", RequestItems=pending)
                 pending = result.get("UnprocessedItems") or {}
                 if not pending:
                     break
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not a secret
             if pending:
                 raise ServiceUnavailableError("The catalog is busy; try again shortly.")
 
@@ -492,20 +580,142 @@ class DynamoCatalog:
         return ClassPage(classes=[class_from_item(i) for i in items], next_cursor=next_cursor)
 
     def get_classes(self, school: str, class_ids: Iterable[str]) -> list[ClassRecord]:
-        ids = sorted(set(class_ids))
-        found: list[ClassRecord] = []
-        for start in range(0, len(ids), 100):
-            keys = [dump({"pk": f"SCHOOL#{school}", "sk": f"CLASS#{c}"}) for c in ids[start : start + 100]]
-            pending: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        keys = [dump({"pk": f"SCHOOL#{school}", "sk": f"CLASS#{c}"}) for c in sorted(set(class_ids))]
+        return sorted((class_from_item(item) for item in self._batch_get(keys)), key=lambda c: c.id)
+
+    # -- shares -------------------------------------------------------------------------------
+    def file_shares(self, file_id: str) -> list[Share]:
+        """Every share of a file, read consistently so a revocation counts on the next request."""
+        result = self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+            ExpressionAttributeValues=dump({":p": f"FILE#{file_id}", ":s": "SHARE#"}),
+            ConsistentRead=True,
+        )
+        return [share_from_item(load(raw)) for raw in result.get("Items", [])]
+
+    def create_share(self, share: Share, audit: AuditEntry) -> None:
+        """The share under its file, its pointer by id, and the audit entry, together."""
+        body: Item = {
+            "shareId": share.id,
+            "school": share.school,
+            "fileId": share.file_id,
+            "targetKind": share.target_kind,
+            "targetId": share.target_id,
+            "role": share.role.value,
+            "expiresAt": iso(share.expires_at) if share.expires_at else None,
+            "createdBy": share.created_by,
+            "createdAt": iso(share.created_at),
+        }
+        if share.expires_at is not None:
+            body["ttl"] = int(share.expires_at.timestamp()) + 86400
+        under_file = {
+            **body,
+            "pk": f"FILE#{share.file_id}",
+            "sk": f"SHARE#{share.id}",
+            "gsi1pk": f"SHAREDWITH#{share.school}#{share.target_kind}#{share.target_id}",
+            "gsi1sk": f"{iso(share.created_at)}#{share.id}",
+        }
+        pointer = {**body, "pk": f"SHARE#{share.id}", "sk": "SHARE"}
+        self._transact(
+            [
+                {
+                    "ConditionCheck": {
+                        "Key": dump({"pk": f"FILE#{share.file_id}", "sk": "FILE"}),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+                {"Put": {"Item": dump(under_file), "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"Item": dump(pointer), "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"Item": dump(audit_item(audit))}},
+            ]
+        )
+
+    def get_share(self, school: str, share_id: str) -> Share | None:
+        item = self._get(f"SHARE#{share_id}", "SHARE")
+        if item is None or item.get("school") != school:
+            return None
+        return share_from_item(item)
+
+    def delete_share(self, share: Share, audit: AuditEntry) -> None:
+        self._transact(
+            [
+                {"Delete": {"Key": dump({"pk": f"FILE#{share.file_id}", "sk": f"SHARE#{share.id}"})}},
+                {"Delete": {"Key": dump({"pk": f"SHARE#{share.id}", "sk": "SHARE"})}},
+                {"Put": {"Item": dump(audit_item(audit))}},
+            ]
+        )
+
+    def shares_received(self, school: str, targets: Sequence[tuple[str, str]], limit: int) -> list[Share]:
+        """Shares made to any of the targets (the user, their classes), newest first, at most `limit` each."""
+        found: list[Share] = []
+        for kind, ident in targets:
+            result = self._call(
+                "query",
+                TableName=self._table,
+                IndexName=DIR_INDEX,
+                KeyConditionExpression="gsi1pk = :p",
+                ExpressionAttributeValues=dump({":p": f"SHAREDWITH#{school}#{kind}#{ident}"}),
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+            found.extend(share_from_item(load(raw)) for raw in result.get("Items", []))
+        return found
+
+    def get_files(self, school: str, file_ids: Iterable[str]) -> dict[str, FileRecord]:
+        """Several files by id, in batches of 100."""
+        keys = [dump({"pk": f"FILE#{i}", "sk": "FILE"}) for i in sorted(set(file_ids))]
+        files: dict[str, FileRecord] = {}
+        for item in self._batch_get(keys):
+            if item.get("school") == school:
+                record = file_from_item(item)
+                files[record.id] = record
+        return files
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[Item]:
+        found: list[Item] = []
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {self._table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
             for _ in range(8):
                 result = self._call("batch_get_item", RequestItems=pending)
-                found.extend(class_from_item(load(raw)) for raw in result.get("Responses", {}).get(self._table, []))
+                found.extend(load(raw) for raw in result.get("Responses", {}).get(self._table, []))
                 pending = result.get("UnprocessedKeys") or {}
                 if not pending:
                     break
             if pending:
                 raise ServiceUnavailableError("The catalog is busy; try again shortly.")
-        return sorted(found, key=lambda c: c.id)
+        return found
+
+    # -- audit --------------------------------------------------------------------------------
+    def record_audit(self, entry: AuditEntry) -> None:
+        self._call("put_item", TableName=self._table, Item=dump(audit_item(entry)))
+
+    def list_audit(
+        self, school: str, actor: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[AuditEntry], str | None]:
+        """A school's audit trail, or one of its users', newest first."""
+        names: tuple[str, ...]
+        if actor is None:
+            partition, names = f"AUDIT#{school}", ("pk", "sk")
+            kwargs: dict[str, Any] = {"KeyConditionExpression": "pk = :p"}
+        else:
+            partition, names = f"AUDITUSER#{school}#{actor}", ("pk", "sk", "gsi1pk", "gsi1sk")
+            kwargs = {"IndexName": DIR_INDEX, "KeyConditionExpression": "gsi1pk = :p"}
+        kwargs.update(
+            TableName=self._table,
+            ExpressionAttributeValues=dump({":p": partition}),
+            ScanIndexForward=False,
+            Limit=limit + 1,
+        )
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, {names[-2]: partition})
+        items = [load(raw) for raw in self._call("query", **kwargs).get("Items", [])]
+        next_cursor = None
+        if len(items) > limit:
+            items = items[:limit]
+            next_cursor = encode_cursor(dump({k: items[-1][k] for k in names}))
+        return [audit_from_item(i) for i in items], next_cursor
 
 
 def table_definition(table: str) -> dict[str, Any]:

@@ -5,8 +5,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from chalicelib.domain.models import Action, Membership, Principal, Role, SpaceKind, SpaceRef
-from chalicelib.domain.permissions import Resource, Rules, can_see, decide
+from chalicelib.domain.models import (
+    Action,
+    FileRecord,
+    Membership,
+    Principal,
+    Role,
+    ShareRole,
+    SpaceKind,
+    SpaceRef,
+    utcnow,
+)
+from chalicelib.domain.permissions import Policy, Resource, can_see, decide
 from chalicelib.domain.ports import Catalog
 from chalicelib.errors import ForbiddenError, NotFoundError
 
@@ -17,18 +27,25 @@ log = logging.getLogger("cartable.access")
 class SpaceAccess:
     """Everything the decision needs about one caller and one space, gathered once per request."""
 
-    rules: Rules
+    rules: Policy
     principal: Principal
     membership: Membership
     resource: Resource
 
-    def allows(self, action: Action, file_owner: str | None = None) -> bool:
-        resource = replace(self.resource, file_owner=file_owner)
-        return decide(self.rules, self.principal, self.membership, action, resource).allowed
+    def for_file(self, file_owner: str, share_roles: frozenset[ShareRole] = frozenset()) -> SpaceAccess:
+        """The same access narrowed to one file of the space (its owner, the shares reaching the caller)."""
+        return replace(self, resource=replace(self.resource, file_owner=file_owner, share_roles=share_roles))
 
-    def require(self, action: Action, file_owner: str | None = None) -> None:
+    def for_share(self, created_by: str) -> SpaceAccess:
+        """The same access, about revoking a share made by `created_by`."""
+        return replace(self, resource=replace(self.resource, share_creator=created_by))
+
+    def allows(self, action: Action) -> bool:
+        return decide(self.rules, self.principal, self.membership, action, self.resource).allowed
+
+    def require(self, action: Action) -> None:
         """Allow the action, or raise NotFoundError (cannot see) or ForbiddenError (sees, may not)."""
-        resource = replace(self.resource, file_owner=file_owner)
+        resource = self.resource
         decision = decide(self.rules, self.principal, self.membership, action, resource)
         log.info(
             "%s user=%s action=%s space=%s reason=%s",
@@ -43,16 +60,25 @@ class SpaceAccess:
         if action in (Action.LIST, Action.READ, Action.DOWNLOAD) or not can_see(
             self.rules, self.principal, self.membership, resource
         ):
-            raise NotFoundError()
-        raise ForbiddenError(f"You may not {action} in this space.")
+            raise NotFoundError().because(decision.reason)
+        raise ForbiddenError(f"You may not {action} here.").because(decision.reason)
 
 
 class AccessControl:
     """Builds a SpaceAccess: the caller's membership and the space's class, from the catalog."""
 
-    def __init__(self, catalog: Catalog, rules: Rules) -> None:
+    def __init__(self, catalog: Catalog, rules: Policy) -> None:
         self._catalog = catalog
         self._rules = rules
+
+    @property
+    def rules(self) -> Policy:
+        return self._rules
+
+    def school(self, principal: Principal) -> SpaceAccess:
+        """The caller's access to their school's administration (roster, audit trail)."""
+        space = SpaceRef(SpaceKind.SCHOOL, principal.school)
+        return SpaceAccess(self._rules, principal, Membership(), Resource(principal.school, space))
 
     def space(self, principal: Principal, space: SpaceRef, school: str | None = None) -> SpaceAccess:
         """The caller's access to a space (of `school`, the caller's by default); 404 when it does not exist."""
@@ -71,3 +97,19 @@ class AccessControl:
                 membership = self._catalog.membership(principal.school, principal.user_id)
         resource = Resource(school or principal.school, space, class_id=class_id)
         return SpaceAccess(self._rules, principal, membership, resource)
+
+    def file(self, principal: Principal, file: FileRecord, action: Action) -> SpaceAccess:
+        """The caller's access to one file; shares are read only when the space alone does not allow."""
+        access = self.space(principal, file.space, school=file.school).for_file(file.owner)
+        if access.allows(action) or file.school != principal.school:
+            return access
+        membership = access.membership
+        if file.space.kind is SpaceKind.USER:
+            membership = self._catalog.membership(principal.school, principal.user_id)
+        now = utcnow()
+        roles = frozenset(
+            share.role
+            for share in self._catalog.file_shares(file.id)
+            if share.live(now) and share.reaches(principal.user_id, membership)
+        )
+        return replace(access, membership=membership).for_file(file.owner, roles)

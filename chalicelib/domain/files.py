@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.domain.access import AccessControl
+from chalicelib.domain.audit import entry
 from chalicelib.domain.content import ContentPolicy, base_type
 from chalicelib.domain.models import (
     Action,
@@ -23,6 +24,7 @@ from chalicelib.domain.models import (
     utcnow,
 )
 from chalicelib.domain.names import check_name, normalize_path, parent_chain
+from chalicelib.domain.paging import parse_limit
 from chalicelib.domain.ports import Catalog, ObjectStore
 from chalicelib.errors import (
     AlreadyExistsError,
@@ -40,8 +42,6 @@ CONTENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A
 INCOMING = "incoming/"
 SERVED = "files/"
 QUARANTINE = "quarantine/"
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
 
 
 def incoming_key(file_id: str, upload_id: str) -> str:
@@ -76,15 +76,6 @@ def upload_json(upload: UploadRecord) -> dict[str, Any]:
         "createdAt": iso(upload.created_at),
         "expiresAt": iso(upload.expires_at),
     }
-
-
-def parse_limit(raw: str | None) -> int:
-    """`?limit=` as the contract says: 1..1000, default 100."""
-    if raw is None or raw == "":
-        return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise BadRequestError(f"limit must be an integer from 1 to {MAX_LIMIT}.")
-    return int(raw)
 
 
 def parse_size(raw: object) -> int:
@@ -134,12 +125,16 @@ class FileService:
         if sha256 is not None and (not isinstance(sha256, str) or not SHA256.fullmatch(sha256)):
             raise BadRequestError("sha256 must be 64 hexadecimal characters.")
         space = SpaceRef.parse(space_text, principal)
-        self._access.space(principal, space).require(Action.UPLOAD)
+        existing = self._existing_file(principal, space, path, name)
+        if existing is not None:  # a new version: the file's own rights count (an editor share, say)
+            self._access.file(principal, existing, Action.UPLOAD).require(Action.UPLOAD)
+        else:
+            self._access.space(principal, space).require(Action.UPLOAD)
         if size > self._max_size:
             raise PayloadTooLargeError(f"Files are limited to {self._max_size} bytes.")
         if not self._content.accepts(content_type):
             raise UnsupportedMediaTypeError(f"Files of type {content_type} are not accepted.")
-        upload = self._record_grant(principal, space, path, name, size, content_type, sha256)
+        upload = self._record_grant(principal, space, path, name, size, content_type, sha256, existing)
         post = self._store.presign_post(upload.key, size, content_type, self._upload_ttl)
         log.info("upload granted user=%s file=%s upload=%s size=%d", principal.user_id, upload.file_id, upload.id, size)
         return {
@@ -158,10 +153,13 @@ class FileService:
         size: int,
         content_type: str,
         sha256: str | None,
+        existing: FileRecord | None,
     ) -> UploadRecord:
         now = utcnow().replace(microsecond=0)
-        for _ in range(3):  # a concurrent grant may claim the name between our read and write
-            file_id = self._catalog.find_file_id(principal.school, space, path, name) or new_id()
+        for attempt in range(3):  # a concurrent grant may claim the name between our read and write
+            if attempt:
+                existing = self._existing_file(principal, space, path, name)
+            file_id = existing.id if existing else new_id()
             upload_id = new_id()
             upload = UploadRecord(
                 id=upload_id,
@@ -180,8 +178,9 @@ class FileService:
                 expires_at=now + timedelta(seconds=self._upload_ttl),
                 key=incoming_key(file_id, upload_id),
             )
-            if self._catalog.get_file(principal.school, file_id) is not None:
-                self._catalog.add_upload(upload)
+            audit = entry(principal, "upload.grant", f"file:{file_id}", reason=f"upload {upload_id}, {size} bytes")
+            if existing is not None:
+                self._catalog.add_upload(upload, audit)
                 return upload
             file = FileRecord(
                 id=file_id,
@@ -200,11 +199,15 @@ class FileService:
                 updated_at=now,
             )
             try:
-                self._catalog.create_file(file, upload, parent_chain(path))
+                self._catalog.create_file(file, upload, parent_chain(path), audit)
                 return upload
             except AlreadyExistsError:
                 continue
         raise AlreadyExistsError("That name is being created by another upload; try again.")
+
+    def _existing_file(self, principal: Principal, space: SpaceRef, path: str, name: str) -> FileRecord | None:
+        file_id = self._catalog.find_file_id(principal.school, space, path, name)
+        return None if file_id is None else self._catalog.get_file(principal.school, file_id)
 
     def get_upload(self, principal: Principal, upload_id: str) -> dict[str, Any]:
         """The state of one upload, for its uploader only."""
@@ -218,8 +221,8 @@ class FileService:
         file = self._catalog.get_file(principal.school, file_id) if is_valid_id(file_id) else None
         if file is None:
             raise NotFoundError()
-        access = self._access.space(principal, file.space, school=file.school)
-        access.require(action, file_owner=file.owner)
+        access = self._access.file(principal, file, action)
+        access.require(action)
         if file.status is not FileStatus.AVAILABLE and not self._may_see_unserved(access, file):
             raise NotFoundError()
         return file
@@ -240,7 +243,9 @@ class FileService:
             raise NotAvailableError(f"The file is {file.status.value}; it cannot be downloaded.")
         if not file.object_key.startswith(SERVED):
             raise NotAvailableError("The file cannot be downloaded.")  # never sign outside the served prefix
-        log.info("download url user=%s file=%s version=%d", principal.user_id, file.id, file.version)
+        self._catalog.record_audit(
+            entry(principal, "file.download", f"file:{file.id}", reason=f"version {file.version}")
+        )
         return self._store.presign_get(file.object_key, file.name, file.content_type, self._download_ttl)
 
     def list_folder(

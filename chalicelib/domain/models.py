@@ -23,6 +23,10 @@ class SpaceKind(StrEnum):
     USER = "user"
     CLASS = "class"
     ASSIGNMENT = "assignment"
+    SCHOOL = "school"  # the school's own administration (roster, audit); never a client's space id
+
+
+CLIENT_SPACE_KINDS = frozenset({SpaceKind.USER, SpaceKind.CLASS, SpaceKind.ASSIGNMENT})
 
 
 class FileStatus(StrEnum):
@@ -39,6 +43,14 @@ class Action(StrEnum):
     UPLOAD = "upload"
     DELETE = "delete"
     SHARE = "share"
+    REVOKE = "revoke"
+    MANAGE = "manage"
+    AUDIT = "audit"
+
+
+class ShareRole(StrEnum):
+    VIEWER = "viewer"
+    EDITOR = "editor"
 
 
 def is_valid_id(value: object) -> bool:
@@ -89,7 +101,7 @@ class SpaceRef:
         if text == "me":
             return cls(SpaceKind.USER, principal.user_id)
         kind, sep, ident = text.partition(":")
-        if not sep or kind not in SpaceKind.__members__.values() or not is_valid_id(ident):
+        if not sep or kind not in CLIENT_SPACE_KINDS or not is_valid_id(ident):
             raise NotFoundError()
         return cls(SpaceKind(kind), ident)
 
@@ -97,6 +109,53 @@ class SpaceRef:
     def from_stored(cls, text: str) -> SpaceRef:
         kind, _, ident = text.partition(":")
         return cls(SpaceKind(kind), ident)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The caller's relation to the classes of their school, loaded per request when needed."""
+
+    teaching: frozenset[str] = field(default_factory=frozenset)
+    studying: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Share:
+    """A file shared with a user or a class, as viewer or editor, until an optional expiry."""
+
+    id: str
+    school: str
+    file_id: str
+    target_kind: str  # "user" or "class"
+    target_id: str
+    role: ShareRole
+    expires_at: datetime | None
+    created_by: str
+    created_at: datetime
+
+    def live(self, now: datetime) -> bool:
+        return self.expires_at is None or now < self.expires_at
+
+    def reaches(self, user_id: str, membership: Membership) -> bool:
+        """Whether the share is for this user, directly or through one of their classes."""
+        if self.target_kind == "user":
+            return self.target_id == user_id
+        return self.target_id in membership.teaching or self.target_id in membership.studying
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of a school's audit trail: who did what to what, when, and the decision."""
+
+    id: str
+    school: str
+    actor: str
+    role: str
+    action: str  # e.g. upload.grant, file.download, share.create, share.revoke, access.denied
+    target: str  # e.g. file:ID, space:class:5B, share:ID, route:GET /v1/files/{file_id}
+    decision: str  # allow or deny
+    reason: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -108,14 +167,6 @@ class ClassRecord:
     name: str
     teachers: tuple[str, ...]
     students: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Membership:
-    """The caller's relation to the classes of their school, loaded per request when needed."""
-
-    teaching: frozenset[str] = field(default_factory=frozenset)
-    studying: frozenset[str] = field(default_factory=frozenset)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import requests
-from local.clamav import EICAR, TEST_MARKER
 
+from local.clamav import EICAR, TEST_MARKER
 from tests.integration.conftest import Api, post_to_storage
 
 pytestmark = pytest.mark.integration

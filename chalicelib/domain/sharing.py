@@ -1,0 +1,138 @@
+"""Shares: a file shared with a user or a class, as viewer or editor, revocable, optionally expiring."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.access import AccessControl
+from chalicelib.domain.audit import entry
+from chalicelib.domain.files import file_json
+from chalicelib.domain.models import (
+    Action,
+    FileStatus,
+    Principal,
+    Share,
+    ShareRole,
+    iso,
+    new_id,
+    parse_iso,
+    require_id,
+    utcnow,
+)
+from chalicelib.domain.permissions import ShareTarget, decide_share_target
+from chalicelib.domain.ports import Catalog
+from chalicelib.errors import BadRequestError, ForbiddenError, NotFoundError
+
+MAX_RECEIVED = 1000
+
+
+def share_json(share: Share) -> dict[str, Any]:
+    """The contract's share."""
+    return {
+        "id": share.id,
+        "fileId": share.file_id,
+        "with": {"type": share.target_kind, "id": share.target_id},
+        "role": share.role.value,
+        "expiresAt": iso(share.expires_at) if share.expires_at else None,
+        "createdBy": share.created_by,
+    }
+
+
+def _expiry(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequestError("expiresAt must be an RFC 3339 UTC time such as 2026-12-01T17:00:00Z.")
+    try:
+        return parse_iso(value)
+    except ValueError as exc:
+        raise BadRequestError("expiresAt must be an RFC 3339 UTC time such as 2026-12-01T17:00:00Z.") from exc
+
+
+def _target(body: Mapping[str, Any]) -> tuple[str, str]:
+    target = body.get("with")
+    if not isinstance(target, dict) or target.get("type") not in ("user", "class"):
+        raise BadRequestError('with must be {"type": "user" | "class", "id": ...}.')
+    return str(target["type"]), require_id(target.get("id"), "with.id")
+
+
+class SharingService:
+    """Creates, lists and revokes shares; every step is decided by the one permission function."""
+
+    def __init__(self, catalog: Catalog, access: AccessControl) -> None:
+        self._catalog = catalog
+        self._access = access
+
+    def create(self, principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Share a file the caller may share, with a target the caller may reach."""
+        file_id = require_id(body.get("fileId"), "fileId")
+        kind, target_id = _target(body)
+        role_text = body.get("role")
+        if role_text not in ("viewer", "editor"):
+            raise BadRequestError("role must be viewer or editor.")
+        expires_at = _expiry(body.get("expiresAt"))
+        file = self._catalog.get_file(principal.school, file_id)
+        if file is None:
+            raise NotFoundError()
+        access = self._access.file(principal, file, Action.SHARE)
+        access.require(Action.SHARE)
+        target = self._share_target(principal, kind, target_id)
+        membership = access.membership
+        if not membership.teaching and not membership.studying:
+            membership = self._catalog.membership(principal.school, principal.user_id)
+        decision = decide_share_target(self._access.rules, principal, membership, target)
+        if not decision.allowed:
+            if not target.exists:
+                raise NotFoundError().because(decision.reason)
+            raise ForbiddenError("You may not share with this user or class.").because(decision.reason)
+        share = Share(
+            id=new_id(),
+            school=principal.school,
+            file_id=file.id,
+            target_kind=kind,
+            target_id=target_id,
+            role=ShareRole(role_text),
+            expires_at=expires_at,
+            created_by=principal.user_id,
+            created_at=utcnow().replace(microsecond=0),
+        )
+        self._catalog.create_share(share, entry(principal, "share.create", f"share:{share.id}", reason=decision.reason))
+        return share_json(share)
+
+    def _share_target(self, principal: Principal, kind: str, target_id: str) -> ShareTarget:
+        """What the decision needs about a target; nothing outside the caller's school exists."""
+        if kind == "class":
+            exists = self._catalog.get_class(principal.school, target_id) is not None
+            return ShareTarget(kind, target_id, exists)
+        membership = self._catalog.membership(principal.school, target_id)
+        exists = bool(membership.teaching or membership.studying)
+        return ShareTarget(kind, target_id, exists, membership)
+
+    def received(self, principal: Principal) -> dict[str, Any]:
+        """Available files shared with the caller, directly or through a class, newest share first."""
+        membership = self._catalog.membership(principal.school, principal.user_id)
+        targets = [("user", principal.user_id)]
+        targets += [("class", c) for c in sorted(membership.teaching | membership.studying)]
+        now = utcnow()
+        shares = [s for s in self._catalog.shares_received(principal.school, targets, MAX_RECEIVED) if s.live(now)]
+        files = self._catalog.get_files(principal.school, [s.file_id for s in shares])
+        items = []
+        for share in sorted(shares, key=lambda s: s.created_at, reverse=True):
+            file = files.get(share.file_id)
+            if file is not None and file.status is FileStatus.AVAILABLE:
+                items.append({**share_json(share), "file": file_json(file)})
+        return {"items": items[:MAX_RECEIVED], "nextCursor": None}
+
+    def revoke(self, principal: Principal, share_id: str) -> None:
+        """End a share at once; its creator or the file's owner may, anyone else finds nothing."""
+        share = self._catalog.get_share(principal.school, share_id) if share_id else None
+        file = self._catalog.get_file(principal.school, share.file_id) if share else None
+        if share is None or file is None:
+            raise NotFoundError()
+        access = self._access.space(principal, file.space, school=file.school).for_file(file.owner)
+        access = access.for_share(share.created_by)
+        if not access.allows(Action.REVOKE):
+            raise NotFoundError().because("neither the share's creator nor the file's owner")
+        self._catalog.delete_share(share, entry(principal, "share.revoke", f"share:{share.id}"))
