@@ -91,24 +91,33 @@ class ClamdScanner:
         with self._connect() as sock:
             try:
                 sock.sendall(b"zINSTREAM\0")
-                for frame in _frames(chunks, self._chunk_size):
-                    sock.sendall(frame)
-                sock.sendall(struct.pack("!L", 0))
-            except (BrokenPipeError, ConnectionResetError) as exc:
-                # clamd stops reading and hangs up when a stream passes StreamMaxLength; its
-                # reply is already waiting in our receive buffer.
-                try:
-                    reply = _read_reply(sock)
-                except OSError:
-                    raise ScannerUnavailableError("The antivirus closed the connection.") from exc
-                return parse_reply(reply)
             except OSError as exc:
                 raise ScannerUnavailableError("The antivirus connection failed.") from exc
-            try:
-                reply = _read_reply(sock)
-            except OSError as exc:
-                raise ScannerUnavailableError("The antivirus did not answer.") from exc
-        return parse_reply(reply)
+            for frame in _frames(chunks, self._chunk_size):  # a source error propagates from here
+                if not _send(sock, frame):
+                    # clamd stops reading and hangs up when a stream passes StreamMaxLength; its
+                    # reply is already waiting in our receive buffer.
+                    return parse_reply(_reply_or_unavailable(sock))
+            _send(sock, struct.pack("!L", 0))
+            return parse_reply(_reply_or_unavailable(sock))
+
+
+def _send(sock: socket.socket, data: bytes) -> bool:
+    """Send; False when clamd hung up (its reply may still be readable), an error otherwise."""
+    try:
+        sock.sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+        return False
+    except OSError as exc:
+        raise ScannerUnavailableError("The antivirus connection failed.") from exc
+    return True
+
+
+def _reply_or_unavailable(sock: socket.socket) -> str:
+    try:
+        return _read_reply(sock)
+    except OSError as exc:
+        raise ScannerUnavailableError("The antivirus did not answer.") from exc
 
 
 def _read_reply(sock: socket.socket) -> str:
