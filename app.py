@@ -94,7 +94,27 @@ def get_file(principal: Principal, file_id: str) -> dict[str, Any]:
 
 @views.route("/v1/files/{file_id}/content", methods=["GET"])
 def file_content(principal: Principal, file_id: str) -> Any:
-    return redirect(wiring.file_service().download_url(principal, file_id))
+    return redirect(wiring.file_service().download_url(principal, file_id, _query("version")))
+
+
+@views.route("/v1/files/{file_id}/versions", methods=["GET"])
+def file_versions(principal: Principal, file_id: str) -> dict[str, Any]:
+    return wiring.file_service().versions(principal, file_id)
+
+
+@views.route("/v1/classes/{class_id}/assignments", methods=["POST"], status=201)
+def create_assignment(principal: Principal, class_id: str) -> dict[str, Any]:
+    return wiring.assignment_service().create(principal, class_id, json_body(current_request(app).raw_body))
+
+
+@views.route("/v1/classes/{class_id}/assignments", methods=["GET"])
+def list_assignments(principal: Principal, class_id: str) -> dict[str, Any]:
+    return wiring.assignment_service().list_for_class(principal, class_id)
+
+
+@views.route("/v1/assignments/{assignment_id}/submissions", methods=["GET"])
+def submissions(principal: Principal, assignment_id: str) -> dict[str, Any]:
+    return wiring.assignment_service().submissions(principal, assignment_id)
 
 
 @views.route("/v1/spaces/{space}/files", methods=["GET"])

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.s3 import S3ObjectStore
     from chalicelib.auth import TokenVerifier
     from chalicelib.domain.access import AccessControl
+    from chalicelib.domain.assignments import AssignmentService
     from chalicelib.domain.audit import AuditService
     from chalicelib.domain.files import FileService
     from chalicelib.domain.roster import RosterService
@@ -91,6 +92,14 @@ def roster_service() -> RosterService:
     from chalicelib.domain.roster import RosterService
 
     return RosterService(catalog(), access_control())
+
+
+@lru_cache(maxsize=1)
+def assignment_service() -> AssignmentService:
+    from chalicelib.domain.assignments import AssignmentService
+    from chalicelib.domain.content import load_content_policy
+
+    return AssignmentService(catalog(), access_control(), load_content_policy(), settings().max_upload_size)
 
 
 @lru_cache(maxsize=1)

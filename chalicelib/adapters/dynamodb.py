@@ -4,7 +4,9 @@ Keys (pk / sk):
   FILE#{fileId} / FILE              the file: current version and state; GSI `dir` lists it in its folder
   FILE#{fileId} / VERSION#{n:08d}   each version that became available
   UPLOAD#{uploadId} / UPLOAD        one grant and its verdict
-  NAME#{school}#{space}#{path}{name} / NAME   claims a name in a folder (one file per name)
+  NAME#{school}#{space}#{path}{entry} / NAME  claims a name in a folder (one file per name); in an
+                                    assignment space the entry is `{owner}/{name}`: each student's own
+  SCHOOL#{school} / ASSIGNMENT#{id} an assignment (GSI: ASSIGNMENTS#{school}#{classId})
   FOLDER#{school}#{space}#{path} / FOLDER     a folder; GSI `dir` lists it in its parent
   SCHOOL#{school} / CLASS#{classId} a class and its members
   MEMBER#{school}#{userId} / CLASS#{classId}  a user's membership of a class (role)
@@ -32,13 +34,16 @@ from botocore.exceptions import ClientError
 
 from chalicelib.domain.content import Verdict
 from chalicelib.domain.models import (
+    Assignment,
     AuditEntry,
     ClassRecord,
     FileRecord,
     FileStatus,
+    FileVersion,
     Membership,
     Share,
     ShareRole,
+    SpaceKind,
     SpaceRef,
     UploadRecord,
     iso,
@@ -73,6 +78,11 @@ def load(raw: Mapping[str, Any]) -> Item:
 
 def dir_key(school: str, space: SpaceRef, path: str) -> str:
     return f"{school}#{space}#{path}"
+
+
+def entry_name(space: SpaceRef, owner: str, name: str) -> str:
+    """A file's name in its folder's index: students' submissions never collide or mix."""
+    return f"{owner}/{name}" if space.kind is SpaceKind.ASSIGNMENT else name
 
 
 def translate(exc: ClientError) -> Exception:
@@ -147,6 +157,7 @@ def upload_from_item(item: Item) -> UploadRecord:
         created_at=parse_iso(item["createdAt"]),
         expires_at=parse_iso(item["expiresAt"]),
         key=item["key"],
+        allowed_types=tuple(item["allowedTypes"]) if "allowedTypes" in item else None,
     )
 
 
@@ -219,6 +230,35 @@ def audit_from_item(item: Item) -> AuditEntry:
     )
 
 
+def assignment_from_item(item: Item) -> Assignment:
+    closes = item.get("closesAt")
+    return Assignment(
+        id=item["assignmentId"],
+        school=item["school"],
+        class_id=item["classId"],
+        title=item["title"],
+        due_at=parse_iso(item["dueAt"]),
+        closes_at=parse_iso(closes) if closes else None,
+        max_size=int(item["maxSize"]) if "maxSize" in item else None,
+        allowed_types=tuple(item["allowedTypes"]) if "allowedTypes" in item else None,
+        created_by=item["createdBy"],
+        created_at=parse_iso(item["createdAt"]),
+    )
+
+
+def version_from_item(item: Item) -> FileVersion:
+    return FileVersion(
+        file_id=str(item["pk"]).removeprefix("FILE#"),
+        version=int(item["version"]),
+        size=int(item["size"]),
+        content_type=item["contentType"],
+        sha256=item["sha256"],
+        object_key=item["objectKey"],
+        owner=item["owner"],
+        created_at=parse_iso(item["createdAt"]),
+    )
+
+
 def class_from_item(item: Item) -> ClassRecord:
     return ClassRecord(
         id=item["classId"],
@@ -262,8 +302,8 @@ class DynamoCatalog:
             return None
         return file_from_item(item)
 
-    def find_file_id(self, school: str, space: SpaceRef, path: str, name: str) -> str | None:
-        item = self._get(f"NAME#{school}#{space}#{path}{name}", "NAME")
+    def find_file_id(self, school: str, space: SpaceRef, path: str, name: str, owner: str) -> str | None:
+        item = self._get(f"NAME#{school}#{space}#{path}{entry_name(space, owner, name)}", "NAME")
         return None if item is None else str(item["fileId"])
 
     def create_file(
@@ -275,7 +315,7 @@ class DynamoCatalog:
     ) -> None:
         """A new file, its name claim, its first grant, its folders and its audit entry, in one transaction."""
         claim = {
-            "pk": f"NAME#{file.school}#{file.space}#{file.path}{file.name}",
+            "pk": f"NAME#{file.school}#{file.space}#{file.path}{entry_name(file.space, file.owner, file.name)}",
             "sk": "NAME",
             "fileId": file.id,
         }
@@ -430,14 +470,19 @@ class DynamoCatalog:
             )
         self._transact(actions)
 
-    def list_folder(self, school: str, space: SpaceRef, path: str, limit: int, cursor: str | None) -> Page:
-        """One query: subfolders then files of one folder, in name order."""
+    def list_folder(
+        self, school: str, space: SpaceRef, path: str, limit: int, cursor: str | None, owner: str | None = None
+    ) -> Page:
+        """One query: subfolders then files of one folder, in name order (only `owner`'s, when given)."""
         partition = dir_key(school, space, path)
+        condition, values = "gsi1pk = :p", {":p": partition}
+        if owner is not None:
+            condition, values = condition + " AND begins_with(gsi1sk, :o)", {**values, ":o": f"F#{owner}/"}
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": DIR_INDEX,
-            "KeyConditionExpression": "gsi1pk = :p",
-            "ExpressionAttributeValues": dump({":p": partition}),
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": dump(values),
             "Limit": limit + 1,
         }
         if cursor:
@@ -459,7 +504,7 @@ class DynamoCatalog:
             "pk": f"FILE#{file.id}",
             "sk": "FILE",
             "gsi1pk": dir_key(file.school, file.space, file.path),
-            "gsi1sk": f"F#{file.name}",
+            "gsi1sk": f"F#{entry_name(file.space, file.owner, file.name)}",
             "fileId": file.id,
             "school": file.school,
             "space": str(file.space),
@@ -496,6 +541,7 @@ class DynamoCatalog:
             "createdAt": iso(upload.created_at),
             "expiresAt": iso(upload.expires_at),
             "key": upload.key,
+            "allowedTypes": list(upload.allowed_types) if upload.allowed_types is not None else None,
         }
 
     # -- classes ----------------------------------------------------------------------------
@@ -582,6 +628,58 @@ class DynamoCatalog:
     def get_classes(self, school: str, class_ids: Iterable[str]) -> list[ClassRecord]:
         keys = [dump({"pk": f"SCHOOL#{school}", "sk": f"CLASS#{c}"}) for c in sorted(set(class_ids))]
         return sorted((class_from_item(item) for item in self._batch_get(keys)), key=lambda c: c.id)
+
+    # -- assignments and versions ---------------------------------------------------------------
+    def put_assignment(self, assignment: Assignment) -> None:
+        item = {
+            "pk": f"SCHOOL#{assignment.school}",
+            "sk": f"ASSIGNMENT#{assignment.id}",
+            "gsi1pk": f"ASSIGNMENTS#{assignment.school}#{assignment.class_id}",
+            "gsi1sk": f"{iso(assignment.due_at)}#{assignment.id}",
+            "assignmentId": assignment.id,
+            "school": assignment.school,
+            "classId": assignment.class_id,
+            "title": assignment.title,
+            "dueAt": iso(assignment.due_at),
+            "closesAt": iso(assignment.closes_at) if assignment.closes_at else None,
+            "maxSize": assignment.max_size,
+            "allowedTypes": list(assignment.allowed_types) if assignment.allowed_types is not None else None,
+            "createdBy": assignment.created_by,
+            "createdAt": iso(assignment.created_at),
+        }
+        self._call("put_item", TableName=self._table, Item=dump(item), ConditionExpression="attribute_not_exists(pk)")
+
+    def get_assignment(self, school: str, assignment_id: str) -> Assignment | None:
+        item = self._get(f"SCHOOL#{school}", f"ASSIGNMENT#{assignment_id}")
+        return None if item is None else assignment_from_item(item)
+
+    def list_assignments(self, school: str, class_id: str) -> list[Assignment]:
+        """A class's assignments by due date (a class has tens of them, not thousands)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DIR_INDEX,
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": dump({":p": f"ASSIGNMENTS#{school}#{class_id}"}),
+        }
+        found: list[Assignment] = []
+        while True:
+            result = self._call("query", **kwargs)
+            found.extend(assignment_from_item(load(raw)) for raw in result.get("Items", []))
+            if "LastEvaluatedKey" not in result:
+                return found
+            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
+    def file_versions(self, file_id: str) -> list[FileVersion]:
+        """Every available version of a file, newest first."""
+        result = self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression="pk = :p AND begins_with(sk, :v)",
+            ExpressionAttributeValues=dump({":p": f"FILE#{file_id}", ":v": "VERSION#"}),
+            ScanIndexForward=False,
+            ConsistentRead=True,
+        )
+        return [version_from_item(load(raw)) for raw in result.get("Items", [])]
 
     # -- shares -------------------------------------------------------------------------------
     def file_shares(self, file_id: str) -> list[Share]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from chalicelib.domain.models import (
     Action,
+    Assignment,
     FileRecord,
     Membership,
     Principal,
@@ -31,6 +32,11 @@ class SpaceAccess:
     principal: Principal
     membership: Membership
     resource: Resource
+    assignment: Assignment | None = None
+
+    def sees_every_file(self) -> bool:
+        """Whether the caller may read files of others in this space (a teacher in an assignment, say)."""
+        return self.for_file(file_owner="").allows(Action.READ)
 
     def for_file(self, file_owner: str, share_roles: frozenset[ShareRole] = frozenset()) -> SpaceAccess:
         """The same access narrowed to one file of the space (its owner, the shares reaching the caller)."""
@@ -82,21 +88,24 @@ class AccessControl:
 
     def space(self, principal: Principal, space: SpaceRef, school: str | None = None) -> SpaceAccess:
         """The caller's access to a space (of `school`, the caller's by default); 404 when it does not exist."""
-        if space.kind is SpaceKind.ASSIGNMENT:
-            # Assignments arrive with their own issue; until then no such space exists.
-            log.info("deny user=%s space=%s reason=no such space", principal.user_id, space)
-            raise NotFoundError()
         membership = Membership()
         class_id = None
-        if space.kind is SpaceKind.CLASS:
+        assignment = None
+        if space.kind is SpaceKind.ASSIGNMENT:
+            assignment = self._catalog.get_assignment(school or principal.school, space.id)
+            if assignment is None:
+                raise NotFoundError().because("no such assignment")
+            class_id = assignment.class_id
+            membership = self._catalog.membership(principal.school, principal.user_id)
+        elif space.kind is SpaceKind.CLASS:
             class_id = space.id
             if principal.role is Role.ADMIN:
                 if self._catalog.get_class(principal.school, space.id) is None:
-                    raise NotFoundError()
+                    raise NotFoundError().because("no such class")
             else:
                 membership = self._catalog.membership(principal.school, principal.user_id)
         resource = Resource(school or principal.school, space, class_id=class_id)
-        return SpaceAccess(self._rules, principal, membership, resource)
+        return SpaceAccess(self._rules, principal, membership, resource, assignment)
 
     def file(self, principal: Principal, file: FileRecord, action: Action) -> SpaceAccess:
         """The caller's access to one file; shares are read only when the space alone does not allow."""

@@ -85,6 +85,14 @@ def base_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
+def type_allowed(patterns: tuple[str, ...] | None, content_type: str) -> bool:
+    """Whether a type matches a list such as `["application/pdf", "image/*"]` (None allows all)."""
+    if patterns is None:
+        return True
+    kind = base_type(content_type)
+    return any(kind == p or (p.endswith("/*") and kind.startswith(p[:-1])) for p in patterns)
+
+
 @dataclass(frozen=True)
 class Expected:
     """What the grant promised: the bytes must match it."""
@@ -92,6 +100,7 @@ class Expected:
     size: int
     content_type: str
     sha256: str | None
+    allowed_types: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +174,9 @@ def judge(policy: ContentPolicy, expected: Expected, observed: Observed) -> Verd
     problem = type_problem(policy, expected.content_type, observed.sniffed_type, observed.head)
     if problem is not None:
         return Verdict(FileStatus.REJECTED, problem)
+    # The bytes are what was declared (checked above), so the declared type stands for them here.
+    if not type_allowed(expected.allowed_types, expected.content_type):
+        return Verdict(FileStatus.REJECTED, "type_not_allowed")
     if observed.scan.outcome is not ScanOutcome.CLEAN:
         return Verdict(FileStatus.REJECTED, "scan_failed")  # unreachable by construction; fail closed
     return Verdict(FileStatus.AVAILABLE, None)

@@ -5,17 +5,20 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.access import AccessControl
+from chalicelib.domain.access import AccessControl, SpaceAccess
 from chalicelib.domain.audit import entry
-from chalicelib.domain.content import ContentPolicy, base_type
+from chalicelib.domain.content import ContentPolicy, base_type, type_allowed
 from chalicelib.domain.models import (
     Action,
+    Assignment,
     FileRecord,
     FileStatus,
     Principal,
+    SpaceKind,
     SpaceRef,
     UploadRecord,
     is_valid_id,
@@ -28,6 +31,7 @@ from chalicelib.domain.paging import parse_limit
 from chalicelib.domain.ports import Catalog, ObjectStore
 from chalicelib.errors import (
     AlreadyExistsError,
+    AssignmentClosedError,
     BadRequestError,
     NotAvailableError,
     NotFoundError,
@@ -42,6 +46,18 @@ CONTENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A
 INCOMING = "incoming/"
 SERVED = "files/"
 QUARANTINE = "quarantine/"
+
+
+@dataclass(frozen=True)
+class GrantRequest:
+    """An upload request, checked: where, what, how big."""
+
+    space: SpaceRef
+    path: str
+    name: str
+    size: int
+    content_type: str
+    sha256: str | None
 
 
 def incoming_key(file_id: str, upload_id: str) -> str:
@@ -124,18 +140,27 @@ class FileService:
         sha256 = body.get("sha256")
         if sha256 is not None and (not isinstance(sha256, str) or not SHA256.fullmatch(sha256)):
             raise BadRequestError("sha256 must be 64 hexadecimal characters.")
-        space = SpaceRef.parse(space_text, principal)
-        existing = self._existing_file(principal, space, path, name)
+        grant = GrantRequest(
+            space=SpaceRef.parse(space_text, principal),
+            path=path,
+            name=name,
+            size=size,
+            content_type=content_type,
+            sha256=sha256.lower() if sha256 else None,
+        )
+        existing = self._existing_file(principal, grant.space, path, name)
         if existing is not None:  # a new version: the file's own rights count (an editor share, say)
-            self._access.file(principal, existing, Action.UPLOAD).require(Action.UPLOAD)
+            access = self._access.file(principal, existing, Action.UPLOAD)
         else:
-            self._access.space(principal, space).require(Action.UPLOAD)
+            access = self._access.space(principal, grant.space)
+        access.require(Action.UPLOAD)
         if size > self._max_size:
             raise PayloadTooLargeError(f"Files are limited to {self._max_size} bytes.")
         if not self._content.accepts(content_type):
             raise UnsupportedMediaTypeError(f"Files of type {content_type} are not accepted.")
-        upload = self._record_grant(principal, space, path, name, size, content_type, sha256, existing)
-        post = self._store.presign_post(upload.key, size, content_type, self._upload_ttl)
+        lifetime, allowed = self._assignment_terms(access.assignment, grant, utcnow())
+        upload = self._record_grant(principal, grant, existing, lifetime, allowed)
+        post = self._store.presign_post(upload.key, size, content_type, lifetime)
         log.info("upload granted user=%s file=%s upload=%s size=%d", principal.user_id, upload.file_id, upload.id, size)
         return {
             "uploadId": upload.id,
@@ -144,52 +169,71 @@ class FileService:
             "upload": {"method": "POST", "url": post.url, "fields": post.fields},
         }
 
+    def _assignment_terms(
+        self, assignment: Assignment | None, grant: GrantRequest, now: datetime
+    ) -> tuple[int, tuple[str, ...] | None]:
+        """The grant's lifetime and allowed types: an assignment's limits, and never past its closing."""
+        if assignment is None:
+            return self._upload_ttl, None
+        if grant.path != "/":
+            raise BadRequestError("Submissions go at the root of the assignment (path /).")
+        if assignment.closes_at is not None and now >= assignment.closes_at:
+            raise AssignmentClosedError("This assignment is closed; submissions are no longer accepted.")
+        if assignment.max_size is not None and grant.size > assignment.max_size:
+            raise PayloadTooLargeError(f"This assignment accepts files of at most {assignment.max_size} bytes.")
+        if not type_allowed(assignment.allowed_types, grant.content_type):
+            raise UnsupportedMediaTypeError(f"This assignment does not accept {grant.content_type}.")
+        lifetime = self._upload_ttl
+        if assignment.closes_at is not None:
+            lifetime = max(1, min(lifetime, int((assignment.closes_at - now).total_seconds())))
+        return lifetime, assignment.allowed_types
+
     def _record_grant(
         self,
         principal: Principal,
-        space: SpaceRef,
-        path: str,
-        name: str,
-        size: int,
-        content_type: str,
-        sha256: str | None,
+        grant: GrantRequest,
         existing: FileRecord | None,
+        lifetime: int,
+        allowed_types: tuple[str, ...] | None,
     ) -> UploadRecord:
         now = utcnow().replace(microsecond=0)
         for attempt in range(3):  # a concurrent grant may claim the name between our read and write
             if attempt:
-                existing = self._existing_file(principal, space, path, name)
+                existing = self._existing_file(principal, grant.space, grant.path, grant.name)
             file_id = existing.id if existing else new_id()
             upload_id = new_id()
             upload = UploadRecord(
                 id=upload_id,
                 file_id=file_id,
                 school=principal.school,
-                space=space,
-                path=path,
-                name=name,
-                size=size,
-                content_type=content_type,
-                sha256=sha256.lower() if sha256 else None,
+                space=grant.space,
+                path=grant.path,
+                name=grant.name,
+                size=grant.size,
+                content_type=grant.content_type,
+                sha256=grant.sha256,
                 owner=principal.user_id,
                 status=FileStatus.PENDING,
                 reason=None,
                 created_at=now,
-                expires_at=now + timedelta(seconds=self._upload_ttl),
+                expires_at=now + timedelta(seconds=lifetime),
                 key=incoming_key(file_id, upload_id),
+                allowed_types=allowed_types,
             )
-            audit = entry(principal, "upload.grant", f"file:{file_id}", reason=f"upload {upload_id}, {size} bytes")
+            audit = entry(
+                principal, "upload.grant", f"file:{file_id}", reason=f"upload {upload_id}, {grant.size} bytes"
+            )
             if existing is not None:
                 self._catalog.add_upload(upload, audit)
                 return upload
             file = FileRecord(
                 id=file_id,
                 school=principal.school,
-                space=space,
-                path=path,
-                name=name,
-                size=size,
-                content_type=content_type,
+                space=grant.space,
+                path=grant.path,
+                name=grant.name,
+                size=grant.size,
+                content_type=grant.content_type,
                 sha256=None,
                 status=FileStatus.PENDING,
                 reason=None,
@@ -199,14 +243,14 @@ class FileService:
                 updated_at=now,
             )
             try:
-                self._catalog.create_file(file, upload, parent_chain(path), audit)
+                self._catalog.create_file(file, upload, parent_chain(grant.path), audit)
                 return upload
             except AlreadyExistsError:
                 continue
         raise AlreadyExistsError("That name is being created by another upload; try again.")
 
     def _existing_file(self, principal: Principal, space: SpaceRef, path: str, name: str) -> FileRecord | None:
-        file_id = self._catalog.find_file_id(principal.school, space, path, name)
+        file_id = self._catalog.find_file_id(principal.school, space, path, name, principal.user_id)
         return None if file_id is None else self._catalog.get_file(principal.school, file_id)
 
     def get_upload(self, principal: Principal, upload_id: str) -> dict[str, Any]:
@@ -228,25 +272,50 @@ class FileService:
         return file
 
     @staticmethod
-    def _may_see_unserved(access: Any, file: FileRecord) -> bool:
-        """Pending, infected and rejected files show to their uploader and the space's writers only."""
-        return bool(file.owner == access.principal.user_id or access.allows(Action.UPLOAD))
+    def _may_see_unserved(access: SpaceAccess, file: FileRecord) -> bool:
+        """Pending, infected and rejected files show to their uploader, the space's writers and, in an
+        assignment, its teachers."""
+        if file.owner == access.principal.user_id or access.allows(Action.UPLOAD):
+            return True
+        return file.space.kind is SpaceKind.ASSIGNMENT and access.sees_every_file()
 
     def get_file(self, principal: Principal, file_id: str) -> dict[str, Any]:
         """A file's metadata."""
         return file_json(self._visible_file(principal, file_id, Action.READ))
 
-    def download_url(self, principal: Principal, file_id: str) -> str:
-        """A short-lived signed URL to the served bytes; only a file scanned clean has one."""
+    def download_url(self, principal: Principal, file_id: str, version: str | None = None) -> str:
+        """A short-lived signed URL to the served bytes (or an earlier version); only clean bytes have one."""
         file = self._visible_file(principal, file_id, Action.DOWNLOAD)
         if file.status is not FileStatus.AVAILABLE or file.object_key is None:
             raise NotAvailableError(f"The file is {file.status.value}; it cannot be downloaded.")
-        if not file.object_key.startswith(SERVED):
+        key, number, content_type = file.object_key, file.version, file.content_type
+        if version is not None:
+            if not version.isdigit() or int(version) < 1:
+                raise BadRequestError("version must be a positive integer.")
+            match = [v for v in self._catalog.file_versions(file.id) if v.version == int(version)]
+            if not match:
+                raise NotFoundError()
+            key, number, content_type = match[0].object_key, match[0].version, match[0].content_type
+        if not key.startswith(SERVED):
             raise NotAvailableError("The file cannot be downloaded.")  # never sign outside the served prefix
-        self._catalog.record_audit(
-            entry(principal, "file.download", f"file:{file.id}", reason=f"version {file.version}")
-        )
-        return self._store.presign_get(file.object_key, file.name, file.content_type, self._download_ttl)
+        self._catalog.record_audit(entry(principal, "file.download", f"file:{file.id}", reason=f"version {number}"))
+        return self._store.presign_get(key, file.name, content_type, self._download_ttl)
+
+    def versions(self, principal: Principal, file_id: str) -> dict[str, Any]:
+        """Every available version of a file, newest first."""
+        file = self._visible_file(principal, file_id, Action.READ)
+        items = [
+            {
+                "version": v.version,
+                "size": v.size,
+                "contentType": v.content_type,
+                "sha256": v.sha256,
+                "owner": v.owner,
+                "createdAt": iso(v.created_at),
+            }
+            for v in self._catalog.file_versions(file.id)
+        ]
+        return {"items": items, "nextCursor": None}
 
     def list_folder(
         self, principal: Principal, space_text: str, path: str | None, limit: str | None, cursor: str | None
@@ -257,11 +326,9 @@ class FileService:
         page_size = parse_limit(limit)
         access = self._access.space(principal, space)
         access.require(Action.LIST)
-        page = self._catalog.list_folder(principal.school, space, folder, page_size, cursor or None)
-        writer = access.allows(Action.UPLOAD)
+        owner = None if access.sees_every_file() or space.kind is not SpaceKind.ASSIGNMENT else principal.user_id
+        page = self._catalog.list_folder(principal.school, space, folder, page_size, cursor or None, owner)
         items = [
-            file_json(f)
-            for f in page.files
-            if f.status is FileStatus.AVAILABLE or writer or f.owner == principal.user_id
+            file_json(f) for f in page.files if f.status is FileStatus.AVAILABLE or self._may_see_unserved(access, f)
         ]
         return {"items": items, "folders": page.folders, "nextCursor": page.next_cursor}

@@ -44,6 +44,7 @@ class Action(StrEnum):
     DELETE = "delete"
     SHARE = "share"
     REVOKE = "revoke"
+    ASSIGN = "assign"
     MANAGE = "manage"
     AUDIT = "audit"
 
@@ -191,6 +192,40 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
+class FileVersion:
+    """One version of a file that became available."""
+
+    file_id: str
+    version: int
+    size: int
+    content_type: str
+    sha256: str
+    object_key: str
+    owner: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Homework of a class: where students turn in, until when, what."""
+
+    id: str
+    school: str
+    class_id: str
+    title: str
+    due_at: datetime
+    closes_at: datetime | None
+    max_size: int | None
+    allowed_types: tuple[str, ...] | None
+    created_by: str
+    created_at: datetime
+
+    @property
+    def space(self) -> SpaceRef:
+        return SpaceRef(SpaceKind.ASSIGNMENT, self.id)
+
+
+@dataclass(frozen=True)
 class UploadRecord:
     """One grant to upload bytes for a file, and what became of them."""
 
@@ -209,6 +244,7 @@ class UploadRecord:
     created_at: datetime
     expires_at: datetime
     key: str
+    allowed_types: tuple[str, ...] | None = None  # an assignment's limit, checked again on the bytes
 
 
 def require_id(value: object, what: str) -> str:

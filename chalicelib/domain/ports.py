@@ -8,7 +8,17 @@ from datetime import datetime
 from typing import Protocol
 
 from chalicelib.domain.content import ScanResult, Verdict
-from chalicelib.domain.models import AuditEntry, ClassRecord, FileRecord, Membership, Share, SpaceRef, UploadRecord
+from chalicelib.domain.models import (
+    Assignment,
+    AuditEntry,
+    ClassRecord,
+    FileRecord,
+    FileVersion,
+    Membership,
+    Share,
+    SpaceRef,
+    UploadRecord,
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,7 @@ class ObjectStore(Protocol):
 class Catalog(Protocol):
     def get_file(self, school: str, file_id: str) -> FileRecord | None: ...
 
-    def find_file_id(self, school: str, space: SpaceRef, path: str, name: str) -> str | None: ...
+    def find_file_id(self, school: str, space: SpaceRef, path: str, name: str, owner: str) -> str | None: ...
 
     def create_file(
         self,
@@ -78,7 +88,17 @@ class Catalog(Protocol):
         self, upload: UploadRecord, verdict: Verdict, sha256: str, object_key: str, now: datetime
     ) -> None: ...
 
-    def list_folder(self, school: str, space: SpaceRef, path: str, limit: int, cursor: str | None) -> Page: ...
+    def list_folder(
+        self, school: str, space: SpaceRef, path: str, limit: int, cursor: str | None, owner: str | None = None
+    ) -> Page: ...
+
+    def put_assignment(self, assignment: Assignment) -> None: ...
+
+    def get_assignment(self, school: str, assignment_id: str) -> Assignment | None: ...
+
+    def list_assignments(self, school: str, class_id: str) -> list[Assignment]: ...
+
+    def file_versions(self, file_id: str) -> list[FileVersion]: ...
 
     def membership(self, school: str, user_id: str) -> Membership: ...
 

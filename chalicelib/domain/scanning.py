@@ -147,7 +147,12 @@ class ScanService:
             head=tally.head,
             scan=result,
         )
-        expected = Expected(size=upload.size, content_type=upload.content_type, sha256=upload.sha256)
+        expected = Expected(
+            size=upload.size,
+            content_type=upload.content_type,
+            sha256=upload.sha256,
+            allowed_types=upload.allowed_types,
+        )
         verdict = judge(self._content, expected, observed)
         if not verdict.clean:
             log.info("sniffed=%s size=%d", observed.sniffed_type, observed.size)

@@ -1,0 +1,158 @@
+"""Homework: teachers set assignments, students turn in, teachers collect."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.access import AccessControl
+from chalicelib.domain.content import ContentPolicy, type_allowed
+from chalicelib.domain.files import file_json
+from chalicelib.domain.models import (
+    Action,
+    Assignment,
+    FileRecord,
+    FileStatus,
+    Principal,
+    SpaceKind,
+    SpaceRef,
+    iso,
+    new_id,
+    parse_iso,
+    require_id,
+    utcnow,
+)
+from chalicelib.domain.ports import Catalog
+from chalicelib.errors import BadRequestError
+
+TYPE_PATTERN = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/(\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126})")
+MAX_TITLE = 200
+PAGE = 1000
+
+
+def assignment_json(assignment: Assignment) -> dict[str, Any]:
+    """The contract's assignment."""
+    return {
+        "id": assignment.id,
+        "classId": assignment.class_id,
+        "title": assignment.title,
+        "dueAt": iso(assignment.due_at),
+        "closesAt": iso(assignment.closes_at) if assignment.closes_at else None,
+        "maxSize": assignment.max_size,
+        "allowedTypes": list(assignment.allowed_types) if assignment.allowed_types is not None else None,
+        "space": str(assignment.space),
+    }
+
+
+def _time(body: Mapping[str, Any], name: str, required: bool) -> datetime | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise BadRequestError(f"{name} must be an RFC 3339 UTC time such as 2026-12-01T17:00:00Z.")
+    try:
+        return parse_iso(value)
+    except ValueError as exc:
+        raise BadRequestError(f"{name} must be an RFC 3339 UTC time such as 2026-12-01T17:00:00Z.") from exc
+
+
+def _allowed_types(value: object, content: ContentPolicy) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or len(value) > 50:
+        raise BadRequestError("allowedTypes must be a list of 1 to 50 types such as application/pdf or image/*.")
+    patterns = []
+    for item in value:
+        if not isinstance(item, str) or not TYPE_PATTERN.fullmatch(item.lower()):
+            raise BadRequestError(f"allowedTypes: {str(item)[:40]!r} is not a type such as image/png or image/*.")
+        pattern = item.lower()
+        if not any(type_allowed((pattern,), accepted) for accepted in content.accepted):
+            raise BadRequestError(f"allowedTypes: Cartable accepts no file of type {pattern}.")
+        patterns.append(pattern)
+    return tuple(dict.fromkeys(patterns))
+
+
+class AssignmentService:
+    """Creates and lists assignments and gathers their submissions."""
+
+    def __init__(self, catalog: Catalog, access: AccessControl, content: ContentPolicy, max_size: int) -> None:
+        self._catalog = catalog
+        self._access = access
+        self._content = content
+        self._max_size = max_size
+
+    def create(self, principal: Principal, class_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A new assignment of a class; its teachers only."""
+        class_id = require_id(class_id, "classId")
+        self._access.space(principal, SpaceRef(SpaceKind.CLASS, class_id)).require(Action.ASSIGN)
+        title = body.get("title")
+        if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE:
+            raise BadRequestError(f"title must be 1 to {MAX_TITLE} characters.")
+        due_at = _time(body, "dueAt", required=True)
+        assert due_at is not None
+        closes_at = _time(body, "closesAt", required=False)
+        if closes_at is not None and closes_at < due_at:
+            raise BadRequestError("closesAt must not be before dueAt.")
+        max_size = body.get("maxSize")
+        if max_size is not None and (
+            not isinstance(max_size, int) or isinstance(max_size, bool) or not 1 <= max_size <= self._max_size
+        ):
+            raise BadRequestError(f"maxSize must be an integer from 1 to {self._max_size}.")
+        assignment = Assignment(
+            id=new_id(),
+            school=principal.school,
+            class_id=class_id,
+            title=title.strip(),
+            due_at=due_at,
+            closes_at=closes_at,
+            max_size=max_size,
+            allowed_types=_allowed_types(body.get("allowedTypes"), self._content),
+            created_by=principal.user_id,
+            created_at=utcnow().replace(microsecond=0),
+        )
+        self._catalog.put_assignment(assignment)
+        return assignment_json(assignment)
+
+    def list_for_class(self, principal: Principal, class_id: str) -> dict[str, Any]:
+        """The assignments of a class, by due date; its members (and admins) only."""
+        class_id = require_id(class_id, "classId")
+        self._access.space(principal, SpaceRef(SpaceKind.CLASS, class_id)).require(Action.LIST)
+        items = [assignment_json(a) for a in self._catalog.list_assignments(principal.school, class_id)]
+        return {"items": items, "nextCursor": None}
+
+    def submissions(self, principal: Principal, assignment_id: str) -> dict[str, Any]:
+        """Every student's submission for the class's teachers; only their own for a student."""
+        assignment, files = self.submitted_files(principal, assignment_id)
+        by_student: dict[str, list[FileRecord]] = {}
+        for file in files:
+            by_student.setdefault(file.owner, []).append(file)
+        items = []
+        for student, own in sorted(by_student.items()):
+            available = [f for f in own if f.status is FileStatus.AVAILABLE]
+            submitted_at = max(f.updated_at for f in (available or own))
+            items.append(
+                {
+                    "student": student,
+                    "files": [file_json(f) for f in own],
+                    "submittedAt": iso(submitted_at),
+                    "late": submitted_at > assignment.due_at,
+                }
+            )
+        return {"items": items}
+
+    def submitted_files(self, principal: Principal, assignment_id: str) -> tuple[Assignment, list[FileRecord]]:
+        """The assignment and the files the caller may see in it (a student: their own)."""
+        access = self._access.space(principal, SpaceRef(SpaceKind.ASSIGNMENT, require_id(assignment_id, "id")))
+        access.require(Action.LIST)
+        assert access.assignment is not None
+        owner = None if access.sees_every_file() else principal.user_id
+        files: list[FileRecord] = []
+        cursor = None
+        while True:
+            page = self._catalog.list_folder(principal.school, access.assignment.space, "/", PAGE, cursor, owner)
+            files.extend(page.files)
+            cursor = page.next_cursor
+            if cursor is None:
+                return access.assignment, files

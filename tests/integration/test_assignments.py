@@ -1,0 +1,172 @@
+"""Homework end to end: a teacher sets it, students turn in (on time, late, refused, infected), the teacher collects."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from local.clamav import EICAR
+from tests.integration.conftest import Api
+
+pytestmark = pytest.mark.integration
+
+PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    + "1f15c4890000000d49444154789c6300010000050001"
+    + "0d0a2db40000000049454e44ae426082"
+)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def klass(admin: Api, as_user: Any) -> dict[str, Any]:
+    s = uuid.uuid4().hex[:6]
+    ids = {"id": f"H-{s}", "prof": f"prof-{s}", "students": [f"al-{s}", f"bo-{s}", f"cy-{s}"], "outsider": f"zz-{s}"}
+    assert (
+        admin.put(
+            f"/v1/classes/{ids['id']}", {"name": "Histoire", "teachers": [ids["prof"]], "students": ids["students"]}
+        ).status_code
+        == 200
+    )
+    admin.put(f"/v1/classes/O-{s}", {"name": "Autre", "teachers": [], "students": [ids["outsider"]]})
+    return ids
+
+
+def wait_upload(user: Api, upload_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while True:
+        upload: dict[str, Any] = user.get(f"/v1/uploads/{upload_id}").json()
+        if upload["status"] != "pending" or time.monotonic() > deadline:
+            return upload
+        time.sleep(0.1)
+
+
+def test_homework_from_setting_to_collecting(as_user: Any, klass: dict[str, Any]) -> None:
+    prof = as_user(klass["prof"], "teacher")
+    al, bo, cy = (as_user(s) for s in klass["students"])
+    now = datetime.now(UTC)
+    due = (now + timedelta(seconds=4)).replace(microsecond=0)
+    body = {
+        "title": "Exposé sur la Révolution",
+        "dueAt": stamp(due),
+        "closesAt": stamp(now + timedelta(hours=1)),
+        "maxSize": 1_000_000,
+        "allowedTypes": ["application/pdf", "image/*"],
+    }
+    created = prof.post(f"/v1/classes/{klass['id']}/assignments", body)
+    assert created.status_code == 201, created.text
+    assignment = created.json()
+    assert assignment["space"] == f"assignment:{assignment['id']}" and assignment["classId"] == klass["id"]
+    assert assignment["allowedTypes"] == ["application/pdf", "image/*"] and assignment["maxSize"] == 1_000_000
+    space = assignment["space"]
+    assert [a["id"] for a in al.get(f"/v1/classes/{klass['id']}/assignments").json()["items"]] == [assignment["id"]]
+
+    # al on time, same file name as bo: each student's submission is their own
+    on_time = al.upload("devoir.pdf", PDF, "application/pdf", space=space)
+    assert wait_upload(al, on_time["uploadId"])["status"] == "available"
+    # cy tries a forbidden type: refused at grant, nothing recorded
+    refused = cy.grant("devoir.txt", b"texte", "text/plain", space=space)
+    assert refused.status_code == 415 and refused.json()["error"]["code"] == "unsupported_media_type"
+    assert cy.grant("gros.pdf", b"x" * 2_000_000, "application/pdf", space=space).status_code == 413
+    # cy turns in EICAR disguised as a PNG: infected
+    infected = cy.upload("photo.png", EICAR, "image/png", space=space)
+    assert wait_upload(cy, infected["uploadId"])["status"] == "infected"
+    # bo is late
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() + 1.1))  # timestamps count whole seconds
+    late = bo.upload("devoir.pdf", PNG, "image/png", space=space)
+    assert wait_upload(bo, late["uploadId"])["status"] == "available"
+    assert late["fileId"] != on_time["fileId"]
+
+    mine = al.get(f"/v1/assignments/{assignment['id']}/submissions").json()["items"]
+    assert [(s["student"], s["late"]) for s in mine] == [(klass["students"][0], False)]
+    assert [f["name"] for f in al.get(f"/v1/spaces/{space}/files").json()["items"]] == ["devoir.pdf"]
+    assert al.get(f"/v1/files/{late['fileId']}").status_code == 404
+
+    collected = {s["student"]: s for s in prof.get(f"/v1/assignments/{assignment['id']}/submissions").json()["items"]}
+    assert set(collected) == set(klass["students"])
+    assert collected[klass["students"][0]]["late"] is False
+    assert collected[klass["students"][1]]["late"] is True
+    assert [f["status"] for f in collected[klass["students"][2]]["files"]] == ["infected"]
+    listing = prof.get(f"/v1/spaces/{space}/files").json()["items"]
+    assert sorted((f["owner"], f["name"]) for f in listing) == sorted(
+        [
+            (klass["students"][0], "devoir.pdf"),
+            (klass["students"][1], "devoir.pdf"),
+            (klass["students"][2], "photo.png"),
+        ]
+    )
+    content = prof.get(f"/v1/files/{on_time['fileId']}/content")
+    assert requests.get(content.headers["Location"], timeout=10).content == PDF
+
+
+def test_replacing_a_submission_keeps_earlier_versions_for_the_teacher(as_user: Any, klass: dict[str, Any]) -> None:
+    prof = as_user(klass["prof"], "teacher")
+    al = as_user(klass["students"][0])
+    now = datetime.now(UTC)
+    assignment = prof.post(
+        f"/v1/classes/{klass['id']}/assignments", {"title": "Brouillon", "dueAt": stamp(now + timedelta(days=1))}
+    ).json()
+    first = al.upload("copie.txt", b"premier jet\n", "text/plain", space=assignment["space"])
+    wait_upload(al, first["uploadId"])
+    second = al.upload("copie.txt", b"version finale\n", "text/plain", space=assignment["space"])
+    assert wait_upload(al, second["uploadId"])["status"] == "available" and second["fileId"] == first["fileId"]
+    versions = prof.get(f"/v1/files/{first['fileId']}/versions").json()["items"]
+    assert [v["version"] for v in versions] == [2, 1]
+    old = prof.get(f"/v1/files/{first['fileId']}/content", params={"version": 1})
+    assert requests.get(old.headers["Location"], timeout=10).content == b"premier jet\n"
+    assert prof.get(f"/v1/files/{first['fileId']}/content", params={"version": 9}).status_code == 404
+
+
+def test_closed_assignments_and_outsiders(as_user: Any, klass: dict[str, Any]) -> None:
+    prof = as_user(klass["prof"], "teacher")
+    past = datetime.now(UTC) - timedelta(hours=1)
+    assignment = prof.post(
+        f"/v1/classes/{klass['id']}/assignments", {"title": "Fini", "dueAt": stamp(past), "closesAt": stamp(past)}
+    ).json()
+    answer = as_user(klass["students"][0]).grant("tard.pdf", PDF, "application/pdf", space=assignment["space"])
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "assignment_closed"
+    outsider = as_user(klass["outsider"])
+    missing = outsider.get("/v1/files/missing").json()
+    for response in (
+        outsider.get(f"/v1/assignments/{assignment['id']}/submissions"),
+        outsider.get(f"/v1/spaces/{assignment['space']}/files"),
+        outsider.grant("x.pdf", PDF, "application/pdf", space=assignment["space"]),
+        outsider.get(f"/v1/classes/{klass['id']}/assignments"),
+    ):
+        assert response.status_code == 404 and response.json() == missing
+    # students do not set homework, teachers do not turn it in
+    student = as_user(klass["students"][0])
+    assert (
+        student.post(f"/v1/classes/{klass['id']}/assignments", {"title": "x", "dueAt": stamp(past)}).status_code == 403
+    )
+    open_one = prof.post(
+        f"/v1/classes/{klass['id']}/assignments",
+        {"title": "Ouvert", "dueAt": stamp(datetime.now(UTC) + timedelta(days=1))},
+    ).json()
+    assert prof.grant("corrige.pdf", PDF, "application/pdf", space=open_one["space"]).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"dueAt": "2026-12-01T17:00:00Z"},
+        {"title": "x"},
+        {"title": "x", "dueAt": "demain"},
+        {"title": "x", "dueAt": "2026-12-01T17:00:00Z", "closesAt": "2026-11-01T17:00:00Z"},
+        {"title": "x", "dueAt": "2026-12-01T17:00:00Z", "maxSize": 0},
+        {"title": "x", "dueAt": "2026-12-01T17:00:00Z", "allowedTypes": ["application/x-msdownload"]},
+        {"title": "x", "dueAt": "2026-12-01T17:00:00Z", "allowedTypes": "image/*"},
+    ],
+)
+def test_bad_assignments_answer_400(as_user: Any, klass: dict[str, Any], body: dict[str, Any]) -> None:
+    prof = as_user(klass["prof"], "teacher")
+    assert prof.post(f"/v1/classes/{klass['id']}/assignments", body).status_code == 400
