@@ -117,6 +117,11 @@ def submissions(principal: Principal, assignment_id: str) -> dict[str, Any]:
     return wiring.assignment_service().submissions(principal, assignment_id)
 
 
+@views.route("/v1/assignments/{assignment_id}/archive", methods=["GET"])
+def submissions_archive(principal: Principal, assignment_id: str) -> Response:
+    return redirect(wiring.assignment_service().archive(principal, assignment_id))
+
+
 @views.route("/v1/spaces/{space}/files", methods=["GET"])
 def list_files(principal: Principal, space: str) -> dict[str, Any]:
     return wiring.file_service().list_folder(

@@ -10,6 +10,7 @@ from chalicelib.settings import Settings, settings
 if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb import DynamoCatalog
     from chalicelib.adapters.s3 import S3ObjectStore
+    from chalicelib.adapters.zipstream import S3ZipArchiver
     from chalicelib.auth import TokenVerifier
     from chalicelib.domain.access import AccessControl
     from chalicelib.domain.assignments import AssignmentService
@@ -99,7 +100,36 @@ def assignment_service() -> AssignmentService:
     from chalicelib.domain.assignments import AssignmentService
     from chalicelib.domain.content import load_content_policy
 
-    return AssignmentService(catalog(), access_control(), load_content_policy(), settings().max_upload_size)
+    config = settings()
+    return AssignmentService(
+        catalog=catalog(),
+        access=access_control(),
+        content=load_content_policy(),
+        max_size=config.max_upload_size,
+        store=store(),
+        archiver=archiver(),
+        download_ttl=config.download_ttl,
+    )
+
+
+@lru_cache(maxsize=1)
+def archiver() -> S3ZipArchiver:
+    from chalicelib.adapters.zipstream import S3ZipArchiver
+
+    config = settings()
+    return S3ZipArchiver(config.bucket, aio_client_kwargs(config))
+
+
+def aio_client_kwargs(config: Settings) -> dict[str, Any]:
+    """What aiobotocore's create_client takes for our S3 (imported only by the archive route)."""
+    from aiobotocore.config import AioConfig
+
+    s3_options: Any = {"addressing_style": config.s3_addressing_style}
+    return {
+        "endpoint_url": config.s3_endpoint,
+        "region_name": config.region,
+        "config": AioConfig(signature_version="s3v4", s3=s3_options, retries={"mode": "standard", "max_attempts": 4}),
+    }
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.access import AccessControl
+from chalicelib.domain.audit import entry
 from chalicelib.domain.content import ContentPolicy, type_allowed
 from chalicelib.domain.files import file_json
 from chalicelib.domain.models import (
@@ -24,8 +25,8 @@ from chalicelib.domain.models import (
     require_id,
     utcnow,
 )
-from chalicelib.domain.ports import Catalog
-from chalicelib.errors import BadRequestError
+from chalicelib.domain.ports import ArchiveEntry, Archiver, Catalog, ObjectStore
+from chalicelib.errors import BadRequestError, ForbiddenError
 
 TYPE_PATTERN = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/(\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126})")
 MAX_TITLE = 200
@@ -74,14 +75,49 @@ def _allowed_types(value: object, content: ContentPolicy) -> tuple[str, ...] | N
     return tuple(dict.fromkeys(patterns))
 
 
+def zip_segment(text: str) -> str:
+    """A name safe inside a ZIP on every system: no separators, controls or reserved characters."""
+    cleaned = "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in text).strip(" .")
+    return cleaned[:120] or "_"
+
+
+def archive_entries(folder: str, files: list[FileRecord]) -> list[ArchiveEntry]:
+    """`Class - Assignment/Student - file.ext` for each file, made unique."""
+    entries: list[ArchiveEntry] = []
+    seen: set[str] = set()
+    for file in sorted(files, key=lambda f: (f.owner, f.name)):
+        base = f"{folder}/{zip_segment(file.owner)} - {zip_segment(file.name)}"
+        name, n = base, 1
+        while name in seen:
+            n += 1
+            stem, dot, ext = base.rpartition(".")
+            name = f"{stem} ({n}).{ext}" if dot and "/" not in ext else f"{base} ({n})"
+        seen.add(name)
+        assert file.object_key is not None
+        entries.append(ArchiveEntry(name=name, key=file.object_key))
+    return entries
+
+
 class AssignmentService:
     """Creates and lists assignments and gathers their submissions."""
 
-    def __init__(self, catalog: Catalog, access: AccessControl, content: ContentPolicy, max_size: int) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        access: AccessControl,
+        content: ContentPolicy,
+        max_size: int,
+        store: ObjectStore,
+        archiver: Archiver,
+        download_ttl: int,
+    ) -> None:
         self._catalog = catalog
         self._access = access
         self._content = content
         self._max_size = max_size
+        self._store = store
+        self._archiver = archiver
+        self._download_ttl = download_ttl
 
     def create(self, principal: Principal, class_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """A new assignment of a class; its teachers only."""
@@ -142,11 +178,27 @@ class AssignmentService:
             )
         return {"items": items}
 
-    def submitted_files(self, principal: Principal, assignment_id: str) -> tuple[Assignment, list[FileRecord]]:
+    def archive(self, principal: Principal, assignment_id: str) -> str:
+        """Every available submission as one ZIP in storage; answers a short-lived URL to it (teachers)."""
+        assignment, files = self.submitted_files(principal, assignment_id, teachers_only=True)
+        klass = self._catalog.get_class(principal.school, assignment.class_id)
+        folder = zip_segment(f"{klass.name if klass else assignment.class_id} - {assignment.title}")
+        available = [f for f in files if f.status is FileStatus.AVAILABLE and f.object_key]
+        target = f"exports/{principal.school}/{assignment.id}/{new_id()}.zip"
+        size = self._archiver.archive(archive_entries(folder, available), target)
+        reason = f"{len(available)} files, {size} bytes"
+        self._catalog.record_audit(entry(principal, "assignment.archive", f"assignment:{assignment.id}", reason=reason))
+        return self._store.presign_get(target, f"{folder}.zip", "application/zip", self._download_ttl)
+
+    def submitted_files(
+        self, principal: Principal, assignment_id: str, teachers_only: bool = False
+    ) -> tuple[Assignment, list[FileRecord]]:
         """The assignment and the files the caller may see in it (a student: their own)."""
         access = self._access.space(principal, SpaceRef(SpaceKind.ASSIGNMENT, require_id(assignment_id, "id")))
         access.require(Action.LIST)
         assert access.assignment is not None
+        if teachers_only and not access.sees_every_file():
+            raise ForbiddenError("Only the class's teachers may collect every submission.")
         owner = None if access.sees_every_file() else principal.user_id
         files: list[FileRecord] = []
         cursor = None

@@ -131,6 +131,18 @@ class Catalog(Protocol):
     ) -> tuple[list[AuditEntry], str | None]: ...
 
 
+@dataclass(frozen=True)
+class ArchiveEntry:
+    """One file of an archive: its name inside the ZIP and where its bytes are."""
+
+    name: str
+    key: str
+
+
+class Archiver(Protocol):
+    def archive(self, entries: Sequence[ArchiveEntry], target: str) -> int: ...
+
+
 class Scanner(Protocol):
     def scan_stream(self, chunks: Iterable[bytes]) -> ScanResult: ...
 

@@ -170,3 +170,39 @@ def test_closed_assignments_and_outsiders(as_user: Any, klass: dict[str, Any]) -
 def test_bad_assignments_answer_400(as_user: Any, klass: dict[str, Any], body: dict[str, Any]) -> None:
     prof = as_user(klass["prof"], "teacher")
     assert prof.post(f"/v1/classes/{klass['id']}/assignments", body).status_code == 400
+
+
+def test_the_teacher_downloads_every_available_submission_as_one_zip(as_user: Any, klass: dict[str, Any]) -> None:
+    import io
+    import zipfile
+
+    prof = as_user(klass["prof"], "teacher")
+    al, bo, cy = (as_user(s) for s in klass["students"])
+    future = stamp(datetime.now(UTC) + timedelta(days=1))
+    assignment = prof.post(
+        f"/v1/classes/{klass['id']}/assignments", {"title": "Carte / Europe", "dueAt": future}
+    ).json()
+    space = assignment["space"]
+    bodies = [(al, b"copie d'Al\n" * 1000), (bo, b"copie de Bo\n")]
+    for student, data in bodies:
+        grant = student.upload("carte.txt", data, "text/plain", space=space)
+        assert wait_upload(student, grant["uploadId"])["status"] == "available"
+    bad = cy.upload("carte.txt", EICAR, "text/plain", space=space)
+    assert wait_upload(cy, bad["uploadId"])["status"] == "infected"
+
+    answer = prof.get(f"/v1/assignments/{assignment['id']}/archive")
+    assert answer.status_code == 302, answer.text
+    download = requests.get(answer.headers["Location"], timeout=30)
+    assert download.status_code == 200
+    assert "Histoire - Carte _ Europe.zip" in download.headers["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        assert archive.testzip() is None
+        names = sorted(archive.namelist())
+        assert names == [
+            f"Histoire - Carte _ Europe/{klass['students'][0]} - carte.txt",
+            f"Histoire - Carte _ Europe/{klass['students'][1]} - carte.txt",
+        ]
+        assert archive.read(names[0]) == bodies[0][1]
+        assert archive.read(names[1]) == bodies[1][1]
+    assert al.get(f"/v1/assignments/{assignment['id']}/archive").status_code == 403
+    assert as_user(klass["outsider"]).get(f"/v1/assignments/{assignment['id']}/archive").status_code == 404
