@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: dev test check lint typecheck unit integration deps system-deps clean
+.PHONY: dev test check lint typecheck unit integration bench deps system-deps clean
 
 dev: deps
 	$(BIN)/python -m local.stack $(DEV_ARGS)
@@ -24,6 +24,10 @@ lint: deps
 
 typecheck: deps
 	$(BIN)/mypy
+
+# Figures, not assertions: each script prints a table and a JSON line (see BENCHMARKS.md).
+bench: deps
+	$(BIN)/python -m bench.zip_memory
 
 unit: deps
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

@@ -80,9 +80,11 @@ def dir_key(school: str, space: SpaceRef, path: str) -> str:
     return f"{school}#{space}#{path}"
 
 
-def entry_name(space: SpaceRef, owner: str, name: str) -> str:
-    """A file's name in its folder's index: students' submissions never collide or mix."""
-    return f"{owner}/{name}" if space.kind is SpaceKind.ASSIGNMENT else name
+def entry_name(space: SpaceRef, belongs_to: str, name: str, feedback: bool = False) -> str:
+    """A file's name in its folder's index: students' submissions (and their feedback) never collide or mix."""
+    if space.kind is not SpaceKind.ASSIGNMENT:
+        return name
+    return f"{belongs_to}/~feedback/{name}" if feedback else f"{belongs_to}/{name}"
 
 
 def translate(exc: ClientError) -> Exception:
@@ -120,6 +122,10 @@ def decode_cursor(cursor: str, expected: Mapping[str, str]) -> dict[str, Any]:
     return dump(data)
 
 
+def _entry(file: FileRecord) -> str:
+    return entry_name(file.space, file.belongs_to, file.name, file.is_feedback)
+
+
 def file_from_item(item: Item) -> FileRecord:
     return FileRecord(
         id=item["fileId"],
@@ -137,6 +143,7 @@ def file_from_item(item: Item) -> FileRecord:
         created_at=parse_iso(item["createdAt"]),
         updated_at=parse_iso(item["updatedAt"]),
         object_key=item.get("objectKey"),
+        subject=item.get("subject"),
     )
 
 
@@ -302,8 +309,10 @@ class DynamoCatalog:
             return None
         return file_from_item(item)
 
-    def find_file_id(self, school: str, space: SpaceRef, path: str, name: str, owner: str) -> str | None:
-        item = self._get(f"NAME#{school}#{space}#{path}{entry_name(space, owner, name)}", "NAME")
+    def find_file_id(
+        self, school: str, space: SpaceRef, path: str, name: str, owner: str, feedback: bool = False
+    ) -> str | None:
+        item = self._get(f"NAME#{school}#{space}#{path}{entry_name(space, owner, name, feedback)}", "NAME")
         return None if item is None else str(item["fileId"])
 
     def create_file(
@@ -315,7 +324,7 @@ class DynamoCatalog:
     ) -> None:
         """A new file, its name claim, its first grant, its folders and its audit entry, in one transaction."""
         claim = {
-            "pk": f"NAME#{file.school}#{file.space}#{file.path}{entry_name(file.space, file.owner, file.name)}",
+            "pk": f"NAME#{file.school}#{file.space}#{file.path}{_entry(file)}",
             "sk": "NAME",
             "fileId": file.id,
         }
@@ -504,7 +513,8 @@ class DynamoCatalog:
             "pk": f"FILE#{file.id}",
             "sk": "FILE",
             "gsi1pk": dir_key(file.school, file.space, file.path),
-            "gsi1sk": f"F#{entry_name(file.space, file.owner, file.name)}",
+            "gsi1sk": f"F#{_entry(file)}",
+            "subject": file.subject,
             "fileId": file.id,
             "school": file.school,
             "space": str(file.space),

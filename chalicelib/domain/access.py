@@ -38,9 +38,12 @@ class SpaceAccess:
         """Whether the caller may read files of others in this space (a teacher in an assignment, say)."""
         return self.for_file(file_owner="").allows(Action.READ)
 
-    def for_file(self, file_owner: str, share_roles: frozenset[ShareRole] = frozenset()) -> SpaceAccess:
+    def for_file(
+        self, file_owner: str, share_roles: frozenset[ShareRole] = frozenset(), subject: str | None = None
+    ) -> SpaceAccess:
         """The same access narrowed to one file of the space (its owner, the shares reaching the caller)."""
-        return replace(self, resource=replace(self.resource, file_owner=file_owner, share_roles=share_roles))
+        resource = replace(self.resource, file_owner=file_owner, share_roles=share_roles, file_subject=subject)
+        return replace(self, resource=resource)
 
     def for_share(self, created_by: str) -> SpaceAccess:
         """The same access, about revoking a share made by `created_by`."""
@@ -109,7 +112,7 @@ class AccessControl:
 
     def file(self, principal: Principal, file: FileRecord, action: Action) -> SpaceAccess:
         """The caller's access to one file; shares are read only when the space alone does not allow."""
-        access = self.space(principal, file.space, school=file.school).for_file(file.owner)
+        access = self.space(principal, file.space, school=file.school).for_file(file.owner, subject=file.subject)
         if access.allows(action) or file.school != principal.school:
             return access
         membership = access.membership
@@ -121,4 +124,4 @@ class AccessControl:
             for share in self._catalog.file_shares(file.id)
             if share.live(now) and share.reaches(principal.user_id, membership)
         )
-        return replace(access, membership=membership).for_file(file.owner, roles)
+        return replace(access, membership=membership).for_file(file.owner, roles, file.subject)

@@ -162,18 +162,21 @@ class AssignmentService:
         """Every student's submission for the class's teachers; only their own for a student."""
         assignment, files = self.submitted_files(principal, assignment_id)
         by_student: dict[str, list[FileRecord]] = {}
+        feedback: dict[str, list[FileRecord]] = {}
         for file in files:
-            by_student.setdefault(file.owner, []).append(file)
+            (feedback if file.is_feedback else by_student).setdefault(file.belongs_to, []).append(file)
         items = []
         for student, own in sorted(by_student.items()):
             available = [f for f in own if f.status is FileStatus.AVAILABLE]
             submitted_at = max(f.updated_at for f in (available or own))
+            returned = [f for f in feedback.get(student, []) if f.status is FileStatus.AVAILABLE]
             items.append(
                 {
                     "student": student,
                     "files": [file_json(f) for f in own],
                     "submittedAt": iso(submitted_at),
                     "late": submitted_at > assignment.due_at,
+                    "feedback": [file_json(f) for f in returned],
                 }
             )
         return {"items": items}
@@ -183,7 +186,7 @@ class AssignmentService:
         assignment, files = self.submitted_files(principal, assignment_id, teachers_only=True)
         klass = self._catalog.get_class(principal.school, assignment.class_id)
         folder = zip_segment(f"{klass.name if klass else assignment.class_id} - {assignment.title}")
-        available = [f for f in files if f.status is FileStatus.AVAILABLE and f.object_key]
+        available = [f for f in files if f.status is FileStatus.AVAILABLE and f.object_key and not f.is_feedback]
         target = f"exports/{principal.school}/{assignment.id}/{new_id()}.zip"
         size = self._archiver.archive(archive_entries(folder, available), target)
         reason = f"{len(available)} files, {size} bytes"

@@ -24,6 +24,7 @@ from chalicelib.domain.models import (
     is_valid_id,
     iso,
     new_id,
+    require_id,
     utcnow,
 )
 from chalicelib.domain.names import check_name, normalize_path, parent_chain
@@ -58,6 +59,7 @@ class GrantRequest:
     size: int
     content_type: str
     sha256: str | None
+    feedback_for: str | None = None  # a teacher's feedback on this student's submission
 
 
 def incoming_key(file_id: str, upload_id: str) -> str:
@@ -92,6 +94,10 @@ def upload_json(upload: UploadRecord) -> dict[str, Any]:
         "createdAt": iso(upload.created_at),
         "expiresAt": iso(upload.expires_at),
     }
+
+
+def _feedback_for(value: object) -> str | None:
+    return None if value is None else require_id(value, "feedbackFor")
 
 
 def parse_size(raw: object) -> int:
@@ -147,18 +153,24 @@ class FileService:
             size=size,
             content_type=content_type,
             sha256=sha256.lower() if sha256 else None,
+            feedback_for=_feedback_for(body.get("feedbackFor")),
         )
-        existing = self._existing_file(principal, grant.space, path, name)
-        if existing is not None:  # a new version: the file's own rights count (an editor share, say)
+        existing = self._existing_file(principal, grant)
+        if grant.feedback_for is not None:
+            access = self._feedback_access(principal, grant)
+        elif existing is not None:  # a new version: the file's own rights count (an editor share, say)
             access = self._access.file(principal, existing, Action.UPLOAD)
+            access.require(Action.UPLOAD)
         else:
             access = self._access.space(principal, grant.space)
-        access.require(Action.UPLOAD)
+            access.require(Action.UPLOAD)
         if size > self._max_size:
             raise PayloadTooLargeError(f"Files are limited to {self._max_size} bytes.")
         if not self._content.accepts(content_type):
             raise UnsupportedMediaTypeError(f"Files of type {content_type} are not accepted.")
-        lifetime, allowed = self._assignment_terms(access.assignment, grant, utcnow())
+        lifetime, allowed = self._upload_ttl, None
+        if grant.feedback_for is None:
+            lifetime, allowed = self._assignment_terms(access.assignment, grant, utcnow())
         upload = self._record_grant(principal, grant, existing, lifetime, allowed)
         post = self._store.presign_post(upload.key, size, content_type, lifetime)
         log.info("upload granted user=%s file=%s upload=%s size=%d", principal.user_id, upload.file_id, upload.id, size)
@@ -168,6 +180,18 @@ class FileService:
             "expiresAt": iso(upload.expires_at),
             "upload": {"method": "POST", "url": post.url, "fields": post.fields},
         }
+
+    def _feedback_access(self, principal: Principal, grant: GrantRequest) -> SpaceAccess:
+        """A teacher's feedback goes to a student of the assignment's class, in that student's submission."""
+        if grant.space.kind is not SpaceKind.ASSIGNMENT or grant.path != "/":
+            raise BadRequestError("feedbackFor is for the root of an assignment space.")
+        access = self._access.space(principal, grant.space)
+        access.require(Action.FEEDBACK)
+        assert access.assignment is not None and grant.feedback_for is not None
+        student = self._catalog.membership(principal.school, grant.feedback_for)
+        if access.assignment.class_id not in student.studying:
+            raise NotFoundError().because("feedback for someone not a student of the class")
+        return access
 
     def _assignment_terms(
         self, assignment: Assignment | None, grant: GrantRequest, now: datetime
@@ -199,7 +223,7 @@ class FileService:
         now = utcnow().replace(microsecond=0)
         for attempt in range(3):  # a concurrent grant may claim the name between our read and write
             if attempt:
-                existing = self._existing_file(principal, grant.space, grant.path, grant.name)
+                existing = self._existing_file(principal, grant)
             file_id = existing.id if existing else new_id()
             upload_id = new_id()
             upload = UploadRecord(
@@ -241,6 +265,7 @@ class FileService:
                 owner=principal.user_id,
                 created_at=now,
                 updated_at=now,
+                subject=grant.feedback_for,
             )
             try:
                 self._catalog.create_file(file, upload, parent_chain(grant.path), audit)
@@ -249,8 +274,12 @@ class FileService:
                 continue
         raise AlreadyExistsError("That name is being created by another upload; try again.")
 
-    def _existing_file(self, principal: Principal, space: SpaceRef, path: str, name: str) -> FileRecord | None:
-        file_id = self._catalog.find_file_id(principal.school, space, path, name, principal.user_id)
+    def _existing_file(self, principal: Principal, grant: GrantRequest) -> FileRecord | None:
+        belongs_to = grant.feedback_for or principal.user_id
+        feedback = grant.feedback_for is not None
+        file_id = self._catalog.find_file_id(
+            principal.school, grant.space, grant.path, grant.name, belongs_to, feedback
+        )
         return None if file_id is None else self._catalog.get_file(principal.school, file_id)
 
     def get_upload(self, principal: Principal, upload_id: str) -> dict[str, Any]:

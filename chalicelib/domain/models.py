@@ -45,6 +45,7 @@ class Action(StrEnum):
     SHARE = "share"
     REVOKE = "revoke"
     ASSIGN = "assign"
+    FEEDBACK = "feedback"
     MANAGE = "manage"
     AUDIT = "audit"
 
@@ -189,6 +190,16 @@ class FileRecord:
     created_at: datetime
     updated_at: datetime
     object_key: str | None = None
+    subject: str | None = None  # in an assignment: the student a teacher's feedback file is for
+
+    @property
+    def belongs_to(self) -> str:
+        """Whose submission the file is part of (the student, for feedback too)."""
+        return self.subject or self.owner
+
+    @property
+    def is_feedback(self) -> bool:
+        return self.subject is not None and self.subject != self.owner
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ RELATIONS = frozenset(
         "submitter",
         "share_creator",
         "school_member",
+        "feedback_recipient",
     }
 )
 TARGET_RELATIONS = frozenset({"classmate", "class_teacher", "own_class", "school_user", "school_class"})
@@ -56,6 +57,7 @@ class Resource:
     space: SpaceRef
     class_id: str | None = None  # the class a class or assignment space belongs to
     file_owner: str | None = None
+    file_subject: str | None = None  # in an assignment: the student the file belongs to
     share_roles: frozenset[ShareRole] = field(default_factory=frozenset)  # live shares reaching the caller
     share_creator: str | None = None  # for revoking a share: who created it
 
@@ -121,8 +123,10 @@ def relations(principal: Principal, membership: Membership, resource: Resource) 
     held = {"school_member"} | _space_relations(principal, membership, resource)
     if resource.file_owner is not None and resource.file_owner == principal.user_id:
         held.add("file_owner")
-        if resource.space.kind is SpaceKind.ASSIGNMENT:
-            held.add("submitter")
+    if resource.space.kind is SpaceKind.ASSIGNMENT and resource.file_owner is not None:
+        subject = resource.file_subject or resource.file_owner
+        if subject == principal.user_id:
+            held.add("submitter" if subject == resource.file_owner else "feedback_recipient")
     if resource.share_creator is not None and resource.share_creator == principal.user_id:
         held.add("share_creator")
     held |= {f"shared_{role}" for role in resource.share_roles}

@@ -70,7 +70,9 @@ class ObjectStore(Protocol):
 class Catalog(Protocol):
     def get_file(self, school: str, file_id: str) -> FileRecord | None: ...
 
-    def find_file_id(self, school: str, space: SpaceRef, path: str, name: str, owner: str) -> str | None: ...
+    def find_file_id(
+        self, school: str, space: SpaceRef, path: str, name: str, owner: str, feedback: bool = False
+    ) -> str | None: ...
 
     def create_file(
         self,

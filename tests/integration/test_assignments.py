@@ -206,3 +206,32 @@ def test_the_teacher_downloads_every_available_submission_as_one_zip(as_user: An
         assert archive.read(names[1]) == bodies[1][1]
     assert al.get(f"/v1/assignments/{assignment['id']}/archive").status_code == 403
     assert as_user(klass["outsider"]).get(f"/v1/assignments/{assignment['id']}/archive").status_code == 404
+
+
+def test_feedback_reaches_only_its_student_and_the_teachers(as_user: Any, klass: dict[str, Any]) -> None:
+    prof = as_user(klass["prof"], "teacher")
+    al, bo = as_user(klass["students"][0]), as_user(klass["students"][1])
+    future = stamp(datetime.now(UTC) + timedelta(days=1))
+    assignment = prof.post(f"/v1/classes/{klass['id']}/assignments", {"title": "Rédaction", "dueAt": future}).json()
+    space = assignment["space"]
+    turned_in = al.upload("redaction.txt", b"Il etait une fois\n", "text/plain", space=space)
+    wait_upload(al, turned_in["uploadId"])
+    # the teacher's feedback may even carry the same name: it never replaces the student's work
+    feedback = prof.upload(
+        "redaction.txt", b"Bien, 15/20\n", "text/plain", space=space, feedbackFor=klass["students"][0]
+    )
+    assert wait_upload(prof, feedback["uploadId"])["status"] == "available"
+    assert feedback["fileId"] != turned_in["fileId"]
+
+    assert al.get(f"/v1/files/{feedback['fileId']}").status_code == 200
+    content = al.get(f"/v1/files/{feedback['fileId']}/content")
+    assert requests.get(content.headers["Location"], timeout=10).content == b"Bien, 15/20\n"
+    assert bo.get(f"/v1/files/{feedback['fileId']}").status_code == 404
+    mine = al.get(f"/v1/assignments/{assignment['id']}/submissions").json()["items"]
+    assert [f["id"] for f in mine[0]["files"]] == [turned_in["fileId"]]
+    assert [f["id"] for f in mine[0]["feedback"]] == [feedback["fileId"]]
+    assert bo.get(f"/v1/assignments/{assignment['id']}/submissions").json()["items"] == []
+    # only teachers give feedback, and only to students of the class
+    assert al.grant("x.txt", b"x", "text/plain", space=space, feedbackFor=klass["students"][1]).status_code == 403
+    assert prof.grant("x.txt", b"x", "text/plain", space=space, feedbackFor=klass["outsider"]).status_code == 404
+    assert prof.grant("x.txt", b"x", "text/plain", space="me", feedbackFor=klass["students"][0]).status_code == 400
