@@ -49,7 +49,7 @@ from chalicelib.domain.models import (
     iso,
     parse_iso,
 )
-from chalicelib.domain.ports import ClassPage, Page
+from chalicelib.domain.ports import Change, ClassPage, Page
 from chalicelib.errors import AlreadyExistsError, BadRequestError, ServiceUnavailableError, StaleWriteError
 
 DIR_INDEX = "dir"
@@ -165,6 +165,7 @@ def upload_from_item(item: Item) -> UploadRecord:
         expires_at=parse_iso(item["expiresAt"]),
         key=item["key"],
         allowed_types=tuple(item["allowedTypes"]) if "allowedTypes" in item else None,
+        base_version=int(item["baseVersion"]) if "baseVersion" in item else None,
     )
 
 
@@ -304,8 +305,9 @@ class DynamoCatalog:
 
     # -- files and uploads ------------------------------------------------------------------
     def get_file(self, school: str, file_id: str) -> FileRecord | None:
+        """A file of the school; one in the trash is not found."""
         item = self._get(f"FILE#{file_id}", "FILE")
-        if item is None or item.get("school") != school:
+        if item is None or item.get("school") != school or "trashedAt" in item:
             return None
         return file_from_item(item)
 
@@ -390,61 +392,69 @@ class DynamoCatalog:
     def record_verdict(
         self, upload: UploadRecord, verdict: Verdict, sha256: str, object_key: str, now: datetime
     ) -> None:
-        """Write a verdict once: the upload moves from pending, and a clean one becomes the served version."""
+        """Write a verdict once: the upload leaves pending; a clean one becomes the served version and a
+        change of its space's feed. Lost races on the space's sequence are retried here, not rescanned."""
+        for attempt in range(6):
+            try:
+                self._record_verdict_once(upload, verdict, sha256, object_key, now)
+                return
+            except StaleWriteError:
+                current = self.get_upload(upload.id)
+                if current is None or current.status is not FileStatus.PENDING or attempt == 5:
+                    raise
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not a secret
+
+    def _record_verdict_once(
+        self, upload: UploadRecord, verdict: Verdict, sha256: str, object_key: str, now: datetime
+    ) -> None:
         file = self._get(f"FILE#{upload.file_id}", "FILE")
         if file is None:
             raise StaleWriteError("The file of this upload is gone.")
         served = int(file.get("servedVersion", 0))
+        trashed = "trashedAt" in file
+        if verdict.clean and upload.base_version is not None and served != upload.base_version:
+            # The file moved on since the device read it: a stale tablet never overwrites silently.
+            verdict = Verdict(FileStatus.REJECTED, "conflict")
         stamp = iso(now)
-        upload_update = {
-            "Update": {
-                "Key": dump({"pk": f"UPLOAD#{upload.id}", "sk": "UPLOAD"}),
-                "UpdateExpression": (
-                    "SET #st = :st, reason = :reason, sha256 = :sha, objectKey = :key, updatedAt = :now"
-                ),
-                "ConditionExpression": "#st = :pending",
-                "ExpressionAttributeNames": {"#st": "status"},
-                "ExpressionAttributeValues": dump(
-                    {
-                        ":st": verdict.status.value,
-                        ":reason": verdict.reason or "",
-                        ":sha": sha256,
-                        ":key": object_key,
-                        ":now": stamp,
-                        ":pending": FileStatus.PENDING.value,
-                    }
-                ),
-            }
+        values = {
+            ":st": verdict.status.value,
+            ":reason": verdict.reason or "",
+            ":sha": sha256,
+            ":key": object_key,
+            ":now": stamp,
+            ":pending": FileStatus.PENDING.value,
         }
-        actions: list[dict[str, Any]] = [upload_update]
-        file_key = dump({"pk": f"FILE#{upload.file_id}", "sk": "FILE"})
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "Key": dump({"pk": f"UPLOAD#{upload.id}", "sk": "UPLOAD"}),
+                    "UpdateExpression": (
+                        "SET #st = :st, reason = :reason, sha256 = :sha, objectKey = :key, updatedAt = :now"
+                    ),
+                    "ConditionExpression": "#st = :pending",
+                    "ExpressionAttributeNames": {"#st": "status"},
+                    "ExpressionAttributeValues": dump(values),
+                }
+            }
+        ]
+        after = dict(file)
+        if verdict.clean and trashed:
+            verdict = Verdict(FileStatus.REJECTED, "deleted")  # the file went to the trash meanwhile
+            values.update({":st": verdict.status.value, ":reason": "deleted"})
+            actions[0]["Update"]["ExpressionAttributeValues"] = dump(values)
         if verdict.clean:
             version = served + 1
-            values = {
-                ":v": version,
-                ":served": served,
-                ":avail": FileStatus.AVAILABLE.value,
-                ":size": upload.size,
-                ":ct": upload.content_type,
-                ":sha": sha256,
-                ":key": object_key,
-                ":now": stamp,
-                ":owner": upload.owner,
-            }
-            actions.append(
-                {
-                    "Update": {
-                        "Key": file_key,
-                        "UpdateExpression": (
-                            "SET version = :v, servedVersion = :v, #st = :avail, #sz = :size, contentType = :ct,"
-                            " sha256 = :sha, objectKey = :key, updatedAt = :now, lastWriter = :owner REMOVE reason"
-                        ),
-                        "ConditionExpression": "servedVersion = :served",
-                        "ExpressionAttributeNames": {"#st": "status", "#sz": "size"},
-                        "ExpressionAttributeValues": dump(values),
-                    }
-                }
+            after.update(
+                version=version,
+                servedVersion=version,
+                status=FileStatus.AVAILABLE.value,
+                size=upload.size,
+                contentType=upload.content_type,
+                sha256=sha256,
+                objectKey=object_key,
+                updatedAt=stamp,
             )
+            after.pop("reason", None)
             version_item = {
                 "pk": f"FILE#{upload.file_id}",
                 "sk": f"VERSION#{version:08d}",
@@ -458,26 +468,118 @@ class DynamoCatalog:
                 "createdAt": stamp,
             }
             actions.append({"Put": {"Item": dump(version_item), "ConditionExpression": "attribute_not_exists(pk)"}})
-        elif served == 0:
-            actions.append(
-                {
-                    "Update": {
-                        "Key": file_key,
-                        "UpdateExpression": "SET #st = :st, reason = :reason, updatedAt = :now",
-                        "ConditionExpression": "servedVersion = :zero",
-                        "ExpressionAttributeNames": {"#st": "status"},
-                        "ExpressionAttributeValues": dump(
-                            {
-                                ":st": verdict.status.value,
-                                ":reason": verdict.reason or "",
-                                ":now": stamp,
-                                ":zero": 0,
-                            }
-                        ),
-                    }
-                }
-            )
+            actions += self._change(after, "upsert")
+        elif served == 0 and not trashed:
+            after.update(status=verdict.status.value, reason=verdict.reason or "", updatedAt=stamp)
+        else:
+            self._transact(actions)  # a refused new version: the served one stays as it was
+            return
+        actions.append(self._put_file_if_unchanged(after, file))
         self._transact(actions)
+
+    def _put_file_if_unchanged(self, after: Item, before: Item) -> dict[str, Any]:
+        """Put the file's new state, on condition nobody changed it since it was read."""
+        return {
+            "Put": {
+                "Item": dump(after),
+                "ConditionExpression": "servedVersion = :served AND (attribute_not_exists(#chg) OR #chg = :chg)",
+                "ExpressionAttributeNames": {"#chg": "changeSeq"},
+                "ExpressionAttributeValues": dump(
+                    {":served": int(before.get("servedVersion", 0)), ":chg": int(before.get("changeSeq", 0))}
+                ),
+            }
+        }
+
+    def _change(self, after: Item, op: str) -> list[dict[str, Any]]:
+        """Actions that move a file to the end of its space's change feed (its state as of `after`).
+
+        One position per file: its latest change. The space's head counter is advanced on condition,
+        so changes commit in sequence order and a consistent read never skips one."""
+        feed = f"CHG#{after['school']}#{after['space']}"
+        head = self._get(f"HEAD#{after['school']}#{after['space']}", "HEAD")
+        current = 0 if head is None else int(head["seq"])
+        seq = current + 1
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "Key": dump({"pk": f"HEAD#{after['school']}#{after['space']}", "sk": "HEAD"}),
+                    "UpdateExpression": "SET seq = :next",
+                    "ConditionExpression": "attribute_not_exists(seq) OR seq = :current",
+                    "ExpressionAttributeValues": dump({":next": seq, ":current": current}),
+                }
+            }
+        ]
+        previous = int(after.get("changeSeq", 0))
+        if previous:
+            actions.append({"Delete": {"Key": dump({"pk": feed, "sk": f"{previous:012d}"})}})
+        after["changeSeq"] = seq
+        snapshot = {k: v for k, v in after.items() if k not in ("pk", "sk", "gsi1pk", "gsi1sk")}
+        position = {"pk": feed, "sk": f"{seq:012d}", "op": op, "file": snapshot, "fileId": after["fileId"]}
+        actions.append({"Put": {"Item": dump(position)}})
+        return actions
+
+    # -- trash and the change feed ------------------------------------------------------------
+    def trash_file(self, file_id: str, now: datetime, audit: AuditEntry) -> None:
+        """Out of listings and name claims, a `delete` in the feed; restorable until purged."""
+        file = self._get(f"FILE#{file_id}", "FILE")
+        if file is None or "trashedAt" in file:
+            raise StaleWriteError("The file was just removed.")
+        after = {k: v for k, v in file.items() if k not in ("gsi1pk", "gsi1sk")}
+        after.update(trashedAt=iso(now), gsi1pk="TRASH", gsi1sk=f"{iso(now)}#{file_id}")
+        actions: list[dict[str, Any]] = [
+            {"Delete": {"Key": dump({"pk": self._name_key(file), "sk": "NAME"})}},
+            {"Put": {"Item": dump(audit_item(audit))}},
+        ]
+        if int(file.get("changeSeq", 0)):
+            actions += self._change(after, "delete")
+        actions.append(self._put_file_if_unchanged(after, file))
+        self._transact(actions)
+
+    def restore_file(self, file_id: str, audit: AuditEntry) -> None:
+        """Back in its folder under its name (if still free) and back in the feed."""
+        file = self._get(f"FILE#{file_id}", "FILE")
+        if file is None or "trashedAt" not in file:
+            raise StaleWriteError("The file is not in the trash.")
+        record = file_from_item(file)
+        after = {k: v for k, v in file.items() if k != "trashedAt"}
+        after.update(gsi1pk=dir_key(record.school, record.space, record.path), gsi1sk=f"F#{_entry(record)}")
+        claim = {"pk": self._name_key(file), "sk": "NAME", "fileId": file_id}
+        actions: list[dict[str, Any]] = [
+            {"Put": {"Item": dump(claim), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"Item": dump(audit_item(audit))}},
+        ]
+        if int(file.get("changeSeq", 0)):
+            actions += self._change(after, "upsert")
+        actions.append(self._put_file_if_unchanged(after, file))
+        try:
+            self._transact(actions)
+        except StaleWriteError as exc:
+            raise AlreadyExistsError("Another file now has this name in this folder.") from exc
+
+    def _name_key(self, file: Item) -> str:
+        record = file_from_item(file)
+        return f"NAME#{record.school}#{record.space}#{record.path}{_entry(record)}"
+
+    def get_trashed_file(self, school: str, file_id: str) -> FileRecord | None:
+        item = self._get(f"FILE#{file_id}", "FILE")
+        if item is None or item.get("school") != school or "trashedAt" not in item:
+            return None
+        return file_from_item(item)
+
+    def changes(self, school: str, space: SpaceRef, after: int, limit: int) -> list[Change]:
+        """Files whose latest change is after sequence `after`, in order: one consistent query."""
+        result = self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression="pk = :p AND sk > :s",
+            ExpressionAttributeValues=dump({":p": f"CHG#{school}#{space}", ":s": f"{after:012d}"}),
+            ConsistentRead=True,
+            Limit=limit,
+        )
+        return [
+            Change(seq=int(item["sk"]), op=str(item["op"]), file=file_from_item(item["file"]))
+            for item in (load(raw) for raw in result.get("Items", []))
+        ]
 
     def list_folder(
         self, school: str, space: SpaceRef, path: str, limit: int, cursor: str | None, owner: str | None = None
@@ -527,6 +629,7 @@ class DynamoCatalog:
             "reason": file.reason,
             "version": file.version,
             "servedVersion": 0,
+            "changeSeq": 0,
             "owner": file.owner,
             "createdAt": iso(file.created_at),
             "updatedAt": iso(file.updated_at),
@@ -552,6 +655,7 @@ class DynamoCatalog:
             "expiresAt": iso(upload.expires_at),
             "key": upload.key,
             "allowedTypes": list(upload.allowed_types) if upload.allowed_types is not None else None,
+            "baseVersion": upload.base_version,
         }
 
     # -- classes ----------------------------------------------------------------------------
@@ -776,7 +880,7 @@ class DynamoCatalog:
         keys = [dump({"pk": f"FILE#{i}", "sk": "FILE"}) for i in sorted(set(file_ids))]
         files: dict[str, FileRecord] = {}
         for item in self._batch_get(keys):
-            if item.get("school") == school:
+            if item.get("school") == school and "trashedAt" not in item:
                 record = file_from_item(item)
                 files[record.id] = record
         return files

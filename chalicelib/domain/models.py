@@ -256,6 +256,7 @@ class UploadRecord:
     expires_at: datetime
     key: str
     allowed_types: tuple[str, ...] | None = None  # an assignment's limit, checked again on the bytes
+    base_version: int | None = None  # the version the device started from: a newer one means conflict
 
 
 def require_id(value: object, what: str) -> str:

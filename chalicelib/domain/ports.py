@@ -48,6 +48,15 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Change:
+    """A file's latest change in its space's feed."""
+
+    seq: int
+    op: str  # upsert or delete
+    file: FileRecord
+
+
+@dataclass(frozen=True)
 class ClassPage:
     classes: list[ClassRecord]
     next_cursor: str | None
@@ -101,6 +110,14 @@ class Catalog(Protocol):
     def list_assignments(self, school: str, class_id: str) -> list[Assignment]: ...
 
     def file_versions(self, file_id: str) -> list[FileVersion]: ...
+
+    def trash_file(self, file_id: str, now: datetime, audit: AuditEntry) -> None: ...
+
+    def restore_file(self, file_id: str, audit: AuditEntry) -> None: ...
+
+    def get_trashed_file(self, school: str, file_id: str) -> FileRecord | None: ...
+
+    def changes(self, school: str, space: SpaceRef, after: int, limit: int) -> list[Change]: ...
 
     def membership(self, school: str, user_id: str) -> Membership: ...
 
