@@ -6,9 +6,9 @@ import logging
 import os
 from typing import Any
 
-from chalice.app import Chalice, Response
+from chalice.app import Chalice, Rate, Response
 
-from chalicelib import wiring
+from chalicelib import webapp, wiring
 from chalicelib.domain.models import Principal
 from chalicelib.http import Views, current_request, json_body, no_content, redirect
 
@@ -82,6 +82,12 @@ def grant_upload(principal: Principal) -> dict[str, Any]:
     return wiring.file_service().grant_upload(principal, body)
 
 
+@views.route("/v1/uploads/batch", methods=["POST"])
+def grant_uploads(principal: Principal) -> dict[str, Any]:
+    body = json_body(current_request(app).raw_body)
+    return wiring.file_service().grant_batch(principal, body)
+
+
 @views.route("/v1/uploads/{upload_id}", methods=["GET"])
 def get_upload(principal: Principal, upload_id: str) -> dict[str, Any]:
     return wiring.file_service().get_upload(principal, upload_id)
@@ -90,6 +96,22 @@ def get_upload(principal: Principal, upload_id: str) -> dict[str, Any]:
 @views.route("/v1/files/{file_id}", methods=["GET"])
 def get_file(principal: Principal, file_id: str) -> dict[str, Any]:
     return wiring.file_service().get_file(principal, file_id)
+
+
+@views.route("/v1/files/{file_id}", methods=["DELETE"])
+def delete_file(principal: Principal, file_id: str) -> Response:
+    wiring.trash_service().delete(principal, file_id)
+    return no_content()
+
+
+@views.route("/v1/spaces/{space}/trash", methods=["GET"])
+def list_trash(principal: Principal, space: str) -> dict[str, Any]:
+    return wiring.trash_service().list_trash(principal, space, _query("limit"), _query("cursor"))
+
+
+@views.route("/v1/files/{file_id}/restore", methods=["POST"])
+def restore_file(principal: Principal, file_id: str) -> dict[str, Any]:
+    return wiring.trash_service().restore(principal, file_id)
 
 
 @views.route("/v1/files/{file_id}/content", methods=["GET"])
@@ -129,6 +151,37 @@ def list_files(principal: Principal, space: str) -> dict[str, Any]:
     )
 
 
+@views.route("/v1/spaces/{space}/changes", methods=["GET"])
+def space_changes(principal: Principal, space: str) -> dict[str, Any]:
+    return wiring.sync_service().changes(principal, _unquote(space), _query("cursor"), _query("limit"))
+
+
+@views.route("/v1/spaces/{space}/changes/poll", methods=["GET"])
+def poll_changes(principal: Principal, space: str) -> dict[str, Any]:
+    return wiring.sync_service().poll(principal, _unquote(space), _query("cursor"), _query("timeout"))
+
+
+# The web client and the demo sign-in: stage local only, 404 elsewhere (see chalicelib/webapp.py).
+@views.route("/", methods=["GET"], public=True)
+def web_page() -> Response:
+    return webapp.web_client().page()
+
+
+@views.route("/static/{name}", methods=["GET"], public=True)
+def web_static(name: str) -> Response:
+    return webapp.web_client().static(name)
+
+
+@views.route("/v1/local/users", methods=["GET"], public=True)
+def local_users() -> dict[str, Any]:
+    return webapp.web_client().demo_users()
+
+
+@views.route("/v1/local/token", methods=["POST"], public=True)
+def local_token() -> dict[str, Any]:
+    return webapp.web_client().demo_token(json_body(current_request(app).raw_body))
+
+
 def _raw_body() -> bytes:
     body = current_request(app).raw_body
     return body.encode() if isinstance(body, str) else body or b""
@@ -139,6 +192,16 @@ def _unquote(segment: str) -> str:
     from urllib.parse import unquote
 
     return unquote(segment)
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def sweep_trash(event: Any) -> dict[str, int]:
+    """Purge what has been in the trash for 30 days: objects first, then records (also by hand:
+    `python -m local.sweep`)."""
+    from chalicelib.domain.models import utcnow
+
+    report = wiring.trash_service().purge(utcnow())
+    return {"purged": report.purged, "objectsDeleted": report.objects_deleted, "skipped": report.skipped}
 
 
 @app.on_sqs_message(queue=UPLOADS_QUEUE, batch_size=5)

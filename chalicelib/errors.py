@@ -63,6 +63,13 @@ class NotAvailableError(CartableError):
     code = "not_available"
 
 
+class CursorExpiredError(CartableError):
+    """A cursor the server can no longer honour: the device starts again without one."""
+
+    status = 410
+    code = "cursor_expired"
+
+
 class PayloadTooLargeError(CartableError):
     status = 413
     code = "payload_too_large"

@@ -29,6 +29,7 @@ class Settings:
     table: str
     s3_endpoint: str | None
     s3_addressing_style: str
+    s3_region: str | None
     dynamodb_endpoint: str | None
     jwt_issuer: str
     jwt_audience: str
@@ -39,10 +40,16 @@ class Settings:
     max_upload_size: int
     upload_ttl: int
     download_ttl: int
+    cursor_secret: str
 
     @property
     def is_local(self) -> bool:
         return self.stage == LOCAL
+
+    @property
+    def storage_region(self) -> str:
+        """The object store's region, which signatures name: an S3-compatible provider has its own."""
+        return self.s3_region or self.region
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,6 +90,7 @@ class Settings:
             table=get("CARTABLE_TABLE"),
             s3_endpoint=env.get("CARTABLE_S3_ENDPOINT") or None,
             s3_addressing_style=style,
+            s3_region=env.get("CARTABLE_S3_REGION") or None,
             dynamodb_endpoint=env.get("CARTABLE_DYNAMODB_ENDPOINT") or None,
             jwt_issuer=get("CARTABLE_JWT_ISSUER", "cartable-local" if local else None),
             jwt_audience=get("CARTABLE_JWT_AUDIENCE", "cartable"),
@@ -93,6 +101,7 @@ class Settings:
             max_upload_size=int(number("CARTABLE_MAX_UPLOAD_SIZE", str(64 * MIB), 1, 64 * MIB)),
             upload_ttl=int(number("CARTABLE_UPLOAD_TTL", "900", 60, MAX_UPLOAD_TTL)),
             download_ttl=int(number("CARTABLE_DOWNLOAD_TTL", "300", 10, MAX_DOWNLOAD_TTL)),
+            cursor_secret=get("CARTABLE_CURSOR_SECRET", "local-cursor-secret" if local else None),
         )
         if problems:
             raise ConfigurationError("; ".join(problems))

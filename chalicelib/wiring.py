@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.roster import RosterService
     from chalicelib.domain.scanning import ScanService
     from chalicelib.domain.sharing import SharingService
+    from chalicelib.domain.sync import SyncService, TrashService
 
 
 def aws_client(service: str, config: Settings) -> Any:
@@ -29,7 +30,7 @@ def aws_client(service: str, config: Settings) -> Any:
     endpoints = {"s3": config.s3_endpoint, "dynamodb": config.dynamodb_endpoint}
     s3_options: Any = {"addressing_style": config.s3_addressing_style}
     client_config = Config(
-        region_name=config.region,
+        region_name=config.storage_region if service == "s3" else config.region,
         signature_version="s3v4" if service == "s3" else None,
         s3=s3_options,
         retries={"mode": "standard", "max_attempts": 4},
@@ -38,6 +39,19 @@ def aws_client(service: str, config: Settings) -> Any:
     )
     session: Any = boto3.session.Session()
     return session.client(service, endpoint_url=endpoints.get(service), config=client_config)
+
+
+class LazyClient:
+    """A client made on first use: a listing or a metadata read never pays for an S3 client."""
+
+    def __init__(self, service: str, config: Settings) -> None:
+        self._service, self._config = service, config
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = aws_client(self._service, self._config)
+        return getattr(self._client, name)
 
 
 @lru_cache(maxsize=1)
@@ -53,7 +67,7 @@ def store() -> S3ObjectStore:
     from chalicelib.adapters.s3 import S3ObjectStore
 
     config = settings()
-    return S3ObjectStore(aws_client("s3", config), config.bucket)
+    return S3ObjectStore(LazyClient("s3", config), config.bucket)
 
 
 @lru_cache(maxsize=1)
@@ -127,9 +141,23 @@ def aio_client_kwargs(config: Settings) -> dict[str, Any]:
     s3_options: Any = {"addressing_style": config.s3_addressing_style}
     return {
         "endpoint_url": config.s3_endpoint,
-        "region_name": config.region,
+        "region_name": config.storage_region,
         "config": AioConfig(signature_version="s3v4", s3=s3_options, retries={"mode": "standard", "max_attempts": 4}),
     }
+
+
+@lru_cache(maxsize=1)
+def sync_service() -> SyncService:
+    from chalicelib.domain.sync import Cursors, SyncService
+
+    return SyncService(catalog(), access_control(), Cursors(settings().cursor_secret))
+
+
+@lru_cache(maxsize=1)
+def trash_service() -> TrashService:
+    from chalicelib.domain.sync import TrashService
+
+    return TrashService(catalog(), access_control(), store())
 
 
 @lru_cache(maxsize=1)

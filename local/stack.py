@@ -137,6 +137,11 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the rest
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.moto_port, verbose=False)
         self._moto.start()
+        # moto keeps its state in module globals: a stack started earlier in this process (another
+        # test session's) left its bucket and table there. A new stack starts empty.
+        import requests
+
+        requests.post(f"{self.aws_endpoint}/moto-api/reset", timeout=10).raise_for_status()
 
     def create_resources(self) -> None:
         """Bucket, table, queue, and the bucket → queue notification for `incoming/`."""
@@ -144,6 +149,7 @@ class LocalStack:
 
         s3, sqs, dynamodb = self.aws("s3"), self.aws("sqs"), self.aws("dynamodb")
         s3.create_bucket(Bucket=self.config.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_cors(Bucket=self.config.bucket, CORSConfiguration=self.bucket_cors())
         dynamodb.create_table(**table_definition(self.config.table))
         self.queue_url = sqs.create_queue(QueueName=self.config.queue, Attributes={"VisibilityTimeout": "30"})[
             "QueueUrl"
@@ -161,6 +167,21 @@ class LocalStack:
                 ]
             },
         )
+
+    def bucket_cors(self) -> dict[str, Any]:
+        """The web client, served by the API, posts bytes to and reads them from the store's signed URLs."""
+        port = self.config.port
+        return {
+            "CORSRules": [
+                {
+                    "AllowedOrigins": [f"http://127.0.0.1:{port}", f"http://localhost:{port}"],
+                    "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag", "Content-Disposition"],
+                    "MaxAgeSeconds": 600,
+                }
+            ]
+        }
 
     def _spawn(self, name: str, command: list[str]) -> None:
         self._processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
@@ -224,6 +245,9 @@ class LocalStack:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run Cartable's whole local stack (stage local).")
     parser.add_argument("--autoreload", action="store_true", help="restart the API when code changes")
+    parser.add_argument(
+        "--seed-demo", action=argparse.BooleanOptionalAction, default=True, help="seed the demo school (local/demo.py)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     config = StackConfig.from_env()
@@ -232,7 +256,13 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         stack.start()
+        if args.seed_demo:
+            from local.demo import seed
+
+            seed(stack.api_url)
         print(f"\nCartable is ready at {stack.api_url} (object store and tables at {stack.aws_endpoint}).")
+        if args.seed_demo:
+            print(f"Web client: {stack.api_url}/ (sign in as any person of the demo school).")
         print("Ctrl-C stops everything.\n", flush=True)
         while True:
             for name, process in list(stack._processes.items()):

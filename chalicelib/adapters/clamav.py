@@ -10,28 +10,52 @@ from __future__ import annotations
 import socket
 import struct
 from collections.abc import Iterable, Iterator
-from urllib.parse import urlparse
+from urllib.parse import SplitResult, urlsplit
 
 from chalicelib.domain.content import ScanOutcome, ScanResult
 from chalicelib.errors import ScannerUnavailableError
 
 SIZE_LIMIT_REPLY = "INSTREAM size limit exceeded. ERROR"
-MAX_REPLY = 4096
+MAX_REPLY = 4096  # replies are a signature name at most: a bound keeps a confused peer from filling memory
+MAX_FRAME = 2**32 - 1  # INSTREAM lengths are unsigned 32-bit
+END_OF_STREAM = struct.pack("!L", 0)
+
+SocketAddress = str | tuple[str, int]
 
 
-def parse_address(address: str) -> tuple[int, str | tuple[str, int]]:
+def parse_address(address: str) -> tuple[socket.AddressFamily, SocketAddress]:
     """`unix:///run/clamd.sock` or `tcp://host:3310` as a socket family and address."""
-    parsed = urlparse(address)
-    if parsed.scheme == "unix" and parsed.path.startswith("/") and not parsed.netloc:
-        return socket.AF_UNIX, parsed.path
-    if parsed.scheme == "tcp" and parsed.hostname and parsed.port and not parsed.path.strip("/"):
-        return socket.AF_INET6 if ":" in parsed.hostname else socket.AF_INET, (parsed.hostname, parsed.port)
-    raise ValueError(f"clamd address must be unix:///path or tcp://host:port, not {address!r}")
+    parsed = urlsplit(address)
+    found = None
+    if parsed.scheme == "unix":
+        found = _unix_address(parsed)
+    elif parsed.scheme == "tcp":
+        found = _tcp_address(parsed)
+    if found is None or parsed.query or parsed.fragment:
+        raise ValueError(f"clamd address must be unix:///absolute/path or tcp://host:port, not {address!r}")
+    return found
+
+
+def _unix_address(parsed: SplitResult) -> tuple[socket.AddressFamily, SocketAddress] | None:
+    # `unix://relative.sock` would parse as a host name: only an absolute path is unambiguous.
+    return (socket.AF_UNIX, parsed.path) if not parsed.netloc and parsed.path.startswith("/") else None
+
+
+def _tcp_address(parsed: SplitResult) -> tuple[socket.AddressFamily, SocketAddress] | None:
+    try:
+        port = parsed.port
+    except ValueError:  # not a number, or out of range
+        return None
+    host = parsed.hostname
+    if not host or not port or parsed.path not in ("", "/") or parsed.username is not None:
+        return None
+    return (socket.AF_INET6 if ":" in host else socket.AF_INET), (host, port)
 
 
 def parse_reply(reply: str) -> ScanResult:
     """A verdict from clamd's reply; anything but OK, FOUND or the size limit is not a verdict."""
     if reply == SIZE_LIMIT_REPLY:
+        # Deterministic: sending the same stream again gets the same answer, so it is a verdict.
         return ScanResult(ScanOutcome.TOO_LARGE)
     if reply == "stream: OK":
         return ScanResult(ScanOutcome.CLEAN)
@@ -39,26 +63,68 @@ def parse_reply(reply: str) -> ScanResult:
         signature = reply[len("stream: ") : -len(" FOUND")].strip()
         if signature:
             return ScanResult(ScanOutcome.FOUND, signature)
-    raise ScannerUnavailableError("The antivirus answered something that is not a verdict.")
+    # Other ERRORs (lstat, out of memory, queue full...) say nothing about the bytes: retry later.
+    error = ScannerUnavailableError("The antivirus answered something that is not a verdict.")
+    raise error.because(f"clamd replied {reply[:200]!r}")
 
 
 def _frames(chunks: Iterable[bytes], chunk_size: int) -> Iterator[bytes]:
+    """INSTREAM frames of at most `chunk_size` bytes, lazily, then the zero-length end frame."""
     for chunk in chunks:
+        # An empty chunk would be a zero-length frame, which ends the stream early: skip it.
         for start in range(0, len(chunk), chunk_size):
             piece = chunk[start : start + chunk_size]
             yield struct.pack("!L", len(piece)) + piece
+    yield END_OF_STREAM
 
 
 class ClamdScanner:
     """The Scanner port: one connection per stream, replies read even after clamd hangs up."""
 
     def __init__(self, address: str, timeout: float, chunk_size: int = 256 * 1024) -> None:
+        if not 0 < chunk_size <= MAX_FRAME:
+            raise ValueError(f"chunk_size must be between 1 and {MAX_FRAME}, not {chunk_size}")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, not {timeout}")
         self._family, self._address = parse_address(address)
         self._timeout = timeout
         self._chunk_size = chunk_size
 
+    def ping(self) -> bool:
+        """Whether clamd answers PONG."""
+        try:
+            return self._command(b"zPING\0") == "PONG"
+        except ScannerUnavailableError:
+            return False
+
+    def version(self) -> str:
+        """clamd's version (and signature database version, when it has an official one)."""
+        reply = self._command(b"zVERSION\0")
+        if not reply:
+            raise ScannerUnavailableError("The antivirus did not answer.")
+        return reply
+
+    def scan_stream(self, chunks: Iterable[bytes]) -> ScanResult:
+        """Stream bytes to clamd without holding them; the chunks' own errors pass through unchanged."""
+        with self._connect() as sock:
+            _send(sock, b"zINSTREAM\0")
+            # The iterator is advanced outside the try: its errors (even an OSError from S3) are not clamd's.
+            for frame in _frames(chunks, self._chunk_size):
+                try:
+                    sock.sendall(frame)
+                except (BrokenPipeError, ConnectionResetError) as exc:
+                    # clamd stops reading and hangs up once a stream passes StreamMaxLength; its
+                    # reply is then usually already waiting in our receive buffer.
+                    return _reply_after_hangup(sock, exc)
+                except OSError as exc:
+                    raise ScannerUnavailableError("The antivirus connection failed.") from exc
+            return parse_reply(_receive(sock))
+
     def _connect(self) -> socket.socket:
-        sock = socket.socket(self._family, socket.SOCK_STREAM)
+        try:
+            sock = socket.socket(self._family, socket.SOCK_STREAM)
+        except OSError as exc:
+            raise ScannerUnavailableError("The antivirus cannot be reached.") from exc
         sock.settimeout(self._timeout)
         try:
             sock.connect(self._address)
@@ -69,59 +135,36 @@ class ClamdScanner:
 
     def _command(self, command: bytes) -> str:
         with self._connect() as sock:
-            try:
-                sock.sendall(command)
-                return _read_reply(sock)
-            except OSError as exc:
-                raise ScannerUnavailableError("The antivirus did not answer.") from exc
-
-    def ping(self) -> bool:
-        """Whether clamd answers PONG."""
-        try:
-            return self._command(b"zPING\0") == "PONG"
-        except ScannerUnavailableError:
-            return False
-
-    def version(self) -> str:
-        """clamd's version and signature database date."""
-        return self._command(b"zVERSION\0")
-
-    def scan_stream(self, chunks: Iterable[bytes]) -> ScanResult:
-        """Stream bytes to clamd without holding them; the chunks' own errors pass through unchanged."""
-        with self._connect() as sock:
-            try:
-                sock.sendall(b"zINSTREAM\0")
-            except OSError as exc:
-                raise ScannerUnavailableError("The antivirus connection failed.") from exc
-            for frame in _frames(chunks, self._chunk_size):  # a source error propagates from here
-                if not _send(sock, frame):
-                    # clamd stops reading and hangs up when a stream passes StreamMaxLength; its
-                    # reply is already waiting in our receive buffer.
-                    return parse_reply(_reply_or_unavailable(sock))
-            _send(sock, struct.pack("!L", 0))
-            return parse_reply(_reply_or_unavailable(sock))
+            _send(sock, command)
+            return _receive(sock)
 
 
-def _send(sock: socket.socket, data: bytes) -> bool:
-    """Send; False when clamd hung up (its reply may still be readable), an error otherwise."""
+def _send(sock: socket.socket, data: bytes) -> None:
     try:
         sock.sendall(data)
-    except (BrokenPipeError, ConnectionResetError):
-        return False
     except OSError as exc:
         raise ScannerUnavailableError("The antivirus connection failed.") from exc
-    return True
 
 
-def _reply_or_unavailable(sock: socket.socket) -> str:
+def _receive(sock: socket.socket) -> str:
     try:
         return _read_reply(sock)
     except OSError as exc:
         raise ScannerUnavailableError("The antivirus did not answer.") from exc
 
 
+def _reply_after_hangup(sock: socket.socket, hangup: OSError) -> ScanResult:
+    try:
+        reply = _read_reply(sock)
+    except OSError:
+        reply = ""
+    if not reply:
+        raise ScannerUnavailableError("The antivirus hung up without a verdict.") from hangup
+    return parse_reply(reply)
+
+
 def _read_reply(sock: socket.socket) -> str:
-    """Read one NUL-terminated reply (or what came before the connection closed)."""
+    """One NUL-terminated reply (or what came before the connection closed), at most MAX_REPLY bytes."""
     data = b""
     while b"\0" not in data and len(data) < MAX_REPLY:
         part = sock.recv(MAX_REPLY)

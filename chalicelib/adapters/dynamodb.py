@@ -13,6 +13,10 @@ Keys (pk / sk):
   FILE#{fileId} / SHARE#{shareId}   a share of the file (GSI: SHAREDWITH#{school}#{kind}#{id})
   SHARE#{shareId} / SHARE           the same share, found by its id
   AUDIT#{school} / {at}#{id}        the school's audit trail (GSI: AUDITUSER#{school}#{actor})
+  CHG#{school}#{space} / {seq:012d}  a file's latest change in its space's feed (HEAD#… / HEAD: the counter)
+  SHA#{school}#{space}#{sha256} / FILE#{fileId}  where clean bytes of a digest already are (dedup)
+A trashed file leaves its folder for gsi1pk = `TRASH#{school}#{space}`, and the sparse GSI `due`
+(gsi2pk = `DUE#{day}`) finds it when its purge falls due.
 GSI `dir` (gsi1pk, gsi1sk) is overloaded: for files and folders, gsi1pk = `{school}#{space}#{folder}`
 and gsi1sk = `D#{name}` / `F#{name}`, so one query returns a folder's subfolders then its files in
 name order; for shares it lists what a user or class received; for audit, one actor's entries.
@@ -26,7 +30,7 @@ import json
 import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -49,10 +53,12 @@ from chalicelib.domain.models import (
     iso,
     parse_iso,
 )
-from chalicelib.domain.ports import Change, ClassPage, Page
+from chalicelib.domain.ports import Change, ClassPage, CleanCopy, Page
 from chalicelib.errors import AlreadyExistsError, BadRequestError, ServiceUnavailableError, StaleWriteError
 
 DIR_INDEX = "dir"
+DUE_INDEX = "due"
+TRASH_LIFE = timedelta(days=30)  # a deleted file can be restored this long, then it is purged
 AUDIT_RETENTION_SECONDS = 400 * 24 * 3600  # a school year and its appeals; then DynamoDB's TTL drops it
 THROTTLING = {
     "ProvisionedThroughputExceededException",
@@ -144,7 +150,29 @@ def file_from_item(item: Item) -> FileRecord:
         updated_at=parse_iso(item["updatedAt"]),
         object_key=item.get("objectKey"),
         subject=item.get("subject"),
+        trashed_at=parse_iso(item["trashedAt"]) if item.get("trashedAt") else None,
     )
+
+
+def due_key(when: datetime) -> tuple[str, str]:
+    """The day partition and sort key of work due at `when` in the sparse `due` index."""
+    stamp = iso(when)
+    return f"DUE#{stamp[:10]}", stamp
+
+
+def blob_item(file: Item, version: int) -> Item:
+    """Where clean bytes of a digest already are in a space: the file's version that holds them."""
+    return {
+        "pk": f"SHA#{file['school']}#{file['space']}#{file['sha256']}",
+        "sk": f"FILE#{file['fileId']}",
+        "fileId": file["fileId"],
+        "version": version,
+        "objectKey": file["objectKey"],
+        "size": file["size"],
+        "contentType": file["contentType"],
+        "owner": file["owner"],
+        "subject": file.get("subject"),
+    }
 
 
 def upload_from_item(item: Item) -> UploadRecord:
@@ -468,6 +496,7 @@ class DynamoCatalog:
                 "createdAt": stamp,
             }
             actions.append({"Put": {"Item": dump(version_item), "ConditionExpression": "attribute_not_exists(pk)"}})
+            actions.append({"Put": {"Item": dump(blob_item(after, version))}})
             actions += self._change(after, "upsert")
         elif served == 0 and not trashed:
             after.update(status=verdict.status.value, reason=verdict.reason or "", updatedAt=stamp)
@@ -482,7 +511,10 @@ class DynamoCatalog:
         return {
             "Put": {
                 "Item": dump(after),
-                "ConditionExpression": "servedVersion = :served AND (attribute_not_exists(#chg) OR #chg = :chg)",
+                "ConditionExpression": (
+                    "servedVersion = :served AND (attribute_not_exists(#chg) OR #chg = :chg)"
+                    " AND attribute_not_exists(purgingAt)"  # a purge, once begun, is never undone
+                ),
                 "ExpressionAttributeNames": {"#chg": "changeSeq"},
                 "ExpressionAttributeValues": dump(
                     {":served": int(before.get("servedVersion", 0)), ":chg": int(before.get("changeSeq", 0))}
@@ -525,7 +557,14 @@ class DynamoCatalog:
         if file is None or "trashedAt" in file:
             raise StaleWriteError("The file was just removed.")
         after = {k: v for k, v in file.items() if k not in ("gsi1pk", "gsi1sk")}
-        after.update(trashedAt=iso(now), gsi1pk="TRASH", gsi1sk=f"{iso(now)}#{file_id}")
+        due_day, due_at = due_key(now + TRASH_LIFE)
+        after.update(
+            trashedAt=iso(now),
+            gsi1pk=f"TRASH#{file['school']}#{file['space']}",
+            gsi1sk=f"{iso(now)}#{file_id}",
+            gsi2pk=due_day,
+            gsi2sk=f"{due_at}#{file_id}",
+        )
         actions: list[dict[str, Any]] = [
             {"Delete": {"Key": dump({"pk": self._name_key(file), "sk": "NAME"})}},
             {"Put": {"Item": dump(audit_item(audit))}},
@@ -538,10 +577,10 @@ class DynamoCatalog:
     def restore_file(self, file_id: str, audit: AuditEntry) -> None:
         """Back in its folder under its name (if still free) and back in the feed."""
         file = self._get(f"FILE#{file_id}", "FILE")
-        if file is None or "trashedAt" not in file:
+        if file is None or "trashedAt" not in file or "purgingAt" in file:
             raise StaleWriteError("The file is not in the trash.")
         record = file_from_item(file)
-        after = {k: v for k, v in file.items() if k != "trashedAt"}
+        after = {k: v for k, v in file.items() if k not in ("trashedAt", "gsi2pk", "gsi2sk")}
         after.update(gsi1pk=dir_key(record.school, record.space, record.path), gsi1sk=f"F#{_entry(record)}")
         claim = {"pk": self._name_key(file), "sk": "NAME", "fileId": file_id}
         actions: list[dict[str, Any]] = [
@@ -565,6 +604,104 @@ class DynamoCatalog:
         if item is None or item.get("school") != school or "trashedAt" not in item:
             return None
         return file_from_item(item)
+
+    def list_trash(
+        self, school: str, space: SpaceRef, limit: int, cursor: str | None
+    ) -> tuple[list[FileRecord], str | None]:
+        """The space's trash, most recently deleted first: one query."""
+        partition = f"TRASH#{school}#{space}"
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DIR_INDEX,
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": dump({":p": partition}),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, {"gsi1pk": partition})
+        result = self._call("query", **kwargs)
+        items = [load(raw) for raw in result.get("Items", [])]
+        last = result.get("LastEvaluatedKey")
+        return [file_from_item(i) for i in items], (encode_cursor(last) if last else None)
+
+    def trash_due(self, day: str, now: datetime, limit: int) -> list[str]:
+        """Ids of trashed files whose purge fell due by `now`, in the day partition `day` (YYYY-MM-DD)."""
+        result = self._call(
+            "query",
+            TableName=self._table,
+            IndexName=DUE_INDEX,
+            KeyConditionExpression="gsi2pk = :p AND gsi2sk <= :now",
+            ExpressionAttributeValues=dump({":p": f"DUE#{day}", ":now": f"{iso(now)}#~"}),
+            Limit=limit,
+        )
+        return [str(load(raw)["pk"]).removeprefix("FILE#") for raw in result.get("Items", [])]
+
+    def begin_purge(self, file_id: str, now: datetime) -> FileRecord | None:
+        """Mark a trashed file as being purged (a restore refuses it from then on); None if it is not
+        in the trash any more."""
+        try:
+            result = self._call(
+                "update_item",
+                TableName=self._table,
+                Key=dump({"pk": f"FILE#{file_id}", "sk": "FILE"}),
+                UpdateExpression="SET purgingAt = if_not_exists(purgingAt, :now)",
+                ConditionExpression="attribute_exists(trashedAt)",
+                ExpressionAttributeValues=dump({":now": iso(now)}),
+                ReturnValues="ALL_NEW",
+            )
+        except StaleWriteError:
+            return None
+        return file_from_item(load(result["Attributes"]))
+
+    def purge_records(self, file_id: str) -> None:
+        """The records of a trashed file, once its objects are gone: file, versions, shares, digests.
+        The feed keeps its `delete` position; safe to run again after a crash."""
+        file = self._get(f"FILE#{file_id}", "FILE")
+        if file is not None and "trashedAt" not in file:
+            raise StaleWriteError("The file was restored; it is not purged.")
+        result = self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues=dump({":p": f"FILE#{file_id}"}),
+            ConsistentRead=True,
+        )
+        items = [load(raw) for raw in result.get("Items", [])]
+        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in items if i["sk"] != "FILE"]
+        if file is not None:
+            digests = {str(i["sha256"]) for i in items if str(i["sk"]).startswith("VERSION#") and i.get("sha256")}
+            keys += [{"pk": f"SHA#{file['school']}#{file['space']}#{d}", "sk": f"FILE#{file_id}"} for d in digests]
+            keys += [{"pk": f"SHARE#{share.id}", "sk": "SHARE"} for share in self.file_shares(file_id)]
+        self._batch_write([{"DeleteRequest": {"Key": dump(k)}} for k in keys])
+        if file is not None:
+            self._call(
+                "delete_item",
+                TableName=self._table,
+                Key=dump({"pk": f"FILE#{file_id}", "sk": "FILE"}),
+                ConditionExpression="attribute_exists(trashedAt)",
+            )
+
+    def clean_copies(self, school: str, space: SpaceRef, sha256: str, limit: int) -> list[CleanCopy]:
+        """Versions of files of the space that hold clean bytes with this digest."""
+        result = self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues=dump({":p": f"SHA#{school}#{space}#{sha256.lower()}"}),
+            Limit=limit,
+        )
+        return [
+            CleanCopy(
+                file_id=str(i["fileId"]),
+                object_key=str(i["objectKey"]),
+                size=int(i["size"]),
+                content_type=str(i["contentType"]),
+                owner=str(i["owner"]),
+                subject=i.get("subject") or None,
+            )
+            for i in (load(raw) for raw in result.get("Items", []))
+        ]
 
     def changes(self, school: str, space: SpaceRef, after: int, limit: int) -> list[Change]:
         """Files whose latest change is after sequence `after`, in order: one consistent query."""
@@ -936,7 +1073,8 @@ def table_definition(table: str) -> dict[str, Any]:
         "TableName": table,
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
-            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
         ],
         "KeySchema": [
             {"AttributeName": "pk", "KeyType": "HASH"},
@@ -950,6 +1088,15 @@ def table_definition(table: str) -> dict[str, Any]:
                     {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                # Work that falls due on a day (a trashed file's purge): sparse, read by the sweeper.
+                "IndexName": DUE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "gsi2pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
     }

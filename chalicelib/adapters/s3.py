@@ -96,17 +96,21 @@ class S3ObjectStore:
         finally:
             body.close()
 
-    def copy(self, source: str, target: str, etag: str) -> None:
-        """Copy exactly the object that was scanned: a replaced source fails, it is not copied."""
+    def copy(self, source: str, target: str, etag: str | None) -> None:
+        """Copy exactly the object that was scanned: a replaced source fails, it is not copied.
+        A missing source raises FileNotFoundError."""
+        conditions = {"CopySourceIfMatch": etag} if etag else {}
         try:
             self._s3.copy_object(
                 Bucket=self._bucket,
                 Key=target,
                 CopySource={"Bucket": self._bucket, "Key": source},
-                CopySourceIfMatch=etag,
                 MetadataDirective="COPY",
+                **conditions,
             )
         except ClientError as exc:
+            if _code(exc) in MISSING:
+                raise FileNotFoundError(source) from exc
             raise translate(exc) from exc
 
     def delete(self, key: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib.domain.access import AccessControl, SpaceAccess
 from chalicelib.domain.audit import entry
-from chalicelib.domain.content import ContentPolicy, base_type, type_allowed
+from chalicelib.domain.content import ContentPolicy, Verdict, base_type, type_allowed
 from chalicelib.domain.models import (
     Action,
     Assignment,
@@ -29,11 +29,13 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.names import check_name, normalize_path, parent_chain
 from chalicelib.domain.paging import parse_limit
-from chalicelib.domain.ports import Catalog, ObjectStore
+from chalicelib.domain.ports import Catalog, CleanCopy, ObjectStore
 from chalicelib.errors import (
     AlreadyExistsError,
     AssignmentClosedError,
     BadRequestError,
+    CartableError,
+    ConflictError,
     NotAvailableError,
     NotFoundError,
     PayloadTooLargeError,
@@ -44,6 +46,7 @@ log = logging.getLogger("cartable.files")
 
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 CONTENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
+MAX_BATCH = 100
 INCOMING = "incoming/"
 SERVED = "files/"
 QUARANTINE = "quarantine/"
@@ -60,6 +63,7 @@ class GrantRequest:
     content_type: str
     sha256: str | None
     feedback_for: str | None = None  # a teacher's feedback on this student's submission
+    base_version: int | None = None  # the version the device holds; another current one is a conflict
 
 
 def incoming_key(file_id: str, upload_id: str) -> str:
@@ -94,6 +98,40 @@ def upload_json(upload: UploadRecord) -> dict[str, Any]:
         "createdAt": iso(upload.created_at),
         "expiresAt": iso(upload.expires_at),
     }
+
+
+def parse_grant(principal: Principal, body: Mapping[str, Any]) -> GrantRequest:
+    """An upload request checked field by field (400 with what is wrong)."""
+    space_text = body.get("space")
+    if not isinstance(space_text, str):
+        raise BadRequestError("space is required.")
+    path = normalize_path(body.get("path", "/"))
+    name = check_name(body.get("name"))
+    size = parse_size(body.get("size"))
+    content_type = body.get("contentType")
+    if not isinstance(content_type, str) or not CONTENT_TYPE.fullmatch(content_type):
+        raise BadRequestError("contentType must be a MIME type such as application/pdf.")
+    sha256 = body.get("sha256")
+    if sha256 is not None and (not isinstance(sha256, str) or not SHA256.fullmatch(sha256)):
+        raise BadRequestError("sha256 must be 64 hexadecimal characters.")
+    return GrantRequest(
+        space=SpaceRef.parse(space_text, principal),
+        path=path,
+        name=name,
+        size=size,
+        content_type=base_type(content_type),
+        sha256=sha256.lower() if sha256 else None,
+        feedback_for=_feedback_for(body.get("feedbackFor")),
+        base_version=_base_version(body.get("baseVersion")),
+    )
+
+
+def _base_version(value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise BadRequestError("baseVersion must be the version number the device holds (0 for a new file).")
+    return value
 
 
 def _feedback_for(value: object) -> str | None:
@@ -133,53 +171,82 @@ class FileService:
     # -- uploads ------------------------------------------------------------------------------
     def grant_upload(self, principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
         """Check and record an upload, and sign a POST that can only carry those exact bytes."""
-        space_text = body.get("space")
-        if not isinstance(space_text, str):
-            raise BadRequestError("space is required.")
-        path = normalize_path(body.get("path", "/"))
-        name = check_name(body.get("name"))
-        size = parse_size(body.get("size"))
-        content_type = body.get("contentType")
-        if not isinstance(content_type, str) or not CONTENT_TYPE.fullmatch(content_type):
-            raise BadRequestError("contentType must be a MIME type such as application/pdf.")
-        content_type = base_type(content_type)
-        sha256 = body.get("sha256")
-        if sha256 is not None and (not isinstance(sha256, str) or not SHA256.fullmatch(sha256)):
-            raise BadRequestError("sha256 must be 64 hexadecimal characters.")
-        grant = GrantRequest(
-            space=SpaceRef.parse(space_text, principal),
-            path=path,
-            name=name,
-            size=size,
-            content_type=content_type,
-            sha256=sha256.lower() if sha256 else None,
-            feedback_for=_feedback_for(body.get("feedbackFor")),
-        )
+        grant = parse_grant(principal, body)
         existing = self._existing_file(principal, grant)
-        if grant.feedback_for is not None:
-            access = self._feedback_access(principal, grant)
-        elif existing is not None:  # a new version: the file's own rights count (an editor share, say)
-            access = self._access.file(principal, existing, Action.UPLOAD)
-            access.require(Action.UPLOAD)
-        else:
-            access = self._access.space(principal, grant.space)
-            access.require(Action.UPLOAD)
-        if size > self._max_size:
+        access = self._grant_access(principal, grant, existing)
+        if grant.size > self._max_size:
             raise PayloadTooLargeError(f"Files are limited to {self._max_size} bytes.")
-        if not self._content.accepts(content_type):
-            raise UnsupportedMediaTypeError(f"Files of type {content_type} are not accepted.")
+        if not self._content.accepts(grant.content_type):
+            raise UnsupportedMediaTypeError(f"Files of type {grant.content_type} are not accepted.")
+        if grant.base_version is not None:
+            current = existing.version if existing is not None and existing.object_key else 0
+            if current != grant.base_version:
+                raise ConflictError(f"The file moved on: its current version is {current}.")
         lifetime, allowed = self._upload_ttl, None
         if grant.feedback_for is None:
             lifetime, allowed = self._assignment_terms(access.assignment, grant, utcnow())
+        source = self._clean_copy(access, grant)
         upload = self._record_grant(principal, grant, existing, lifetime, allowed)
-        post = self._store.presign_post(upload.key, size, content_type, lifetime)
-        log.info("upload granted user=%s file=%s upload=%s size=%d", principal.user_id, upload.file_id, upload.id, size)
-        return {
-            "uploadId": upload.id,
-            "fileId": upload.file_id,
-            "expiresAt": iso(upload.expires_at),
-            "upload": {"method": "POST", "url": post.url, "fields": post.fields},
-        }
+        answer = {"uploadId": upload.id, "fileId": upload.file_id, "expiresAt": iso(upload.expires_at)}
+        if source is not None and self._serve_copy(upload, source):
+            log.info("upload deduplicated user=%s file=%s upload=%s", principal.user_id, upload.file_id, upload.id)
+            file = self._catalog.get_file(principal.school, upload.file_id)
+            return {**answer, "upload": {"method": "NONE"}, "file": file_json(file) if file else None}
+        post = self._store.presign_post(upload.key, grant.size, grant.content_type, lifetime)
+        log.info("upload granted user=%s file=%s upload=%s", principal.user_id, upload.file_id, upload.id)
+        return {**answer, "upload": {"method": "POST", "url": post.url, "fields": post.fields}}
+
+    def _clean_copy(self, access: SpaceAccess, grant: GrantRequest) -> CleanCopy | None:
+        """Clean bytes with the declared sha256, size and type already in the space, that the caller
+        may read (a digest never reveals a classmate's submission)."""
+        if grant.sha256 is None:
+            return None
+        for copy in self._catalog.clean_copies(access.principal.school, grant.space, grant.sha256, 20):
+            readable = access.for_file(copy.owner, subject=copy.subject).allows(Action.READ)
+            if readable and copy.size == grant.size and copy.content_type == grant.content_type:
+                return copy
+        return None
+
+    def _serve_copy(self, upload: UploadRecord, source: CleanCopy) -> bool:
+        """Serve the grant from bytes scanned clean before: a server-side copy, then the same clean
+        verdict a scan would write. False (the client sends the bytes) if the source is gone."""
+        target = f"{SERVED}{upload.key[len(INCOMING) :]}"
+        try:
+            self._store.copy(source.object_key, target, None)
+        except FileNotFoundError:
+            return False
+        assert upload.sha256 is not None
+        self._catalog.record_verdict(upload, Verdict(FileStatus.AVAILABLE, None), upload.sha256, target, utcnow())
+        return True
+
+    def _grant_access(self, principal: Principal, grant: GrantRequest, existing: FileRecord | None) -> SpaceAccess:
+        """The right to write: feedback, a new version (the file's own rights count: an editor share,
+        say) or a new file in the space."""
+        if grant.feedback_for is not None:
+            return self._feedback_access(principal, grant)
+        if existing is not None:
+            access = self._access.file(principal, existing, Action.UPLOAD)
+        else:
+            access = self._access.space(principal, grant.space)
+        access.require(Action.UPLOAD)
+        return access
+
+    def grant_batch(self, principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Up to 100 grants in one call, each answered exactly as a single grant would be."""
+        uploads = body.get("uploads")
+        if not isinstance(uploads, list) or not 1 <= len(uploads) <= MAX_BATCH:
+            raise BadRequestError(f"uploads must be a list of 1 to {MAX_BATCH} upload requests.")
+        items: list[dict[str, Any]] = []
+        for request in uploads:
+            try:
+                if not isinstance(request, dict):
+                    raise BadRequestError("Each upload request must be a JSON object.")
+                items.append({"status": 201, **self.grant_upload(principal, request)})
+            except CartableError as error:
+                if error.status >= 500:
+                    raise  # a part is down: the whole batch is retried, not half-answered
+                items.append({"status": error.status, "error": {"code": error.code, "message": error.message}})
+        return {"items": items}
 
     def _feedback_access(self, principal: Principal, grant: GrantRequest) -> SpaceAccess:
         """A teacher's feedback goes to a student of the assignment's class, in that student's submission."""
@@ -243,6 +310,7 @@ class FileService:
                 expires_at=now + timedelta(seconds=lifetime),
                 key=incoming_key(file_id, upload_id),
                 allowed_types=allowed_types,
+                base_version=grant.base_version,
             )
             audit = entry(
                 principal, "upload.grant", f"file:{file_id}", reason=f"upload {upload_id}, {grant.size} bytes"

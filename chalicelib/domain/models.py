@@ -191,6 +191,7 @@ class FileRecord:
     updated_at: datetime
     object_key: str | None = None
     subject: str | None = None  # in an assignment: the student a teacher's feedback file is for
+    trashed_at: datetime | None = None
 
     @property
     def belongs_to(self) -> str:

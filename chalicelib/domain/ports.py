@@ -57,6 +57,18 @@ class Change:
 
 
 @dataclass(frozen=True)
+class CleanCopy:
+    """A version of a file of a space whose bytes were scanned clean, found by their sha256."""
+
+    file_id: str
+    object_key: str
+    size: int
+    content_type: str
+    owner: str
+    subject: str | None
+
+
+@dataclass(frozen=True)
 class ClassPage:
     classes: list[ClassRecord]
     next_cursor: str | None
@@ -71,7 +83,7 @@ class ObjectStore(Protocol):
 
     def read_chunks(self, key: str, etag: str, chunk_size: int) -> Iterator[bytes]: ...
 
-    def copy(self, source: str, target: str, etag: str) -> None: ...
+    def copy(self, source: str, target: str, etag: str | None) -> None: ...
 
     def delete(self, key: str) -> None: ...
 
@@ -118,6 +130,18 @@ class Catalog(Protocol):
     def get_trashed_file(self, school: str, file_id: str) -> FileRecord | None: ...
 
     def changes(self, school: str, space: SpaceRef, after: int, limit: int) -> list[Change]: ...
+
+    def list_trash(
+        self, school: str, space: SpaceRef, limit: int, cursor: str | None
+    ) -> tuple[list[FileRecord], str | None]: ...
+
+    def trash_due(self, day: str, now: datetime, limit: int) -> list[str]: ...
+
+    def begin_purge(self, file_id: str, now: datetime) -> FileRecord | None: ...
+
+    def purge_records(self, file_id: str) -> None: ...
+
+    def clean_copies(self, school: str, space: SpaceRef, sha256: str, limit: int) -> list[CleanCopy]: ...
 
     def membership(self, school: str, user_id: str) -> Membership: ...
 

@@ -67,7 +67,13 @@ def jwks_url() -> Iterator[str]:
 
 @pytest.fixture
 def idp_verifier(jwks_url: str) -> TokenVerifier:
-    env = {**BASE, "CARTABLE_STAGE": "prod", "CARTABLE_JWKS_URL": jwks_url, "CARTABLE_JWT_ISSUER": ISSUER}
+    env = {
+        **BASE,
+        "CARTABLE_STAGE": "prod",
+        "CARTABLE_JWKS_URL": jwks_url,
+        "CARTABLE_JWT_ISSUER": ISSUER,
+        "CARTABLE_CURSOR_SECRET": "c" * 32,
+    }
     return TokenVerifier(Settings.from_env(env))
 
 

@@ -40,6 +40,16 @@ CONTRACT_ROUTES = {
     ("/v1/assignments/{id}/submissions", "GET"),
 }
 
+# Served without a token: health, and the web client with its demo sign-in (stage local only, 404 elsewhere).
+PUBLIC_ROUTES = {
+    ("/v1/health", "GET"),
+    ("/", "GET"),
+    ("/static/{name}", "GET"),
+    ("/v1/local/users", "GET"),
+    ("/v1/local/token", "POST"),
+}
+LOCAL_ONLY_ROUTES = PUBLIC_ROUTES - {("/v1/health", "GET")}
+
 CONTRACT_ERROR_CODES = {
     "bad_request",
     "unauthorized",
@@ -159,7 +169,7 @@ def test_every_operation_but_health_needs_a_bearer_token(spec: dict[str, Any]) -
         assert f"`{claim}`" in scheme["description"], claim
     assert spec["security"] == [{"bearer": []}]
     for (path, method), op in _operations(spec).items():
-        if path == "/v1/health":
+        if (path, method) in PUBLIC_ROUTES:
             assert op["security"] == []
         else:
             assert op.get("security", spec["security"]) == [{"bearer": []}], (path, method)
@@ -178,3 +188,10 @@ def test_errors_carry_the_contract_codes(spec: dict[str, Any]) -> None:
         narrowed = schema["allOf"][1]["properties"]["error"]["properties"]["code"]
         allowed = {narrowed["const"]} if "const" in narrowed else set(narrowed["enum"])
         assert allowed <= codes, name
+
+
+def test_local_only_routes_say_so(spec: dict[str, Any]) -> None:
+    operations = _operations(spec)
+    for route in LOCAL_ONLY_ROUTES:
+        assert operations[route].get("x-cartable-stage") == "local", route
+        assert "404" in operations[route]["responses"], route

@@ -36,5 +36,5 @@ def test_shared_secret_is_refused_outside_local() -> None:
     env = {**BASE, "CARTABLE_STAGE": "prod", "CARTABLE_JWT_SECRET": "s", "CARTABLE_JWT_ISSUER": "https://idp"}
     with pytest.raises(ConfigurationError, match="CARTABLE_JWT_SECRET"):
         Settings.from_env(env)
-    ok = Settings.from_env({**env, "CARTABLE_JWKS_URL": "https://idp/jwks"})
+    ok = Settings.from_env({**env, "CARTABLE_JWKS_URL": "https://idp/jwks", "CARTABLE_CURSOR_SECRET": "c" * 32})
     assert ok.jwt_secret is None

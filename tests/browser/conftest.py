@@ -1,0 +1,131 @@
+"""Debian's Chromium driven by Playwright over the real local stack, with the demo school seeded.
+
+No browser is ever downloaded: `make test` installs Debian's `chromium`, and Playwright launches
+it from /usr/bin/chromium with a fresh profile per test. Each step's screenshot is written under
+tests/artifacts/browser/<test>/.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Page, Playwright, sync_playwright
+
+from local.demo import DemoApi, DemoSchool, seed
+from local.stack import LocalStack, StackConfig, free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
+TABLET_LANDSCAPE = {"width": 1280, "height": 800}  # a 10-inch tablet
+TABLET_PORTRAIT = {"width": 800, "height": 1280}
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The whole local stack for this package only (torn down before the integration tests start theirs)."""
+    config = StackConfig(
+        build_dir=tmp_path_factory.mktemp("browser-stack"),
+        port=free_port(),
+        moto_port=free_port(),
+        max_upload_size=8 * MIB,
+    )
+    local = LocalStack(config)
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="package")
+def demo(stack: LocalStack) -> DemoSchool:
+    return seed(stack.api_url)
+
+
+@pytest.fixture(scope="package")
+def base_url(stack: LocalStack) -> str:
+    return stack.api_url
+
+
+@pytest.fixture
+def as_demo(base_url: str) -> Any:
+    """The HTTP API as one demo user, to arrange what a test needs besides what it does in the browser."""
+    return lambda user: DemoApi(base_url, user)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
+    with sync_playwright() as driver:
+        yield driver
+
+
+class Shots:
+    """Numbered screenshots of one test's steps."""
+
+    def __init__(self, page: Page, directory: Path) -> None:
+        self.page = page
+        self.directory = directory
+        self.count = 0
+        self.paths: list[Path] = []
+
+    def __call__(self, step: str) -> Path:
+        self.count += 1
+        path = self.directory / f"{self.count:02d}-{step}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        self.paths.append(path)
+        return path
+
+
+def unexpected(message: ConsoleMessage) -> bool:
+    """A console error, except the 404 the page itself expects from the local-only routes outside stage local."""
+    return message.type == "error" and "/v1/local/" not in message.location.get("url", "")
+
+
+@pytest.fixture
+def browser_page(playwright: Playwright, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh Chromium profile, English and tablet-sized unless the test's `browser_options` mark says otherwise."""
+    marker = request.node.get_closest_marker("browser_options")
+    options: dict[str, Any] = {"locale": "en-US", "viewport": TABLET_LANDSCAPE}
+    options.update(marker.kwargs if marker else {})
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=CHROMIUM_ARGS,
+        accept_downloads=True,
+        **options,
+    )
+    context.set_default_timeout(15_000)
+    page = context.pages[0] if context.pages else context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(message.text) if unexpected(message) else None)
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not problems, f"the page reported errors: {problems}"
+
+
+@pytest.fixture
+def shots(browser_page: Page, request: pytest.FixtureRequest) -> Shots:
+    directory = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return Shots(browser_page, directory)

@@ -1,0 +1,255 @@
+"""The web client in a real browser: a student turns in homework, a teacher collects it, EICAR is caught."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from local.clamav import EICAR
+from local.demo import MINIMAL_PDF, DemoSchool
+from tests.browser.conftest import TABLET_PORTRAIT, Shots
+
+pytestmark = pytest.mark.browser
+
+
+def homework_pdf(size: int) -> bytes:
+    """A real PDF header padded with a comment to `size` bytes, so the upload takes a few progress events."""
+    head = b"%PDF-1.4\n%"
+    tail = b"\n" + MINIMAL_PDF.removeprefix(b"%PDF-1.4\n")
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
+def sign_in(page: Page, base_url: str, name: str) -> None:
+    page.goto(f"{base_url}/")
+    page.get_by_role("button", name=re.compile(name)).click()
+    expect(page.get_by_role("heading", level=1, name="My files")).to_be_visible()
+
+
+def open_assignment(page: Page, class_name: str, title: str, shots: Shots | None = None) -> None:
+    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Classes").click()
+    klass = page.get_by_role("link", name=re.compile(re.escape(class_name)))
+    if shots:
+        expect(klass).to_be_visible()
+        shots("classes")
+    klass.click()
+    if shots:
+        expect(page.get_by_role("link", name=title)).to_be_visible()
+        expect(page.locator("table.files, .browser .empty").first).to_be_visible()
+        shots("class")
+    page.get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", level=1, name=title)).to_be_visible()
+
+
+def watch_progress(page: Page) -> None:
+    """Record every value the page's progress bars take, to check they only grow and end at 100."""
+    page.evaluate(
+        """() => {
+            window.progressSeen = [];
+            new MutationObserver((changes) => {
+                for (const change of changes) window.progressSeen.push(Number(change.target.getAttribute("value")));
+            }).observe(document.body, {subtree: true, attributes: true, attributeFilter: ["value"]});
+        }"""
+    )
+
+
+def row(page: Page, name: str) -> Any:
+    return page.locator("table.files tbody tr", has=page.get_by_role("rowheader", name=name, exact=True))
+
+
+def test_a_student_turns_in_homework_and_sees_it_become_available(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
+) -> None:
+    page = browser_page
+    page.goto(f"{base_url}/")
+    expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("Alice Moreau"))).to_be_visible()
+    shots("sign-in-picker")
+
+    page.get_by_role("button", name=re.compile("Alice Moreau")).click()
+    expect(page.get_by_role("heading", level=1, name="My files")).to_be_visible()
+    expect(row(page, "brouillon.txt")).to_contain_text("Available")
+    shots("my-files")
+
+    assignment = demo.assignments["redaction"]
+    open_assignment(page, "5e B", assignment["title"], shots)
+    shots("assignment")
+
+    watch_progress(page)
+    data = homework_pdf(3 * 1024 * 1024 // 2)
+    page.get_by_label("File to upload").set_input_files(
+        {"name": "homework-alice.pdf", "mimeType": "application/pdf", "buffer": data}
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    progress = page.get_by_label("Sending homework-alice.pdf")
+    expect(progress).to_have_attribute("value", "100")
+    seen = page.evaluate("window.progressSeen")
+    assert seen and seen[-1] == 100 and seen == sorted(seen), seen
+    expect(page.locator(".uploader .percent")).to_have_text(re.compile(r"^100\s?%$"))
+    shots("progress-100")
+
+    submitted = row(page, "homework-alice.pdf")
+    expect(submitted).to_have_attribute("data-status", "available", timeout=20_000)
+    expect(submitted.locator(".status")).to_have_text("Available")
+    expect(page.locator("#live")).to_have_text("homework-alice.pdf is available.")
+    expect(page.locator(".late-note")).to_contain_text("On time")
+    expect(submitted.get_by_role("button", name="Download homework-alice.pdf")).to_be_enabled()
+    shots("available")
+
+
+@pytest.mark.browser_options(viewport=TABLET_PORTRAIT)
+def test_a_teacher_sees_the_submission_and_downloads_it(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool, as_demo: Any, tmp_path: Path
+) -> None:
+    assignment = demo.assignments["redaction"]
+    chloe = as_demo("eleve-chloe")
+    content = homework_pdf(40_000)
+    grant = chloe.upload(assignment["space"], "expose-chloe.pdf", content, "application/pdf")
+    assert chloe.wait_scanned(grant["uploadId"]) == "available"
+
+    page = browser_page
+    sign_in(page, base_url, "Hélène Durand")
+    open_assignment(page, "5e B", assignment["title"])
+    submission = page.locator("table.submissions tbody tr[data-student='eleve-chloe']")
+    expect(submission).to_contain_text("Chloé Petit")
+    expect(submission).to_contain_text("expose-chloe.pdf")
+    expect(submission.locator(".badge")).to_have_text("On time")
+    expect(page.locator("table.submissions tbody tr[data-student='eleve-bilal']")).to_contain_text(
+        "redaction-bilal.txt"
+    )
+    shots("submissions")
+
+    with page.expect_download() as download:
+        submission.get_by_role("button", name="Download expose-chloe.pdf").click()
+    assert download.value.suggested_filename == "expose-chloe.pdf"
+    saved = tmp_path / "expose-chloe.pdf"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == content
+    expect(page.locator("#live")).to_have_text("expose-chloe.pdf downloaded.")
+    shots("downloaded")
+
+    with page.expect_download() as archive:
+        page.get_by_role("button", name="Download all (ZIP)").click()
+    zipped = tmp_path / "all.zip"
+    archive.value.save_as(zipped)
+    with zipfile.ZipFile(io.BytesIO(zipped.read_bytes())) as bundle:
+        names = bundle.namelist()
+        assert any(name.endswith("eleve-chloe - expose-chloe.pdf") for name in names), names
+        assert any(name.endswith("eleve-bilal - redaction-bilal.txt") for name in names), names
+    shots("archive-downloaded")
+
+
+def test_late_submissions_are_flagged_for_the_teacher(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
+) -> None:
+    page = browser_page
+    sign_in(page, base_url, "Marc Leroy")
+    open_assignment(page, "4e A", demo.assignments["tp"]["title"])
+    late = page.locator("table.submissions tbody tr[data-student='eleve-david']")
+    expect(late).to_contain_text("tp-david.pdf")
+    expect(late.locator(".badge")).to_have_text("Late")
+    expect(page.get_by_text("1 student(s) turned in, 1 late.")).to_be_visible()
+    shots("late-flag")
+
+
+def test_an_eicar_upload_shows_as_infected(browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool) -> None:
+    page = browser_page
+    sign_in(page, base_url, "David Nguyen")
+    shots("signed-in")
+    page.get_by_label("File to upload").set_input_files(
+        {"name": "virus-test.txt", "mimeType": "text/plain", "buffer": EICAR}
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    infected = row(page, "virus-test.txt")
+    expect(infected).to_have_attribute("data-status", "infected", timeout=20_000)
+    expect(infected.locator(".status")).to_have_text("Infected")
+    expect(infected.locator(".reason")).to_contain_text("Cartable.Test.EICAR")
+    expect(infected.get_by_role("button", name="Download virus-test.txt")).to_be_disabled()
+    expect(page.locator("#live")).to_have_text("virus-test.txt is infected and was quarantined.")
+    shots("infected")
+
+
+@pytest.mark.browser_options(locale="fr-FR")
+def test_french_by_default_english_on_demand_and_keyboard_only(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
+) -> None:
+    page = browser_page
+    page.goto(f"{base_url}/")
+    expect(page.get_by_role("heading", level=1, name="Connexion")).to_be_visible()
+    assert page.evaluate("document.documentElement.lang") == "fr"
+    shots("french")
+
+    # Keyboard only: the skip link comes first, then every control is reachable and shows its focus.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Aller au contenu")).to_be_focused()
+    page.get_by_label("Langue").select_option("en")
+    expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
+    assert page.evaluate("document.documentElement.lang") == "en"
+    person = page.get_by_role("button", name=re.compile("Bilal Haddad"))
+    person.focus()
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid", outline
+    shots("focus-visible")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1, name="My files")).to_be_visible()
+    expect(page.locator("#main")).to_be_focused()
+    page.get_by_role("link", name="Shared with me").click()
+    expect(page.locator(".shared-item")).to_contain_text("brouillon.txt")
+    expect(page.locator(".shared-item")).to_contain_text("shared by Alice Moreau")
+    shots("shared-with-me")
+
+
+def test_a_student_shares_a_file_with_a_classmate(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool, as_demo: Any
+) -> None:
+    page = browser_page
+    sign_in(page, base_url, "Chloé Petit")
+    page.get_by_label("File to upload").set_input_files(
+        {"name": "fiche-lecture.txt", "mimeType": "text/plain", "buffer": b"Le Petit Prince, chapitre 1.\n"}
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(row(page, "fiche-lecture.txt")).to_have_attribute("data-status", "available", timeout=20_000)
+    page.get_by_role("button", name="Share fiche-lecture.txt").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("a person").check()
+    dialog.get_by_label("The person’s user id").fill("eleve-david")
+    shots("share-dialog")
+    dialog.get_by_role("button", name="Share", exact=True).click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#live")).to_have_text("fiche-lecture.txt shared with David Nguyen.")
+    expect(page.get_by_role("button", name="Share fiche-lecture.txt")).to_be_focused()
+    shots("shared")
+
+    received = as_demo("eleve-david").call("GET", "/v1/shares/received")["items"]
+    assert "fiche-lecture.txt" in [item["file"]["name"] for item in received]
+
+
+def test_outside_local_the_page_takes_the_identity_providers_token(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool, as_demo: Any
+) -> None:
+    page = browser_page
+    # Any stage but local answers 404 here: the page then asks for the identity provider's token.
+    page.route("**/v1/local/users", lambda route: route.fulfill(status=404, json={"error": {"code": "not_found"}}))
+    token = as_demo("prof-leroy").token
+    page.goto(f"{base_url}/")
+    field = page.get_by_label("Access token (JWT)")
+    expect(field).to_be_visible()
+    field.fill("not a token")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("alert")).to_have_text("This token cannot be read.")
+    shots("token-form")
+
+    # The provider sends people back with the token in the fragment; it never stays in the address bar.
+    page.goto(f"{base_url}/#access_token={token}")
+    expect(page.get_by_role("heading", level=1, name="My files")).to_be_visible()
+    assert "access_token" not in page.url
+    expect(page.locator("#who")).to_have_text("prof-leroy · teacher")
+    page.get_by_role("link", name="Classes").click()
+    expect(page.get_by_role("link", name=re.compile("4e A"))).to_be_visible()
+    shots("signed-in-with-provider-token")

@@ -1,0 +1,219 @@
+// The Cartable HTTP API as the web client uses it (see CONTRACT.md). Same origin: the page is served by the API.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const POLL_INTERVAL_MS = 500;
+const POLL_TIMEOUT_MS = 60_000;
+const MAX_PAGES = 20;
+
+export class Api {
+  constructor(base = "") {
+    this.base = base;
+    this.token = null;
+    this.onUnauthorized = null;
+  }
+
+  headers(extra = {}) {
+    return this.token ? { ...extra, Authorization: `Bearer ${this.token}` } : extra;
+  }
+
+  async request(method, path, body) {
+    const init = { method, headers: this.headers(), cache: "no-store" };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(this.base + path, init);
+    } catch (error) {
+      throw new ApiError(0, "network", error.message);
+    }
+    if (response.status === 204) return null;
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw this.failure(response.status, data);
+    return data;
+  }
+
+  failure(status, data) {
+    const error = (data && data.error) || {};
+    const failure = new ApiError(status, error.code || `http_${status}`, error.message || "");
+    if (status === 401 && this.onUnauthorized) this.onUnauthorized(failure);
+    return failure;
+  }
+
+  get(path) {
+    return this.request("GET", path);
+  }
+
+  post(path, body) {
+    return this.request("POST", path, body);
+  }
+
+  // -- local stack only: the demo school's people and their tokens (404 in other stages) --
+  async demoUsers() {
+    try {
+      return await this.get("/v1/local/users");
+    } catch (error) {
+      if (error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  demoToken(user) {
+    return this.post("/v1/local/token", { user });
+  }
+
+  // -- reading --
+  classes() {
+    return this.get("/v1/classes?limit=1000");
+  }
+
+  assignments(classId) {
+    return this.get(`/v1/classes/${encodeURIComponent(classId)}/assignments`);
+  }
+
+  submissions(assignmentId) {
+    return this.get(`/v1/assignments/${encodeURIComponent(assignmentId)}/submissions`);
+  }
+
+  received() {
+    return this.get("/v1/shares/received");
+  }
+
+  file(fileId) {
+    return this.get(`/v1/files/${encodeURIComponent(fileId)}`);
+  }
+
+  async folder(space, path = "/") {
+    const items = [];
+    let folders = [];
+    let cursor = null;
+    for (let page = 0; page < MAX_PAGES; page += 1) {
+      const query = new URLSearchParams({ path, limit: "1000" });
+      if (cursor) query.set("cursor", cursor);
+      const answer = await this.get(`/v1/spaces/${encodeURIComponent(space)}/files?${query}`);
+      items.push(...answer.items);
+      if (page === 0) folders = answer.folders || [];
+      cursor = answer.nextCursor;
+      if (!cursor) break;
+    }
+    return { items, folders };
+  }
+
+  // -- writing --
+  share(fileId, target, role, expiresAt) {
+    const body = { fileId, with: target, role };
+    if (expiresAt) body.expiresAt = expiresAt;
+    return this.post("/v1/shares", body);
+  }
+
+  createAssignment(classId, body) {
+    return this.post(`/v1/classes/${encodeURIComponent(classId)}/assignments`, body);
+  }
+
+  /** Grant, then send the bytes to the presigned POST; `onProgress(fraction)` follows the upload. */
+  async upload(file, space, path, onProgress) {
+    const body = {
+      space,
+      path,
+      name: file.name,
+      size: file.size,
+      contentType: file.type || "application/octet-stream",
+    };
+    const sha256 = await digest(file);
+    if (sha256) body.sha256 = sha256;
+    const grant = await this.post("/v1/uploads", body);
+    if (grant.upload.method !== "POST") {
+      throw new ApiError(413, "payload_too_large", "");
+    }
+    await postForm(grant.upload, file, onProgress);
+    return grant;
+  }
+
+  /** Poll the upload until its scan ends (or a minute passes); `onChange(upload)` sees each new status. */
+  async waitScanned(uploadId, onChange) {
+    const deadline = Date.now() + POLL_TIMEOUT_MS;
+    let last = null;
+    for (;;) {
+      const upload = await this.get(`/v1/uploads/${encodeURIComponent(uploadId)}`);
+      if (upload.status !== last) {
+        last = upload.status;
+        onChange(upload);
+      }
+      if (upload.status !== "pending" || Date.now() > deadline) return upload;
+      await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+    }
+  }
+
+  downloadFile(fileId, name) {
+    return this.download(`/v1/files/${encodeURIComponent(fileId)}/content`, name);
+  }
+
+  downloadArchive(assignmentId, name) {
+    return this.download(`/v1/assignments/${encodeURIComponent(assignmentId)}/archive`, name);
+  }
+
+  /** The API answers 302 to a short-lived signed URL; fetch follows it and the bytes are saved under `name`. */
+  async download(path, name) {
+    let response;
+    try {
+      response = await fetch(this.base + path, { headers: this.headers(), cache: "no-store" });
+    } catch (error) {
+      throw new ApiError(0, "network", error.message);
+    }
+    if (!response.ok) {
+      const data = await response.json().catch(() => null);
+      throw this.failure(response.status, data);
+    }
+    const blob = await response.blob();
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = name;
+    link.hidden = true;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    return blob.size;
+  }
+}
+
+/** The file's SHA-256 in hex, so content that changed on the way never becomes available. */
+async function digest(file) {
+  if (!globalThis.crypto || !crypto.subtle) return null;
+  const hash = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+  return Array.from(new Uint8Array(hash), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** multipart/form-data to the object store: every signed field, then the bytes as `file`. */
+function postForm(form, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", form.url);
+    request.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    });
+    request.addEventListener("load", () => {
+      if (request.status >= 200 && request.status < 300) {
+        onProgress(1);
+        resolve();
+      } else {
+        reject(new ApiError(request.status, "storage_refused", ""));
+      }
+    });
+    request.addEventListener("error", () => reject(new ApiError(0, "network", "")));
+    request.addEventListener("abort", () => reject(new ApiError(0, "aborted", "")));
+    const data = new FormData();
+    for (const [key, value] of Object.entries(form.fields)) data.append(key, value);
+    data.append("file", file);
+    request.send(data);
+  });
+}
