@@ -196,28 +196,35 @@ def _unquote(segment: str) -> str:
 
 @app.schedule(Rate(1, unit=Rate.HOURS))
 def sweep_trash(event: Any) -> dict[str, int]:
-    """Purge what has been in the trash for 30 days: objects first, then records (also by hand:
-    `python -m local.sweep`)."""
+    """The hourly sweep (also by hand: `python -m local.sweep`): purge what has been in the trash for
+    30 days, objects then records; end grants that expired unused and release their quota."""
     from chalicelib.domain.models import utcnow
 
-    report = wiring.trash_service().purge(utcnow())
-    return {"purged": report.purged, "objectsDeleted": report.objects_deleted, "skipped": report.skipped}
+    trash = wiring.trash_service()
+    report = trash.purge(utcnow())
+    expired = trash.expire_grants(utcnow())
+    return {
+        "purged": report.purged,
+        "objectsDeleted": report.objects_deleted,
+        "skipped": report.skipped,
+        "grantsExpired": expired,
+    }
 
 
 @app.on_sqs_message(queue=UPLOADS_QUEUE, batch_size=5)
-def scan_uploads(event: Any) -> None:
-    """S3 ObjectCreated → SQS → here: scan each arrived object; a failure makes the batch retry."""
-    from chalicelib.domain.scanning import message_keys
+def scan_uploads(event: Any) -> dict[str, list[dict[str, str]]]:
+    """S3 ObjectCreated → SQS → here: scan each arrived object. A message that fails is reported
+    alone (SQS partial batch response), so the others of its batch are not run again; one that
+    keeps failing reaches the dead-letter queue, its file still pending, never available."""
+    from chalicelib.domain.scanning import message_id, message_keys
 
     service = wiring.scan_service()
-    failures = 0
+    failed: list[str] = []
     for record in event:
-        for key in message_keys(record):
-            try:
+        try:
+            for key in message_keys(record):
                 service.handle(key)
-            except Exception:
-                failures += 1
-                app.log.exception("scan failed; the message will be retried")
-    if failures:
-        # Every record is idempotent: the ones already done are skipped on the retry.
-        raise RuntimeError(f"{failures} object(s) could not be scanned yet")
+        except Exception:
+            failed.append(message_id(record))
+            app.log.exception("scan failed; the message will be retried")
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}

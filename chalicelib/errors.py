@@ -109,6 +109,10 @@ class StaleWriteError(CartableError):
     status = 409
     code = "conflict"
 
+    def __init__(self, message: str, failed: list[int] | None = None) -> None:
+        super().__init__(message)
+        self.failed = failed or []  # the indexes of a transaction's actions whose condition failed
+
 
 class ScannerUnavailableError(CartableError):
     """clamd is unreachable or answered something that is not a verdict: retry, never a verdict."""

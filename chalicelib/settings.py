@@ -41,6 +41,7 @@ class Settings:
     upload_ttl: int
     download_ttl: int
     cursor_secret: str
+    quotas_file: str | None = None  # policies/quotas.json when unset
 
     @property
     def is_local(self) -> bool:
@@ -102,6 +103,7 @@ class Settings:
             upload_ttl=int(number("CARTABLE_UPLOAD_TTL", "900", 60, MAX_UPLOAD_TTL)),
             download_ttl=int(number("CARTABLE_DOWNLOAD_TTL", "300", 10, MAX_DOWNLOAD_TTL)),
             cursor_secret=get("CARTABLE_CURSOR_SECRET", "local-cursor-secret" if local else None),
+            quotas_file=env.get("CARTABLE_QUOTAS_FILE") or None,
         )
         if problems:
             raise ConfigurationError("; ".join(problems))

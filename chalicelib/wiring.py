@@ -87,11 +87,15 @@ def access_control() -> AccessControl:
 
 @lru_cache(maxsize=1)
 def file_service() -> FileService:
+    from pathlib import Path
+
     from chalicelib.domain.content import load_content_policy
     from chalicelib.domain.files import FileService
+    from chalicelib.domain.quotas import load_quotas
 
     config = settings()
     return FileService(
+        quotas=load_quotas(Path(config.quotas_file) if config.quotas_file else None),
         catalog=catalog(),
         store=store(),
         access=access_control(),

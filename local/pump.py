@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,17 +78,27 @@ def run(stop_after: float | None = None) -> None:
         if not messages:
             continue
         try:
-            scan_uploads(lambda_event(messages, arn, region), LocalContext(aws_request_id=str(uuid.uuid4())))
-        except Exception as exc:
+            answer = scan_uploads(lambda_event(messages, arn, region), LocalContext(aws_request_id=str(uuid.uuid4())))
+        except Exception as exc:  # the whole batch failed: every message comes back
             log.warning("batch failed, retrying in %ss: %s", RETRY_DELAY_SECONDS, exc)
-            for m in messages:
-                sqs.change_message_visibility(
-                    QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=RETRY_DELAY_SECONDS
-                )
-            continue
+            answer = {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}
+        settle(sqs, queue_url, messages, answer)
+
+
+def settle(sqs: Any, queue_url: str, messages: Sequence[Mapping[str, Any]], answer: Any) -> None:
+    """What Lambda does with a partial batch response: delete the messages that succeeded, and
+    make the failed ones visible again after a delay (SQS's redrive policy counts their receives)."""
+    failed = {f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])}
+    for m in messages:
+        if m["MessageId"] in failed:
+            sqs.change_message_visibility(
+                QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=RETRY_DELAY_SECONDS
+            )
+    done = [m for m in messages if m["MessageId"] not in failed]
+    if done:
         sqs.delete_message_batch(
             QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
         )
 
 

@@ -9,8 +9,10 @@ from chalicelib.domain.models import utcnow
 
 
 def main() -> None:
-    report = wiring.trash_service().purge(utcnow())
-    print(json.dumps({"purged": report.purged, "objectsDeleted": report.objects_deleted, "skipped": report.skipped}))
+    trash = wiring.trash_service()
+    report = trash.purge(utcnow())
+    expired = trash.expire_grants(utcnow())
+    print(json.dumps({"purged": report.purged, "objectsDeleted": report.objects_deleted, "grantsExpired": expired}))
 
 
 if __name__ == "__main__":

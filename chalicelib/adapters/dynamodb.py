@@ -16,7 +16,8 @@ Keys (pk / sk):
   CHG#{school}#{space} / {seq:012d}  a file's latest change in its space's feed (HEAD#… / HEAD: the counter)
   SHA#{school}#{space}#{sha256} / FILE#{fileId}  where clean bytes of a digest already are (dedup)
 A trashed file leaves its folder for gsi1pk = `TRASH#{school}#{space}`, and the sparse GSI `due`
-(gsi2pk = `DUE#{day}`) finds it when its purge falls due.
+(gsi2pk = `DUE#trash#{day}`) finds it when its purge falls due; a grant is in it as
+`DUE#grant#{day}` until its verdict, so the sweeper finds grants that expired unused.
 GSI `dir` (gsi1pk, gsi1sk) is overloaded: for files and folders, gsi1pk = `{school}#{space}#{folder}`
 and gsi1sk = `D#{name}` / `F#{name}`, so one query returns a folder's subfolders then its files in
 name order; for shares it lists what a user or class received; for audit, one actor's entries.
@@ -54,7 +55,14 @@ from chalicelib.domain.models import (
     parse_iso,
 )
 from chalicelib.domain.ports import Change, ClassPage, CleanCopy, Page
-from chalicelib.errors import AlreadyExistsError, BadRequestError, ServiceUnavailableError, StaleWriteError
+from chalicelib.domain.quotas import quota_key
+from chalicelib.errors import (
+    AlreadyExistsError,
+    BadRequestError,
+    QuotaExceededError,
+    ServiceUnavailableError,
+    StaleWriteError,
+)
 
 DIR_INDEX = "dir"
 DUE_INDEX = "due"
@@ -66,6 +74,10 @@ THROTTLING = {
     "RequestLimitExceeded",
     "InternalServerError",
     "ServiceUnavailable",
+    "500",  # an endpoint's bare HTTP error (a proxy, an S3-compatible gateway, moto under load)
+    "502",
+    "503",
+    "504",
 }
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -101,7 +113,8 @@ def translate(exc: ClientError) -> Exception:
     if code == "TransactionCanceledException":
         reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
         if "ConditionalCheckFailed" in reasons:
-            return StaleWriteError("The record changed meanwhile.")
+            failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+            return StaleWriteError("The record changed meanwhile.", failed)
         return ServiceUnavailableError("The catalog is busy; try again shortly.")
     if code in THROTTLING or code == "TransactionConflictException":
         return ServiceUnavailableError("The catalog is busy; try again shortly.")
@@ -154,10 +167,37 @@ def file_from_item(item: Item) -> FileRecord:
     )
 
 
-def due_key(when: datetime) -> tuple[str, str]:
-    """The day partition and sort key of work due at `when` in the sparse `due` index."""
+GRANT_GRACE = timedelta(minutes=30)  # an unused grant is swept this long after it expires
+
+
+def due_key(kind: str, when: datetime) -> tuple[str, str]:
+    """The day partition and sort key of work of a kind due at `when` in the sparse `due` index."""
     stamp = iso(when)
-    return f"DUE#{stamp[:10]}", stamp
+    return f"DUE#{kind}#{stamp[:10]}", stamp
+
+
+def reserve_action(upload: UploadRecord) -> dict[str, Any]:
+    """Add the upload's size to its quota's use, on condition it stays within the limit: concurrent
+    grants cannot overshoot, whatever their order."""
+    assert upload.quota_key is not None and upload.quota_limit is not None
+    return {
+        "Update": {
+            "Key": dump({"pk": f"QUOTA#{upload.quota_key}", "sk": "QUOTA"}),
+            "UpdateExpression": "ADD used :size",
+            "ConditionExpression": "attribute_not_exists(used) OR used <= :room",
+            "ExpressionAttributeValues": dump({":size": upload.size, ":room": upload.quota_limit - upload.size}),
+        }
+    }
+
+
+def release_action(quota_key: str, size: int) -> dict[str, Any]:
+    return {
+        "Update": {
+            "Key": dump({"pk": f"QUOTA#{quota_key}", "sk": "QUOTA"}),
+            "UpdateExpression": "ADD used :minus",
+            "ExpressionAttributeValues": dump({":minus": -size}),
+        }
+    }
 
 
 def blob_item(file: Item, version: int) -> Item:
@@ -194,6 +234,7 @@ def upload_from_item(item: Item) -> UploadRecord:
         key=item["key"],
         allowed_types=tuple(item["allowedTypes"]) if "allowedTypes" in item else None,
         base_version=int(item["baseVersion"]) if "baseVersion" in item else None,
+        quota_key=item.get("quotaKey"),
     )
 
 
@@ -375,9 +416,13 @@ class DynamoCatalog:
             actions.append({"Put": {"Item": dump(item)}})
         if audit is not None:
             actions.append({"Put": {"Item": dump(audit_item(audit))}})
+        if upload.quota_key is not None:
+            actions.append(reserve_action(upload))
         try:
             self._transact(actions)
         except StaleWriteError as exc:
+            if upload.quota_key is not None and len(actions) - 1 in exc.failed:
+                raise QuotaExceededError("This upload would exceed the storage quota.") from exc
             raise AlreadyExistsError("A file with that name was just created.") from exc
 
     def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None) -> None:
@@ -411,7 +456,14 @@ class DynamoCatalog:
             actions.append({"ConditionCheck": {"Key": file_key, "ConditionExpression": "attribute_exists(pk)"}})
         if audit is not None:
             actions.append({"Put": {"Item": dump(audit_item(audit))}})
-        self._transact(actions)
+        if upload.quota_key is not None:
+            actions.append(reserve_action(upload))
+        try:
+            self._transact(actions)
+        except StaleWriteError as exc:
+            if upload.quota_key is not None and len(actions) - 1 in exc.failed:
+                raise QuotaExceededError("This upload would exceed the storage quota.") from exc
+            raise
 
     def get_upload(self, upload_id: str) -> UploadRecord | None:
         item = self._get(f"UPLOAD#{upload_id}", "UPLOAD")
@@ -458,6 +510,7 @@ class DynamoCatalog:
                     "Key": dump({"pk": f"UPLOAD#{upload.id}", "sk": "UPLOAD"}),
                     "UpdateExpression": (
                         "SET #st = :st, reason = :reason, sha256 = :sha, objectKey = :key, updatedAt = :now"
+                        " REMOVE gsi2pk, gsi2sk"
                     ),
                     "ConditionExpression": "#st = :pending",
                     "ExpressionAttributeNames": {"#st": "status"},
@@ -501,8 +554,12 @@ class DynamoCatalog:
         elif served == 0 and not trashed:
             after.update(status=verdict.status.value, reason=verdict.reason or "", updatedAt=stamp)
         else:
+            if upload.quota_key is not None:
+                actions.append(release_action(upload.quota_key, upload.size))  # refused bytes are not kept
             self._transact(actions)  # a refused new version: the served one stays as it was
             return
+        if not verdict.clean and upload.quota_key is not None:
+            actions.append(release_action(upload.quota_key, upload.size))
         actions.append(self._put_file_if_unchanged(after, file))
         self._transact(actions)
 
@@ -557,7 +614,7 @@ class DynamoCatalog:
         if file is None or "trashedAt" in file:
             raise StaleWriteError("The file was just removed.")
         after = {k: v for k, v in file.items() if k not in ("gsi1pk", "gsi1sk")}
-        due_day, due_at = due_key(now + TRASH_LIFE)
+        due_day, due_at = due_key("trash", now + TRASH_LIFE)
         after.update(
             trashedAt=iso(now),
             gsi1pk=f"TRASH#{file['school']}#{file['space']}",
@@ -625,34 +682,43 @@ class DynamoCatalog:
         last = result.get("LastEvaluatedKey")
         return [file_from_item(i) for i in items], (encode_cursor(last) if last else None)
 
-    def trash_due(self, day: str, now: datetime, limit: int) -> list[str]:
-        """Ids of trashed files whose purge fell due by `now`, in the day partition `day` (YYYY-MM-DD)."""
+    def _due(self, kind: str, day: str, now: datetime, limit: int) -> list[str]:
+        """The keys (pk) of work of a kind due by `now`, in the day partition `day` (YYYY-MM-DD)."""
         result = self._call(
             "query",
             TableName=self._table,
             IndexName=DUE_INDEX,
             KeyConditionExpression="gsi2pk = :p AND gsi2sk <= :now",
-            ExpressionAttributeValues=dump({":p": f"DUE#{day}", ":now": f"{iso(now)}#~"}),
+            ExpressionAttributeValues=dump({":p": f"DUE#{kind}#{day}", ":now": f"{iso(now)}#~"}),
             Limit=limit,
         )
-        return [str(load(raw)["pk"]).removeprefix("FILE#") for raw in result.get("Items", [])]
+        return [str(load(raw)["pk"]) for raw in result.get("Items", [])]
 
-    def begin_purge(self, file_id: str, now: datetime) -> FileRecord | None:
-        """Mark a trashed file as being purged (a restore refuses it from then on); None if it is not
-        in the trash any more."""
+    def trash_due(self, day: str, now: datetime, limit: int) -> list[str]:
+        """Ids of trashed files whose purge fell due by `now`."""
+        return [pk.removeprefix("FILE#") for pk in self._due("trash", day, now, limit)]
+
+    def begin_purge(self, file_id: str, now: datetime, size: int) -> FileRecord | None:
+        """Mark a trashed file as being purged (a restore refuses it from then on) and note the bytes
+        its purge gives back to its space's quota; None if it is not in the trash any more."""
         try:
             result = self._call(
                 "update_item",
                 TableName=self._table,
                 Key=dump({"pk": f"FILE#{file_id}", "sk": "FILE"}),
-                UpdateExpression="SET purgingAt = if_not_exists(purgingAt, :now)",
+                UpdateExpression="SET purgingAt = if_not_exists(purgingAt, :now),"
+                " purgeBytes = if_not_exists(purgeBytes, :size)",
                 ConditionExpression="attribute_exists(trashedAt)",
-                ExpressionAttributeValues=dump({":now": iso(now)}),
+                ExpressionAttributeValues=dump({":now": iso(now), ":size": size}),
                 ReturnValues="ALL_NEW",
             )
         except StaleWriteError:
             return None
         return file_from_item(load(result["Attributes"]))
+
+    def grants_due(self, day: str, now: datetime, limit: int) -> list[str]:
+        """Ids of uploads still without a verdict whose grant expired (with its grace) by `now`."""
+        return [pk.removeprefix("UPLOAD#") for pk in self._due("grant", day, now, limit)]
 
     def purge_records(self, file_id: str) -> None:
         """The records of a trashed file, once its objects are gone: file, versions, shares, digests.
@@ -675,12 +741,24 @@ class DynamoCatalog:
             keys += [{"pk": f"SHARE#{share.id}", "sk": "SHARE"} for share in self.file_shares(file_id)]
         self._batch_write([{"DeleteRequest": {"Key": dump(k)}} for k in keys])
         if file is not None:
-            self._call(
-                "delete_item",
-                TableName=self._table,
-                Key=dump({"pk": f"FILE#{file_id}", "sk": "FILE"}),
-                ConditionExpression="attribute_exists(trashedAt)",
-            )
+            # Last, and in one transaction: the file goes and its bytes leave its quota's use.
+            actions: list[dict[str, Any]] = [
+                {
+                    "Delete": {
+                        "Key": dump({"pk": f"FILE#{file_id}", "sk": "FILE"}),
+                        "ConditionExpression": "attribute_exists(purgingAt)",
+                    }
+                }
+            ]
+            quota = quota_key(str(file["school"]), SpaceRef.from_stored(str(file["space"])))
+            if quota is not None and int(file.get("purgeBytes", 0)):
+                actions.append(release_action(quota, int(file["purgeBytes"])))
+            self._transact(actions)
+
+    def quota_used(self, quota_key: str) -> int:
+        """Bytes reserved or kept against a quota."""
+        item = self._get(f"QUOTA#{quota_key}", "QUOTA")
+        return 0 if item is None else int(item.get("used", 0))
 
     def clean_copies(self, school: str, space: SpaceRef, sha256: str, limit: int) -> list[CleanCopy]:
         """Versions of files of the space that hold clean bytes with this digest."""
@@ -793,6 +871,9 @@ class DynamoCatalog:
             "key": upload.key,
             "allowedTypes": list(upload.allowed_types) if upload.allowed_types is not None else None,
             "baseVersion": upload.base_version,
+            "quotaKey": upload.quota_key,
+            "gsi2pk": due_key("grant", upload.expires_at + GRANT_GRACE)[0],
+            "gsi2sk": f"{due_key('grant', upload.expires_at + GRANT_GRACE)[1]}#{upload.id}",
         }
 
     # -- classes ----------------------------------------------------------------------------

@@ -113,6 +113,14 @@ class S3ObjectStore:
                 raise FileNotFoundError(source) from exc
             raise translate(exc) from exc
 
+    def exists(self, key: str) -> bool:
+        """Whether an object is there, by listing (no right to read it is needed)."""
+        try:
+            listed = self._s3.list_objects_v2(Bucket=self._bucket, Prefix=key, MaxKeys=1)
+        except ClientError as exc:
+            raise translate(exc) from exc
+        return any(item.get("Key") == key for item in listed.get("Contents", []))
+
     def delete(self, key: str) -> None:
         try:
             self._s3.delete_object(Bucket=self._bucket, Key=key)

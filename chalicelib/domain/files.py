@@ -30,6 +30,7 @@ from chalicelib.domain.models import (
 from chalicelib.domain.names import check_name, normalize_path, parent_chain
 from chalicelib.domain.paging import parse_limit
 from chalicelib.domain.ports import Catalog, CleanCopy, ObjectStore
+from chalicelib.domain.quotas import QuotaPolicy
 from chalicelib.errors import (
     AlreadyExistsError,
     AssignmentClosedError,
@@ -39,6 +40,7 @@ from chalicelib.errors import (
     NotAvailableError,
     NotFoundError,
     PayloadTooLargeError,
+    QuotaExceededError,
     UnsupportedMediaTypeError,
 )
 
@@ -159,7 +161,9 @@ class FileService:
         max_upload_size: int,
         upload_ttl: int,
         download_ttl: int,
+        quotas: QuotaPolicy | None = None,
     ) -> None:
+        self._quotas = quotas
         self._catalog = catalog
         self._store = store
         self._access = access
@@ -288,6 +292,11 @@ class FileService:
         allowed_types: tuple[str, ...] | None,
     ) -> UploadRecord:
         now = utcnow().replace(microsecond=0)
+        charge = (
+            None if self._quotas is None or grant.feedback_for else self._quotas.charge(principal.school, grant.space)
+        )
+        if charge is not None and grant.size > charge[1]:
+            raise QuotaExceededError("This file is larger than the storage quota.")
         for attempt in range(3):  # a concurrent grant may claim the name between our read and write
             if attempt:
                 existing = self._existing_file(principal, grant)
@@ -311,6 +320,8 @@ class FileService:
                 key=incoming_key(file_id, upload_id),
                 allowed_types=allowed_types,
                 base_version=grant.base_version,
+                quota_key=charge[0] if charge else None,
+                quota_limit=charge[1] if charge else None,
             )
             audit = entry(
                 principal, "upload.grant", f"file:{file_id}", reason=f"upload {upload_id}, {grant.size} bytes"

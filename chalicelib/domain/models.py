@@ -258,6 +258,8 @@ class UploadRecord:
     key: str
     allowed_types: tuple[str, ...] | None = None  # an assignment's limit, checked again on the bytes
     base_version: int | None = None  # the version the device started from: a newer one means conflict
+    quota_key: str | None = None  # the quota the size is reserved against (none for assignments)
+    quota_limit: int | None = None  # its limit when granted
 
 
 def require_id(value: object, what: str) -> str:

@@ -180,6 +180,12 @@ class ScanService:
         self._store.delete(stored.key)
 
 
+def message_id(record: Any) -> str:
+    """The SQS message id of one record (Chalice's SQSRecord or a raw dict)."""
+    raw = record.to_dict() if hasattr(record, "to_dict") else record
+    return str(raw.get("messageId", ""))
+
+
 def message_keys(record: Any) -> list[str]:
     """The object keys named by one SQS record (Chalice's SQSRecord or a raw dict)."""
     body = record.body if hasattr(record, "body") else record.get("body", "")

@@ -16,8 +16,9 @@ from typing import Any
 
 from chalicelib.domain.access import AccessControl, SpaceAccess
 from chalicelib.domain.audit import entry
+from chalicelib.domain.content import Verdict
 from chalicelib.domain.files import file_json
-from chalicelib.domain.models import Action, Principal, SpaceRef, is_valid_id, iso, utcnow
+from chalicelib.domain.models import Action, FileStatus, Principal, SpaceRef, is_valid_id, iso, utcnow
 from chalicelib.domain.paging import parse_limit
 from chalicelib.domain.ports import Catalog, Change, ObjectStore
 from chalicelib.errors import (
@@ -26,6 +27,7 @@ from chalicelib.errors import (
     ConflictError,
     CursorExpiredError,
     NotFoundError,
+    StaleWriteError,
 )
 
 log = logging.getLogger("cartable.sync")
@@ -143,6 +145,11 @@ class SyncService:
             self._sleep(min(POLL_INTERVAL, remaining))
 
 
+def due_days(now: datetime, lookback_days: int) -> list[str]:
+    """The day partitions of due work a sweep reads: oldest first, up to today (a missed run is caught up)."""
+    return [(now - timedelta(days=back)).date().isoformat() for back in range(lookback_days, -1, -1)]
+
+
 @dataclass(frozen=True)
 class PurgeReport:
     purged: int
@@ -186,14 +193,14 @@ class TrashService:
         if self._store is None:
             raise RuntimeError("purging needs the object store")
         purged = deleted = skipped = 0
-        for back in range(lookback_days, -1, -1):
-            day = (now - timedelta(days=back)).date().isoformat()
+        for day in due_days(now, lookback_days):
             for file_id in self._catalog.trash_due(day, now, limit):
-                file = self._catalog.begin_purge(file_id, now)  # restore refuses from here on
+                versions = self._catalog.file_versions(file_id)
+                file = self._catalog.begin_purge(file_id, now, sum(v.size for v in versions))
                 if file is None:
                     skipped += 1
                     continue
-                keys = {v.object_key for v in self._catalog.file_versions(file_id)}
+                keys = {v.object_key for v in versions}
                 if file.object_key:
                     keys.add(file.object_key)
                 for key in sorted(keys):
@@ -203,6 +210,25 @@ class TrashService:
                 purged += 1
         log.info("trash purge purged=%d objects=%d skipped=%d", purged, deleted, skipped)
         return PurgeReport(purged, deleted, skipped)
+
+    def expire_grants(self, now: datetime, lookback_days: int = 7, limit: int = 500) -> int:
+        """Grants that expired unused: the upload ends `rejected`/`grant_expired` and its quota
+        reservation is released. Bytes that did arrive are left to the scan, never dropped here."""
+        if self._store is None:
+            raise RuntimeError("sweeping grants needs the object store")
+        expired = 0
+        for day in due_days(now, lookback_days):
+            for upload_id in self._catalog.grants_due(day, now, limit):
+                upload = self._catalog.get_upload(upload_id)
+                if upload is None or upload.status is not FileStatus.PENDING or self._store.exists(upload.key):
+                    continue
+                try:
+                    self._catalog.record_verdict(upload, Verdict(FileStatus.REJECTED, "grant_expired"), "", "", now)
+                    expired += 1
+                except StaleWriteError:
+                    continue  # judged meanwhile
+        log.info("grants expired unused=%d", expired)
+        return expired
 
     def delete(self, principal: Principal, file_id: str) -> None:
         file = self._catalog.get_file(principal.school, file_id) if is_valid_id(file_id) else None

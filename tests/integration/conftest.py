@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -98,6 +99,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         moto_port=free_port(),
         jwt_secret=SECRET,
         max_upload_size=8 * MIB,
+        extra_env={"CARTABLE_QUOTAS_FILE": str(Path(__file__).resolve().parents[1] / "quotas.json")},
     )
     local = LocalStack(config)
     local.start()

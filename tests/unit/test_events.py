@@ -37,3 +37,32 @@ def test_content_disposition_is_rfc6266() -> None:
     assert (
         header == "attachment; filename=\"R_sum_ _final__.pdf\"; filename*=UTF-8''R%C3%A9sum%C3%A9%20%22final%22%25.pdf"
     )
+
+
+class _Scanner:
+    """Stands in for the scan service to test the handler's batch reporting only."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def handle(self, key: str) -> None:
+        self.seen.append(key)
+        if key == "incoming/bad/bad":
+            raise RuntimeError("poison")
+
+
+def test_the_handler_reports_only_the_failed_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app
+    from chalicelib import wiring
+
+    scanner = _Scanner()
+    monkeypatch.setattr(wiring, "scan_service", lambda: scanner)
+
+    def record(message_id: str, key: str) -> dict[str, object]:
+        body = {"Records": [{"eventName": "ObjectCreated:Post", "s3": {"object": {"key": key}}}]}
+        return {"messageId": message_id, "receiptHandle": message_id, "body": json.dumps(body)}
+
+    event = {"Records": [record("m1", "incoming/a/1"), record("m2", "incoming/bad/bad"), record("m3", "incoming/a/3")]}
+    answer = app.scan_uploads(event, None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    assert scanner.seen == ["incoming/a/1", "incoming/bad/bad", "incoming/a/3"]

@@ -1,0 +1,59 @@
+"""A poisoned message among good ones, through the real queue and pump: the good files become
+available, the poison is reported alone (partial batch response) and never makes a file available."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chalicelib.adapters.dynamodb import dump
+from local.stack import LocalStack
+from tests.integration.conftest import Api
+
+pytestmark = pytest.mark.integration
+
+
+def poison(stack: LocalStack) -> str:
+    """An upload record the scanner cannot read (a corrupt item), and an event naming it."""
+    stack.aws("dynamodb").put_item(
+        TableName=stack.config.table, Item=dump({"pk": "UPLOAD#poisoned0", "sk": "UPLOAD", "uploadId": "poisoned0"})
+    )
+    event = {
+        "Records": [{"eventName": "ObjectCreated:Post", "s3": {"object": {"key": "incoming/poisonfile/poisoned0"}}}]
+    }
+    return json.dumps(event)
+
+
+def test_a_poison_message_does_not_hold_back_its_batch(stack: LocalStack, as_user: Any) -> None:
+    sqs = stack.aws("sqs")
+    student: Api = as_user("poison-student")
+    sqs.send_message(QueueUrl=stack.queue_url, MessageBody=poison(stack))
+    grants = [student.upload(f"devoir-{n}.txt", f"devoir {n}\n".encode(), "text/plain") for n in range(9)]
+    sqs.send_message(QueueUrl=stack.queue_url, MessageBody=poison(stack))
+    statuses = [student.wait_status(g["fileId"])["status"] for g in grants]
+    assert statuses == ["available"] * 9
+    # the poison is still there, coming back after its delay (on AWS, to the dead-letter queue after 5)
+    deadline = time.monotonic() + 5
+    attributes: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=stack.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        if sum(int(v) for v in attributes.values()) >= 1:
+            break
+        time.sleep(0.2)
+    assert sum(int(v) for v in attributes.values()) >= 1, attributes
+
+
+@pytest.fixture(autouse=True)
+def _cure_the_poison(stack: LocalStack) -> Iterator[None]:
+    """Afterwards the poisoned record goes: its next retry finds no grant and ends, as a stray does."""
+    yield
+    stack.aws("dynamodb").delete_item(
+        TableName=stack.config.table, Key=dump({"pk": "UPLOAD#poisoned0", "sk": "UPLOAD"})
+    )

@@ -1,0 +1,109 @@
+"""Quotas reserved atomically at grant time, released by a refused verdict and by the purge, over the
+real stack (tests/quotas.json gives the school `quota-school` 1000 bytes per user, 500 per class)."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib.adapters.dynamodb import DynamoCatalog
+from chalicelib.adapters.s3 import S3ObjectStore
+from chalicelib.domain.access import AccessControl
+from chalicelib.domain.models import utcnow
+from chalicelib.domain.permissions import load_rules
+from chalicelib.domain.sync import TrashService
+from local.clamav import EICAR
+from local.stack import LocalStack
+from tests.integration.conftest import Api, make_token
+
+pytestmark = pytest.mark.integration
+SCHOOL = "quota-school"
+
+
+def user(api_url: str) -> tuple[Api, str]:
+    sub = f"q-{uuid.uuid4().hex[:8]}"
+    return Api(api_url, make_token(sub, "student", SCHOOL)), sub
+
+
+def grant_until_decided(api: Api, n: int) -> int:
+    """A grant of 100 bytes; a busy catalog (503) is retried as a client would."""
+    for _ in range(20):
+        answer = api.grant(f"devoir-{n}.txt", b"x" * 100, "text/plain")
+        if answer.status_code != 503:
+            if answer.status_code == 403:
+                assert answer.json()["error"]["code"] == "quota_exceeded"
+            return answer.status_code
+    raise AssertionError("the catalog stayed busy")
+
+
+def test_fifty_concurrent_grants_against_a_quota_for_ten(api_url: str, stack: LocalStack) -> None:
+    api, sub = user(api_url)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(lambda n: grant_until_decided(api, n), range(50)))
+    assert statuses.count(201) == 10, statuses
+    assert statuses.count(403) == 40
+    catalog = DynamoCatalog(stack.aws("dynamodb"), stack.config.table)
+    assert catalog.quota_used(f"{SCHOOL}#user:{sub}") == 1000
+
+
+def test_refused_bytes_and_purged_files_give_their_room_back(api_url: str, stack: LocalStack) -> None:
+    api, sub = user(api_url)
+    catalog = DynamoCatalog(stack.aws("dynamodb"), stack.config.table)
+    key = f"{SCHOOL}#user:{sub}"
+    infected = api.upload("virus.txt", EICAR, "text/plain")
+    assert api.wait_status(infected["fileId"])["status"] == "infected"
+    assert catalog.quota_used(key) == 0  # quarantined bytes do not count
+    big = api.upload("gros.txt", b"y" * 600, "text/plain")
+    assert api.wait_status(big["fileId"])["status"] == "available"
+    assert catalog.quota_used(key) == 600
+    assert api.grant("encore.txt", b"z" * 600, "text/plain").status_code == 403
+    assert api.request("DELETE", f"/v1/files/{big['fileId']}").status_code == 204
+    assert catalog.quota_used(key) == 600  # the trash still holds the bytes, restorable
+    trash = TrashService(
+        catalog, AccessControl(catalog, load_rules()), S3ObjectStore(stack.aws("s3"), stack.config.bucket)
+    )
+    trash.purge(utcnow() + timedelta(days=30, minutes=1))
+    assert catalog.quota_used(key) == 0
+    assert api.grant("encore.txt", b"z" * 600, "text/plain").status_code == 201
+
+
+def test_a_file_larger_than_the_quota_is_refused_at_once(api_url: str) -> None:
+    api, _ = user(api_url)
+    answer = api.grant("enorme.txt", b"e" * 1001, "text/plain")
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "quota_exceeded"
+
+
+def test_class_folders_have_their_own_quota(admin: Any, api_url: str) -> None:
+    school_admin = Api(api_url, make_token("q-admin", "admin", SCHOOL))
+    s = uuid.uuid4().hex[:6]
+    school_admin.put(f"/v1/classes/Q-{s}", {"name": "Q", "teachers": [f"qt-{s}"], "students": []})
+    teacher = Api(api_url, make_token(f"qt-{s}", "teacher", SCHOOL))
+    assert teacher.grant("a.txt", b"a" * 400, "text/plain", space=f"class:Q-{s}").status_code == 201
+    answer = teacher.grant("b.txt", b"b" * 400, "text/plain", space=f"class:Q-{s}")
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "quota_exceeded"
+    assert teacher.grant("b.txt", b"b" * 400, "text/plain").status_code == 201  # the teacher's own drive
+
+
+def test_a_grant_that_expires_unused_gives_its_room_back(api_url: str, stack: LocalStack) -> None:
+    api, sub = user(api_url)
+    catalog = DynamoCatalog(stack.aws("dynamodb"), stack.config.table)
+    trash = TrashService(
+        catalog, AccessControl(catalog, load_rules()), S3ObjectStore(stack.aws("s3"), stack.config.bucket)
+    )
+    unused = api.grant("jamais.txt", b"j" * 700, "text/plain").json()
+    sent = api.upload("envoye.txt", b"s" * 200, "text/plain")
+    assert catalog.quota_used(f"{SCHOOL}#user:{sub}") == 900
+    assert api.wait_status(sent["fileId"])["status"] == "available"
+    trash.expire_grants(utcnow())  # not due yet: nothing happens
+    assert api.get(f"/v1/files/{unused['fileId']}").json()["status"] == "pending"
+    later = utcnow() + timedelta(hours=1)
+    assert trash.expire_grants(later) >= 1
+    file = api.get(f"/v1/files/{unused['fileId']}").json()
+    assert (file["status"], file["reason"]) == ("rejected", "grant_expired")
+    assert catalog.quota_used(f"{SCHOOL}#user:{sub}") == 200
+    assert api.get(f"/v1/files/{sent['fileId']}").json()["status"] == "available"
+    assert trash.expire_grants(later) == 0  # a second sweep finds nothing more
