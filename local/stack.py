@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from contextlib import closing
@@ -53,6 +54,47 @@ class StackConfig:
             moto_port=int(os.environ.get("CARTABLE_MOTO_PORT", "5001")),
             jwt_secret=os.environ.get("CARTABLE_JWT_SECRET", "local-dev-secret"),
         )
+
+
+_transaction = threading.local()
+
+
+def _back_up_each_table_once_per_transaction() -> None:
+    """moto backs a table up for rollback once per *item* of a transaction (a deep copy of the whole
+    table each time), so the local stack slowed down as its table grew. One backup per table and
+    transaction restores exactly the same state; only this thread's transaction shares it."""
+    import copy
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    if getattr(models.DynamoDBBackend.transact_write_items, "_cartable", False):
+        return
+    original = models.DynamoDBBackend.transact_write_items
+
+    class _Copy:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(obj: Any, memo: Any = None) -> Any:
+            backups = getattr(_transaction, "backups", None)
+            if backups is None or not isinstance(obj, Table):
+                return copy.deepcopy(obj, memo)
+            if id(obj) not in backups:
+                backups[id(obj)] = copy.deepcopy(obj, memo)
+            return backups[id(obj)]
+
+    def transact_write_items(self: Any, transact_items: Any) -> Any:
+        _transaction.backups = {}
+        try:
+            return original(self, transact_items)
+        finally:
+            _transaction.backups = None
+
+    transact_write_items._cartable = True  # type: ignore[attr-defined]
+    models.copy = _Copy()  # type: ignore[attr-defined,assignment]
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 class LocalStack:
@@ -133,6 +175,7 @@ class LocalStack:
     def start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        _back_up_each_table_once_per_transaction()
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the rest
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.moto_port, verbose=False)
