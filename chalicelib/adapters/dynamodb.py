@@ -414,15 +414,9 @@ class DynamoCatalog:
                 "name": name,
             }
             actions.append({"Put": {"Item": dump(item)}})
-        if audit is not None:
-            actions.append({"Put": {"Item": dump(audit_item(audit))}})
-        if upload.quota_key is not None:
-            actions.append(reserve_action(upload))
         try:
-            self._transact(actions)
+            self._transact_grant(actions, upload, audit)
         except StaleWriteError as exc:
-            if upload.quota_key is not None and len(actions) - 1 in exc.failed:
-                raise QuotaExceededError("This upload would exceed the storage quota.") from exc
             raise AlreadyExistsError("A file with that name was just created.") from exc
 
     def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None) -> None:
@@ -454,6 +448,11 @@ class DynamoCatalog:
             actions.append({"Update": update})
         else:
             actions.append({"ConditionCheck": {"Key": file_key, "ConditionExpression": "attribute_exists(pk)"}})
+        self._transact_grant(actions, upload, audit)
+
+    def _transact_grant(self, actions: list[dict[str, Any]], upload: UploadRecord, audit: AuditEntry | None) -> None:
+        """A grant's writes, its audit entry and its quota reservation, all or nothing; a full quota is
+        told apart from a lost race."""
         if audit is not None:
             actions.append({"Put": {"Item": dump(audit_item(audit))}})
         if upload.quota_key is not None:
