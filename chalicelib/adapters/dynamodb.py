@@ -725,19 +725,25 @@ class DynamoCatalog:
         file = self._get(f"FILE#{file_id}", "FILE")
         if file is not None and "trashedAt" not in file:
             raise StaleWriteError("The file was restored; it is not purged.")
-        result = self._call(
-            "query",
-            TableName=self._table,
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues=dump({":p": f"FILE#{file_id}"}),
-            ConsistentRead=True,
-        )
-        items = [load(raw) for raw in result.get("Items", [])]
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": dump({":p": f"FILE#{file_id}"}),
+            "ConsistentRead": True,
+        }
+        items: list[Item] = []
+        while True:  # every version and share of the file, however many pages they take
+            result = self._call("query", **kwargs)
+            items += [load(raw) for raw in result.get("Items", [])]
+            if "LastEvaluatedKey" not in result:
+                break
+            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
         keys = [{"pk": i["pk"], "sk": i["sk"]} for i in items if i["sk"] != "FILE"]
+        # each share is also found by its id
+        keys += [{"pk": str(i["sk"]), "sk": "SHARE"} for i in items if str(i["sk"]).startswith("SHARE#")]
         if file is not None:
             digests = {str(i["sha256"]) for i in items if str(i["sk"]).startswith("VERSION#") and i.get("sha256")}
             keys += [{"pk": f"SHA#{file['school']}#{file['space']}#{d}", "sk": f"FILE#{file_id}"} for d in digests]
-            keys += [{"pk": f"SHARE#{share.id}", "sk": "SHARE"} for share in self.file_shares(file_id)]
         self._batch_write([{"DeleteRequest": {"Key": dump(k)}} for k in keys])
         if file is not None:
             # Last, and in one transaction: the file goes and its bytes leave its quota's use.

@@ -18,7 +18,7 @@ from chalicelib.domain.models import utcnow
 from chalicelib.domain.permissions import load_rules
 from chalicelib.domain.sync import TrashService
 from local.stack import LocalStack
-from tests.integration.conftest import Api
+from tests.integration.conftest import SCHOOL, Api
 
 pytestmark = pytest.mark.integration
 
@@ -115,6 +115,10 @@ def test_purge_after_30_days_removes_objects_and_records(stack: LocalStack, klas
     versions = teacher.get(f"/v1/files/{doomed['fileId']}/versions").json()["items"]
     while len(versions) < 2:
         versions = teacher.get(f"/v1/files/{doomed['fileId']}/versions").json()["items"]
+    shared = teacher.post(
+        "/v1/shares", {"fileId": doomed["fileId"], "with": {"type": "class", "id": klass["id"]}, "role": "viewer"}
+    )
+    assert shared.status_code == 201, shared.text
     for grant in (doomed, kept):
         assert teacher.request("DELETE", f"/v1/files/{grant['fileId']}").status_code == 204
     assert teacher.post(f"/v1/files/{kept['fileId']}/restore").status_code == 200
@@ -131,6 +135,8 @@ def test_purge_after_30_days_removes_objects_and_records(stack: LocalStack, klas
         with pytest.raises(s3.exceptions.ClientError):
             s3.head_object(Bucket=stack.config.bucket, Key=key)
     assert catalog.file_versions(doomed["fileId"]) == []
+    assert catalog.file_shares(doomed["fileId"]) == []
+    assert catalog.get_share(SCHOOL, shared.json()["id"]) is None
     assert teacher.post(f"/v1/files/{doomed['fileId']}/restore").status_code == 404
     assert teacher.get(f"/v1/files/{kept['fileId']}").json()["status"] == "available"  # restored: kept
     assert download(teacher, kept["fileId"]) == b"garde\n"
