@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.assignments import AssignmentService
     from chalicelib.domain.audit import AuditService
     from chalicelib.domain.files import FileService
+    from chalicelib.domain.rollover import YearService
     from chalicelib.domain.roster import RosterService
     from chalicelib.domain.scanning import ScanService
     from chalicelib.domain.sharing import SharingService
@@ -191,7 +192,14 @@ def sweeper() -> Sweeper:
 
     config = settings()
     queue = SqsEventQueue(aws_client("sqs", config), config.queue_url) if config.queue_url else None
-    return Sweeper(trash_service(), store(), queue)
+    return Sweeper(trash_service(), store(), queue, year_service())
+
+
+@lru_cache(maxsize=1)
+def year_service() -> YearService:
+    from chalicelib.domain.rollover import YearService
+
+    return YearService(catalog(), access_control())
 
 
 @lru_cache(maxsize=1)
