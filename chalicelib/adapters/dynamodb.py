@@ -704,16 +704,22 @@ class DynamoCatalog:
         return [file_from_item(i) for i in items], (encode_cursor(last) if last else None)
 
     def _due(self, kind: str, day: str, now: datetime, limit: int) -> list[str]:
-        """The keys (pk) of work of a kind due by `now`, in the day partition `day` (YYYY-MM-DD)."""
-        result = self._call(
-            "query",
-            TableName=self._table,
-            IndexName=DUE_INDEX,
-            KeyConditionExpression="gsi2pk = :p AND gsi2sk <= :now",
-            ExpressionAttributeValues=dump({":p": f"DUE#{kind}#{day}", ":now": f"{iso(now)}#~"}),
-            Limit=limit,
-        )
-        return [str(load(raw)["pk"]) for raw in result.get("Items", [])]
+        """The keys (pk) of work of a kind due by `now`, in the day partition `day` (YYYY-MM-DD), oldest
+        first, at most `limit` (a run's budget: the rest waits for the next run), page after page."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "gsi2pk = :p AND gsi2sk <= :now",
+            "ExpressionAttributeValues": dump({":p": f"DUE#{kind}#{day}", ":now": f"{iso(now)}#~"}),
+        }
+        keys: list[str] = []
+        while len(keys) < limit:
+            result = self._call("query", Limit=limit - len(keys), **kwargs)
+            keys += [str(load(raw)["pk"]) for raw in result.get("Items", [])]
+            if "LastEvaluatedKey" not in result:
+                break
+            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+        return keys
 
     def put_retention_due(self, school: str, year: str, when: datetime) -> None:
         """The day a closed year's pupils' work falls past the school's retention."""

@@ -187,7 +187,7 @@ class TrashService:
             )
         return {"items": items, "nextCursor": next_cursor}
 
-    def purge(self, now: datetime, lookback_days: int = 60, limit: int = 500) -> PurgeReport:
+    def purge(self, now: datetime, lookback_days: int = 60, limit: int = 2000) -> PurgeReport:
         """Delete the objects, then the records, of files trashed 30 days ago or more. A crash between
         the two leaves a trashed record that the next run finishes; a restored file is never purged."""
         if self._store is None:
@@ -211,7 +211,7 @@ class TrashService:
         log.info("trash purge purged=%d objects=%d skipped=%d", purged, deleted, skipped)
         return PurgeReport(purged, deleted, skipped)
 
-    def expire_grants(self, now: datetime, lookback_days: int = 7, limit: int = 500) -> int:
+    def expire_grants(self, now: datetime, lookback_days: int = 7, limit: int = 5000) -> int:
         """Grants that expired unused: the upload ends `rejected`/`grant_expired` and its quota
         reservation is released. Bytes that did arrive are left to the scan, never dropped here."""
         if self._store is None:
