@@ -164,6 +164,7 @@ def file_from_item(item: Item) -> FileRecord:
         object_key=item.get("objectKey"),
         subject=item.get("subject"),
         trashed_at=parse_iso(item["trashedAt"]) if item.get("trashedAt") else None,
+        arrived_at=parse_iso(item["arrivedAt"]) if item.get("arrivedAt") else None,
     )
 
 
@@ -469,13 +470,21 @@ class DynamoCatalog:
         return None if item is None else upload_from_item(item)
 
     def record_verdict(
-        self, upload: UploadRecord, verdict: Verdict, sha256: str, object_key: str, now: datetime
+        self,
+        upload: UploadRecord,
+        verdict: Verdict,
+        sha256: str,
+        object_key: str,
+        now: datetime,
+        arrived_at: datetime | None = None,
     ) -> None:
         """Write a verdict once: the upload leaves pending; a clean one becomes the served version and a
-        change of its space's feed. Lost races on the space's sequence are retried here, not rescanned."""
+        change of its space's feed. Lost races on the space's sequence are retried here, not rescanned.
+        `arrived_at` is when storage received the bytes (its clock, never the device's); `now` if unknown."""
+        arrived = now if arrived_at is None else min(arrived_at, now)
         for attempt in range(6):
             try:
-                self._record_verdict_once(upload, verdict, sha256, object_key, now)
+                self._record_verdict_once(upload, verdict, sha256, object_key, now, arrived)
                 return
             except StaleWriteError:
                 current = self.get_upload(upload.id)
@@ -484,7 +493,13 @@ class DynamoCatalog:
                 time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not a secret
 
     def _record_verdict_once(
-        self, upload: UploadRecord, verdict: Verdict, sha256: str, object_key: str, now: datetime
+        self,
+        upload: UploadRecord,
+        verdict: Verdict,
+        sha256: str,
+        object_key: str,
+        now: datetime,
+        arrived: datetime | None = None,
     ) -> None:
         file = self._get(f"FILE#{upload.file_id}", "FILE")
         if file is None:
@@ -533,6 +548,7 @@ class DynamoCatalog:
                 sha256=sha256,
                 objectKey=object_key,
                 updatedAt=stamp,
+                arrivedAt=iso(arrived or now),
             )
             after.pop("reason", None)
             version_item = {
@@ -546,6 +562,7 @@ class DynamoCatalog:
                 "objectKey": object_key,
                 "owner": upload.owner,
                 "createdAt": stamp,
+                "arrivedAt": iso(arrived or now),
             }
             actions.append({"Put": {"Item": dump(version_item), "ConditionExpression": "attribute_not_exists(pk)"}})
             actions.append({"Put": {"Item": dump(blob_item(after, version))}})

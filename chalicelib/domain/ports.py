@@ -110,7 +110,13 @@ class Catalog(Protocol):
     def get_upload(self, upload_id: str) -> UploadRecord | None: ...
 
     def record_verdict(
-        self, upload: UploadRecord, verdict: Verdict, sha256: str, object_key: str, now: datetime
+        self,
+        upload: UploadRecord,
+        verdict: Verdict,
+        sha256: str,
+        object_key: str,
+        now: datetime,
+        arrived_at: datetime | None = None,
     ) -> None: ...
 
     def list_folder(

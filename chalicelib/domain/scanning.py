@@ -164,7 +164,7 @@ class ScanService:
         target = f"{prefix}{stored.key[len(INCOMING) :]}"
         self._store.copy(stored.key, target, stored.etag)
         try:
-            self._catalog.record_verdict(upload, verdict, sha256, target, utcnow())
+            self._catalog.record_verdict(upload, verdict, sha256, target, utcnow(), arrived_at=stored.last_modified)
         except StaleWriteError:
             current = self._catalog.get_upload(upload.id)
             if current is None or current.status is FileStatus.PENDING:
