@@ -139,6 +139,16 @@ def submissions(principal: Principal, assignment_id: str) -> dict[str, Any]:
     return wiring.assignment_service().submissions(principal, assignment_id)
 
 
+@views.route("/v1/assignments/{assignment_id}/receipt", methods=["GET"])
+def submission_receipt(principal: Principal, assignment_id: str) -> dict[str, Any]:
+    return wiring.receipt_service().receipt(principal, assignment_id, _query("student"))
+
+
+@views.route("/v1/receipts/verify", methods=["POST"])
+def verify_receipt(principal: Principal) -> dict[str, Any]:
+    return wiring.receipt_service().verify(principal, json_body(current_request(app).raw_body))
+
+
 @views.route("/v1/assignments/{assignment_id}/archive", methods=["GET"])
 def submissions_archive(principal: Principal, assignment_id: str) -> Response:
     return redirect(wiring.assignment_service().archive(principal, assignment_id))

@@ -41,6 +41,8 @@ class Settings:
     upload_ttl: int
     download_ttl: int
     cursor_secret: str
+    receipt_secret: str  # signs turn-in receipts (a key per school is derived from it)
+    receipt_previous_secrets: tuple[str, ...]  # earlier receipt secrets: their receipts still verify
     quotas_file: str | None = None  # policies/quotas.json when unset
 
     @property
@@ -103,6 +105,8 @@ class Settings:
             upload_ttl=int(number("CARTABLE_UPLOAD_TTL", "900", 60, MAX_UPLOAD_TTL)),
             download_ttl=int(number("CARTABLE_DOWNLOAD_TTL", "300", 10, MAX_DOWNLOAD_TTL)),
             cursor_secret=get("CARTABLE_CURSOR_SECRET", "local-cursor-secret" if local else None),
+            receipt_secret=get("CARTABLE_RECEIPT_SECRET", "local-receipt-secret" if local else None),
+            receipt_previous_secrets=_secret_list(env.get("CARTABLE_RECEIPT_PREVIOUS_SECRETS", "")),
             quotas_file=env.get("CARTABLE_QUOTAS_FILE") or None,
         )
         if problems:
@@ -119,6 +123,11 @@ def _identity(env: Mapping[str, str], local: bool, problems: list[str]) -> tuple
     elif not local and not jwks_url:
         problems.append("CARTABLE_JWKS_URL is required outside stage local")
     return secret, jwks_url
+
+
+def _secret_list(raw: str) -> tuple[str, ...]:
+    """A comma-separated list of secrets, blanks left out."""
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 @lru_cache(maxsize=1)

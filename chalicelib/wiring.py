@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.assignments import AssignmentService
     from chalicelib.domain.audit import AuditService
     from chalicelib.domain.files import FileService
+    from chalicelib.domain.receipts import ReceiptService
     from chalicelib.domain.roster import RosterService
     from chalicelib.domain.scanning import ScanService
     from chalicelib.domain.sharing import SharingService
@@ -176,6 +177,15 @@ def audit_service() -> AuditService:
     from chalicelib.domain.audit import AuditService
 
     return AuditService(catalog(), access_control())
+
+
+@lru_cache(maxsize=1)
+def receipt_service() -> ReceiptService:
+    from chalicelib.domain.receipts import ReceiptService, ReceiptSigner
+
+    config = settings()
+    signer = ReceiptSigner(config.receipt_secret, config.receipt_previous_secrets)
+    return ReceiptService(catalog(), access_control(), signer)
 
 
 @lru_cache(maxsize=1)
