@@ -149,6 +149,11 @@ def verify_receipt(principal: Principal) -> dict[str, Any]:
     return wiring.receipt_service().verify(principal, json_body(current_request(app).raw_body))
 
 
+@views.route("/v1/notifications", methods=["GET"])
+def notifications(principal: Principal) -> dict[str, Any]:
+    return wiring.notification_service().feed(principal, _query("limit"), _query("cursor"))
+
+
 @views.route("/v1/assignments/{assignment_id}/archive", methods=["GET"])
 def submissions_archive(principal: Principal, assignment_id: str) -> Response:
     return redirect(wiring.assignment_service().archive(principal, assignment_id))

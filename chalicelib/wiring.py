@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.assignments import AssignmentService
     from chalicelib.domain.audit import AuditService
     from chalicelib.domain.files import FileService
+    from chalicelib.domain.notifications import NotificationService
     from chalicelib.domain.receipts import ReceiptService
     from chalicelib.domain.roster import RosterService
     from chalicelib.domain.scanning import ScanService
@@ -186,6 +187,13 @@ def receipt_service() -> ReceiptService:
     config = settings()
     signer = ReceiptSigner(config.receipt_secret, config.receipt_previous_secrets)
     return ReceiptService(catalog(), access_control(), signer)
+
+
+@lru_cache(maxsize=1)
+def notification_service() -> NotificationService:
+    from chalicelib.domain.notifications import NotificationService
+
+    return NotificationService(catalog())
 
 
 @lru_cache(maxsize=1)

@@ -15,6 +15,7 @@ Keys (pk / sk):
   AUDIT#{school} / {at}#{id}        the school's audit trail (GSI: AUDITUSER#{school}#{actor})
   CHG#{school}#{space} / {seq:012d}  a file's latest change in its space's feed (HEAD#… / HEAD: the counter)
   SHA#{school}#{space}#{sha256} / FILE#{fileId}  where clean bytes of a digest already are (dedup)
+  NOTIF#{school}#{audience} / {at}#{id}  a notification of a user, a class or its teachers (TTL 90 days)
 A trashed file leaves its folder for gsi1pk = `TRASH#{school}#{space}`, and the sparse GSI `due`
 (gsi2pk = `DUE#trash#{day}`) finds it when its purge falls due; a grant is in it as
 `DUE#grant#{day}` until its verdict, so the sweeper finds grants that expired unused.
@@ -31,7 +32,7 @@ import json
 import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -54,6 +55,7 @@ from chalicelib.domain.models import (
     iso,
     parse_iso,
 )
+from chalicelib.domain.notifications import Notification, NotificationType, verdict_notifications
 from chalicelib.domain.ports import Change, ClassPage, CleanCopy, Page
 from chalicelib.domain.quotas import quota_key
 from chalicelib.errors import (
@@ -199,6 +201,44 @@ def release_action(quota_key: str, size: int) -> dict[str, Any]:
             "ExpressionAttributeValues": dump({":minus": -size}),
         }
     }
+
+
+def notification_item(note: Notification) -> Item:
+    """A notification in its audience's feed partition, newest last in sort order; gone after 90 days."""
+    return {
+        "pk": f"NOTIF#{note.school}#{note.audience}",
+        "sk": note.position,
+        "notificationId": note.id,
+        "school": note.school,
+        "audience": note.audience,
+        "type": note.type.value,
+        "at": note.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "fileId": note.file_id,
+        "space": note.space,
+        "name": note.name,
+        "version": note.version,
+        "reason": note.reason,
+        "late": note.late,
+        "by": note.by,
+        "ttl": int(note.expires_at.timestamp()),
+    }
+
+
+def notification_from_item(item: Item) -> Notification:
+    return Notification(
+        id=item["notificationId"],
+        school=item["school"],
+        audience=item["audience"],
+        type=NotificationType(item["type"]),
+        at=datetime.strptime(item["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
+        file_id=item["fileId"],
+        space=item["space"],
+        name=item["name"],
+        version=int(item["version"]) if "version" in item else None,
+        reason=item.get("reason") or None,
+        late=item.get("late"),
+        by=item.get("by"),
+    )
 
 
 def blob_item(file: Item, version: int) -> Item:
@@ -481,7 +521,7 @@ class DynamoCatalog:
         """Write a verdict once: the upload leaves pending; a clean one becomes the served version and a
         change of its space's feed. Lost races on the space's sequence are retried here, not rescanned.
         `arrived_at` is when storage received the bytes (its clock, never the device's); `now` if unknown."""
-        arrived = now if arrived_at is None else min(arrived_at, now)
+        arrived = (now if arrived_at is None else min(arrived_at, now)).replace(microsecond=0)
         for attempt in range(6):
             try:
                 self._record_verdict_once(upload, verdict, sha256, object_key, now, arrived)
@@ -537,6 +577,7 @@ class DynamoCatalog:
             verdict = Verdict(FileStatus.REJECTED, "deleted")  # the file went to the trash meanwhile
             values.update({":st": verdict.status.value, ":reason": "deleted"})
             actions[0]["Update"]["ExpressionAttributeValues"] = dump(values)
+        actions += self._notification_actions(file, upload, verdict, served + 1, now, arrived)
         if verdict.clean:
             version = served + 1
             after.update(
@@ -578,6 +619,40 @@ class DynamoCatalog:
             actions.append(release_action(upload.quota_key, upload.size))
         actions.append(self._put_file_if_unchanged(after, file))
         self._transact(actions)
+
+    def _notification_actions(
+        self, file: Item, upload: UploadRecord, verdict: Verdict, version: int, now: datetime, arrived: datetime | None
+    ) -> list[dict[str, Any]]:
+        """The verdict's notifications (at most two), written in its transaction."""
+        record = file_from_item(file)
+        assignment = None
+        if record.space.kind is SpaceKind.ASSIGNMENT:
+            assignment = self.get_assignment(record.school, record.space.id)
+        notes = verdict_notifications(record, upload.owner, verdict, version, assignment, now, arrived)
+        return [{"Put": {"Item": dump(notification_item(n))}} for n in notes]
+
+    def notifications(
+        self, school: str, audiences: Sequence[str], before: str | None, limit: int, now: datetime
+    ) -> list[Notification]:
+        """The newest `limit` notifications of some audiences (before a position), merged: one query per
+        audience, each of at most `limit` items, whatever the size of the feeds."""
+        merged: list[Notification] = []
+        for audience in audiences:
+            condition, values = "pk = :p", {":p": f"NOTIF#{school}#{audience}"}
+            if before is not None:
+                condition, values = condition + " AND sk < :before", {**values, ":before": before}
+            result = self._call(
+                "query",
+                TableName=self._table,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=dump(values),
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+            merged += [notification_from_item(load(raw)) for raw in result.get("Items", [])]
+        merged.sort(key=lambda n: n.position, reverse=True)
+        # DynamoDB's TTL removes expired items within days, not at once: they are never shown.
+        return [n for n in merged[:limit] if n.expires_at > now]
 
     def _put_file_if_unchanged(self, after: Item, before: Item) -> dict[str, Any]:
         """Put the file's new state, on condition nobody changed it since it was read."""
