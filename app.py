@@ -223,7 +223,19 @@ def sweep_trash(event: Any) -> dict[str, int]:
         "objectsDeleted": report.objects_deleted,
         "skipped": report.skipped,
         "grantsExpired": expired,
+        "notificationsPublished": _publish_notifications(),
     }
+
+
+def _publish_notifications() -> int:
+    """Drain the notifications outbox; a failure leaves them there for the next drain, never fails the caller."""
+    from chalicelib.domain.models import utcnow
+
+    try:
+        return wiring.notification_service().publish_pending(utcnow())
+    except Exception:
+        app.log.exception("notifications not published; the next drain retries")
+        return 0
 
 
 @app.on_sqs_message(queue=UPLOADS_QUEUE, batch_size=5)
@@ -242,4 +254,5 @@ def scan_uploads(event: Any) -> dict[str, list[dict[str, str]]]:
         except Exception:
             failed.append(message_id(record))
             app.log.exception("scan failed; the message will be retried")
+    _publish_notifications()  # the verdicts' notifications, written with them, pushed once committed
     return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}

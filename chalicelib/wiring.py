@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.assignments import AssignmentService
     from chalicelib.domain.audit import AuditService
     from chalicelib.domain.files import FileService
-    from chalicelib.domain.notifications import NotificationService
+    from chalicelib.domain.notifications import NotificationService, Publisher
     from chalicelib.domain.receipts import ReceiptService
     from chalicelib.domain.roster import RosterService
     from chalicelib.domain.scanning import ScanService
@@ -193,7 +193,18 @@ def receipt_service() -> ReceiptService:
 def notification_service() -> NotificationService:
     from chalicelib.domain.notifications import NotificationService
 
-    return NotificationService(catalog())
+    return NotificationService(catalog(), publisher())
+
+
+@lru_cache(maxsize=1)
+def publisher() -> Publisher:
+    """SNS when a topic is configured; else the feed is the only delivery."""
+    from chalicelib.adapters.publish import LogPublisher, SnsPublisher
+
+    config = settings()
+    if config.notifications_topic is None:
+        return LogPublisher()
+    return SnsPublisher(LazyClient("sns", config), config.notifications_topic)
 
 
 @lru_cache(maxsize=1)

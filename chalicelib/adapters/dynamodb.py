@@ -204,10 +204,14 @@ def release_action(quota_key: str, size: int) -> dict[str, Any]:
 
 
 def notification_item(note: Notification) -> Item:
-    """A notification in its audience's feed partition, newest last in sort order; gone after 90 days."""
+    """A notification in its audience's feed partition, newest last in sort order; gone after 90 days.
+    Until published it is also in the sparse `due` index (`DUE#notify#{day}`): the outbox."""
+    outbox, stamp = due_key("notify", note.at)
     return {
         "pk": f"NOTIF#{note.school}#{note.audience}",
         "sk": note.position,
+        "gsi2pk": outbox,
+        "gsi2sk": f"{stamp}#{note.id}",
         "notificationId": note.id,
         "school": note.school,
         "audience": note.audience,
@@ -653,6 +657,47 @@ class DynamoCatalog:
         merged.sort(key=lambda n: n.position, reverse=True)
         # DynamoDB's TTL removes expired items within days, not at once: they are never shown.
         return [n for n in merged[:limit] if n.expires_at > now]
+
+    def claim_unpublished(self, day: str, now: datetime, limit: int) -> list[Notification]:
+        """Take notifications of a day out of the outbox, each claimed by one caller only (a conditional
+        update), so that concurrent scan batches never publish one twice."""
+        result = self._call(
+            "query",
+            TableName=self._table,
+            IndexName=DUE_INDEX,
+            KeyConditionExpression="gsi2pk = :p AND gsi2sk <= :now",
+            ExpressionAttributeValues=dump({":p": f"DUE#notify#{day}", ":now": f"{iso(now)}#~"}),
+            Limit=limit,
+        )
+        claimed: list[Notification] = []
+        for raw in result.get("Items", []):
+            key = load(raw)
+            try:
+                taken = self._call(
+                    "update_item",
+                    TableName=self._table,
+                    Key=dump({"pk": key["pk"], "sk": key["sk"]}),
+                    UpdateExpression="REMOVE gsi2pk, gsi2sk",
+                    ConditionExpression="attribute_exists(gsi2pk)",
+                    ReturnValues="ALL_NEW",
+                )
+            except StaleWriteError:
+                continue  # another batch took it
+            claimed.append(notification_from_item(load(taken["Attributes"])))
+        return claimed
+
+    def unclaim(self, notifications: Sequence[Notification]) -> None:
+        """Put notifications back in the outbox (their publication failed): the next drain retries."""
+        for note in notifications:
+            item = notification_item(note)
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key=dump({"pk": item["pk"], "sk": item["sk"]}),
+                UpdateExpression="SET gsi2pk = :p, gsi2sk = :s",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=dump({":p": item["gsi2pk"], ":s": item["gsi2sk"]}),
+            )
 
     def _put_file_if_unchanged(self, after: Item, before: Item) -> dict[str, Any]:
         """Put the file's new state, on condition nobody changed it since it was read."""

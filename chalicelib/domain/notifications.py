@@ -48,11 +48,12 @@ from chalicelib.domain.models import (
     utcnow,
 )
 from chalicelib.domain.paging import parse_limit
-from chalicelib.errors import BadRequestError
+from chalicelib.errors import BadRequestError, CartableError
 
 log = logging.getLogger("cartable.notifications")
 
 LIFETIME = timedelta(days=90)
+OUTBOX_PAGE = 100  # notifications published per day partition and drain
 POSITION = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z#[A-Za-z0-9_-]{1,64}")
 
 
@@ -193,18 +194,42 @@ class NotificationStore(Protocol):
         self, school: str, audiences: Sequence[str], before: str | None, limit: int, now: datetime
     ) -> list[Notification]: ...
 
+    def claim_unpublished(self, day: str, now: datetime, limit: int) -> list[Notification]: ...
+
+    def unclaim(self, notifications: Sequence[Notification]) -> None: ...
+
 
 class Publisher(Protocol):
-    """Hands notifications to whatever pushes them to devices (SNS in deployment)."""
+    """Hands notifications to whatever pushes them to devices (SNS in deployment, nothing locally)."""
 
     def publish(self, notifications: Sequence[Notification]) -> None: ...
 
 
 class NotificationService:
-    """A user's feed, newest first, in pages whose cost does not grow with the feed."""
+    """A user's feed, newest first, in pages whose cost does not grow with the feed; and the outbox's
+    drain, which hands each new notification to the publisher once."""
 
-    def __init__(self, store: NotificationStore) -> None:
+    def __init__(self, store: NotificationStore, publisher: Publisher | None = None) -> None:
         self._store = store
+        self._publisher = publisher
+
+    def publish_pending(self, now: datetime, limit: int = OUTBOX_PAGE) -> int:
+        """Publish what the outbox holds (today's and yesterday's); what fails goes back for the next
+        drain. A crash between claim and publish loses that push, never the feed's item."""
+        if self._publisher is None:
+            return 0
+        published = 0
+        for day in sorted({iso(now - timedelta(days=1))[:10], iso(now)[:10]}):
+            claimed = self._store.claim_unpublished(day, now, limit)
+            if not claimed:
+                continue
+            try:
+                self._publisher.publish(claimed)
+            except CartableError:
+                self._store.unclaim(claimed)
+                raise
+            published += len(claimed)
+        return published
 
     def feed(self, principal: Principal, limit: str | None, cursor: str | None) -> dict[str, Any]:
         """`{"items", "nextCursor"}`: the caller's notifications and their classes', newest first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,11 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters.dynamodb import DynamoCatalog
+from chalicelib.adapters.publish import SnsPublisher
+from chalicelib.domain.notifications import NotificationService
 from local.clamav import EICAR
+from local.stack import LocalStack
 from tests.integration.conftest import OTHER_SCHOOL, Api, make_token
 
 pytestmark = pytest.mark.integration
@@ -142,3 +147,53 @@ def test_leaving_a_class_leaves_its_feed(school_day: dict[str, Any], admin: Api)
     assert admin.put(f"/v1/classes/{ids['class']}", body).status_code == 200
     assert kinds(feed(bob)) == [("upload.available", "dm.txt")]  # their own uploads stay theirs
     assert ("material.added", "cours.txt") in kinds(feed(school_day["api"]["alice"]))
+
+
+def _outbox_of(stack: LocalStack, partitions: set[str]) -> list[str]:
+    """The keys (pk) of the notifications of some feed partitions still waiting to be published."""
+    db = stack.aws("dynamodb")
+    waiting: list[str] = []
+    for day in {stamp(datetime.now(UTC) - timedelta(days=1))[:10], stamp(datetime.now(UTC))[:10]}:
+        result = db.query(
+            TableName=stack.config.table,
+            IndexName="due",
+            KeyConditionExpression="gsi2pk = :p",
+            ExpressionAttributeValues={":p": {"S": f"DUE#notify#{day}"}},
+        )
+        waiting += [i["pk"]["S"] for i in result["Items"] if i["pk"]["S"] in partitions]
+    return waiting
+
+
+def test_the_scan_handler_drains_the_outbox_and_sns_receives_each_notification(
+    school_day: dict[str, Any], stack: LocalStack
+) -> None:
+    ids, alice = school_day["ids"], school_day["api"]["alice"]
+    partition = f"NOTIF#lycee-hugo#user:{ids['alice']}"
+    deadline = time.monotonic() + 10
+    while _outbox_of(stack, {partition}) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _outbox_of(stack, {partition}) == []  # locally the pump's scan batches publish to the log
+
+    # the SNS adapter, against the local stack's SNS, with a queue subscribed to the topic
+    sns, sqs = stack.aws("sns"), stack.aws("sqs")
+    topic = sns.create_topic(Name=f"cartable-notifications-{ids['class']}")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=f"pushes-{ids['class']}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    catalog = DynamoCatalog(stack.aws("dynamodb"), stack.config.table)
+    mine = catalog.notifications("lycee-hugo", [f"user:{ids['alice']}"], None, 100, datetime.now(UTC))
+    assert {n.id for n in mine} == {i["id"] for i in feed(alice) if i["type"] != "material.added"}
+    catalog.unclaim(mine)  # back in the outbox, as if never published
+    service = NotificationService(catalog, SnsPublisher(sns, topic))
+    assert service.publish_pending(datetime.now(UTC)) >= len(mine)
+    assert _outbox_of(stack, {partition}) == []
+    received: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + 10
+    while len(received) < len(mine) and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            body = json.loads(message["Body"])
+            received[body["id"]] = body
+    assert set(received) >= {n.id for n in mine}
+    one = received[mine[0].id]
+    assert (one["school"], one["audience"], one["type"]) == ("lycee-hugo", f"user:{ids['alice']}", mine[0].type.value)
+    assert service.publish_pending(datetime.now(UTC)) == 0  # each is published once

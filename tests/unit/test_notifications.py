@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chalicelib.domain.content import Verdict
-from chalicelib.domain.models import Assignment, FileRecord, FileStatus, Membership, SpaceRef
+from chalicelib.domain.models import Assignment, FileRecord, FileStatus, Membership, SpaceRef, iso
 from chalicelib.domain.notifications import (
+    Notification,
+    NotificationService,
     audiences,
     decode_position,
     encode_position,
     notification_json,
     verdict_notifications,
 )
-from chalicelib.errors import BadRequestError
+from chalicelib.errors import BadRequestError, ServiceUnavailableError
 
 NOW = datetime(2026, 12, 1, 17, 0, 30, 123456, tzinfo=UTC)
 DUE = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
@@ -138,3 +141,58 @@ def test_positions_order_newest_first_and_cursors_hold_only_positions() -> None:
         with pytest.raises(BadRequestError):
             decode_position(bad)
     assert notification_json(early)["at"] == "2026-12-01T17:00:30Z"
+
+
+class FakeOutbox:
+    """The outbox half of the store, in memory."""
+
+    def __init__(self, waiting: list[Notification]) -> None:
+        self.waiting = list(waiting)
+        self.days: list[str] = []
+
+    def membership(self, school: str, user_id: str) -> Membership:
+        return Membership()
+
+    def notifications(
+        self, school: str, audiences: Sequence[str], before: str | None, limit: int, now: datetime
+    ) -> list[Notification]:
+        return []
+
+    def claim_unpublished(self, day: str, now: datetime, limit: int) -> list[Notification]:
+        self.days.append(day)
+        taken = [n for n in self.waiting if iso(n.at)[:10] == day][:limit]
+        self.waiting = [n for n in self.waiting if n not in taken]
+        return taken
+
+    def unclaim(self, notifications: Sequence[Notification]) -> None:
+        self.waiting += notifications
+
+
+class Recorder:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.published: list[Notification] = []
+
+    def publish(self, notifications: Sequence[Notification]) -> None:
+        if self.fail:
+            raise ServiceUnavailableError("down")
+        self.published += notifications
+
+
+def test_the_outbox_is_published_once_and_kept_when_publishing_fails() -> None:
+    just_after_midnight = datetime(2026, 12, 2, 0, 0, 5, tzinfo=UTC)
+    notes = [
+        verdict_notifications(file("user:a"), "a", AVAILABLE, 1, None, at, at)[0]
+        for at in (just_after_midnight - timedelta(seconds=10), just_after_midnight)
+    ]
+    outbox = FakeOutbox(notes)
+    with pytest.raises(ServiceUnavailableError):
+        NotificationService(outbox, Recorder(fail=True)).publish_pending(just_after_midnight)
+    assert outbox.waiting and set(outbox.waiting) <= set(notes)
+    recorder = Recorder()
+    service = NotificationService(outbox, recorder)
+    assert service.publish_pending(just_after_midnight) == 2
+    assert set(recorder.published) == set(notes) and outbox.waiting == []
+    assert service.publish_pending(just_after_midnight) == 0
+    assert outbox.days[-2:] == ["2026-12-01", "2026-12-02"]  # yesterday's too, around midnight
+    assert NotificationService(FakeOutbox(notes)).publish_pending(just_after_midnight) == 0  # no publisher

@@ -59,3 +59,11 @@ def test_the_receipt_secret_has_a_default_only_in_local() -> None:
         {**env, "CARTABLE_RECEIPT_SECRET": "new", "CARTABLE_RECEIPT_PREVIOUS_SECRETS": " old1, ,old2 "}
     )
     assert rotated.receipt_secret == "new" and rotated.receipt_previous_secrets == ("old1", "old2")
+
+
+def test_the_notifications_topic_is_optional_and_an_arn() -> None:
+    assert Settings.from_env(BASE).notifications_topic is None
+    arn = "arn:aws:sns:eu-west-3:123456789012:cartable-notifications"
+    assert Settings.from_env({**BASE, "CARTABLE_NOTIFICATIONS_TOPIC_ARN": arn}).notifications_topic == arn
+    with pytest.raises(ConfigurationError, match="CARTABLE_NOTIFICATIONS_TOPIC_ARN"):
+        Settings.from_env({**BASE, "CARTABLE_NOTIFICATIONS_TOPIC_ARN": "cartable-notifications"})
