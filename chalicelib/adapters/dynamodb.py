@@ -637,10 +637,11 @@ class DynamoCatalog:
 
     def notifications(
         self, school: str, audiences: Sequence[str], before: str | None, limit: int, now: datetime
-    ) -> list[Notification]:
-        """The newest `limit` notifications of some audiences (before a position), merged: one query per
-        audience, each of at most `limit` items, whatever the size of the feeds."""
+    ) -> tuple[list[Notification], bool]:
+        """The newest `limit` notifications of some audiences (older than `before`), merged, and whether
+        more may follow: one query per audience, each of at most `limit` + 1 items, whatever the feeds hold."""
         merged: list[Notification] = []
+        floor = ""  # a query cut short by DynamoDB's 1 MB says nothing of what is older than its last item
         for audience in audiences:
             condition, values = "pk = :p", {":p": f"NOTIF#{school}#{audience}"}
             if before is not None:
@@ -651,12 +652,19 @@ class DynamoCatalog:
                 KeyConditionExpression=condition,
                 ExpressionAttributeValues=dump(values),
                 ScanIndexForward=False,
-                Limit=limit,
+                Limit=limit + 1,
             )
-            merged += [notification_from_item(load(raw)) for raw in result.get("Items", [])]
-        merged.sort(key=lambda n: n.position, reverse=True)
-        # DynamoDB's TTL removes expired items within days, not at once: they are never shown.
-        return [n for n in merged[:limit] if n.expires_at > now]
+            items = [notification_from_item(load(raw)) for raw in result.get("Items", [])]
+            if "LastEvaluatedKey" in result and items and len(items) <= limit:
+                floor = max(floor, items[-1].position)
+            merged += items
+        merged = sorted((n for n in merged if n.position >= floor), key=lambda n: n.position, reverse=True)
+        page = merged[:limit]
+        more = len(merged) > limit or bool(floor)
+        # DynamoDB's TTL removes expired items within days, not at once: they are never shown, and as
+        # every item lives as long, all that follows an expired one has expired too.
+        live = [n for n in page if n.expires_at > now]
+        return live, more and len(live) == len(page)
 
     def claim_unpublished(self, day: str, now: datetime, limit: int) -> list[Notification]:
         """Take notifications of a day out of the outbox, each claimed by one caller only (a conditional

@@ -192,7 +192,7 @@ class NotificationStore(Protocol):
 
     def notifications(
         self, school: str, audiences: Sequence[str], before: str | None, limit: int, now: datetime
-    ) -> list[Notification]: ...
+    ) -> tuple[list[Notification], bool]: ...
 
     def claim_unpublished(self, day: str, now: datetime, limit: int) -> list[Notification]: ...
 
@@ -237,8 +237,8 @@ class NotificationService:
         before = decode_position(cursor) if cursor else None
         membership = self._store.membership(principal.school, principal.user_id)
         now = utcnow()
-        items = self._store.notifications(
-            principal.school, audiences(principal.user_id, membership), before, size + 1, now
+        items, more = self._store.notifications(
+            principal.school, audiences(principal.user_id, membership), before, size, now
         )
-        next_cursor = encode_position(items[size - 1].position) if len(items) > size else None
-        return {"items": [notification_json(i) for i in items[:size]], "nextCursor": next_cursor}
+        next_cursor = encode_position(items[-1].position) if more and items else None
+        return {"items": [notification_json(i) for i in items], "nextCursor": next_cursor}

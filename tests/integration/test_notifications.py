@@ -125,18 +125,19 @@ def test_pages_walk_the_whole_feed_newest_first(school_day: dict[str, Any]) -> N
     prof = school_day["api"]["prof"]
     whole = feed(prof)
     walked: list[dict[str, Any]] = []
-    cursor = None
+    cursor, pages = None, 0
     while True:
         params: dict[str, Any] = {"limit": 2}
         if cursor:
             params["cursor"] = cursor
         page = prof.get("/v1/notifications", params=params).json()
-        assert len(page["items"]) <= 2
+        assert len(page["items"]) == 2  # 6 notifications: three full pages, and no empty fourth
         walked += page["items"]
+        pages += 1
         cursor = page["nextCursor"]
         if cursor is None:
             break
-    assert walked == whole and len({i["id"] for i in walked}) == len(whole)
+    assert pages == 3 and walked == whole and len({i["id"] for i in walked}) == len(whole)
     assert prof.get("/v1/notifications", params={"limit": 0}).status_code == 400
     assert prof.get("/v1/notifications", params={"cursor": "not-a-cursor"}).status_code == 400
 
@@ -181,7 +182,8 @@ def test_the_scan_handler_drains_the_outbox_and_sns_receives_each_notification(
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
     catalog = DynamoCatalog(stack.aws("dynamodb"), stack.config.table)
-    mine = catalog.notifications("lycee-hugo", [f"user:{ids['alice']}"], None, 100, datetime.now(UTC))
+    mine, more = catalog.notifications("lycee-hugo", [f"user:{ids['alice']}"], None, 100, datetime.now(UTC))
+    assert not more
     assert {n.id for n in mine} == {i["id"] for i in feed(alice) if i["type"] != "material.added"}
     catalog.unclaim(mine)  # back in the outbox, as if never published
     service = NotificationService(catalog, SnsPublisher(sns, topic))

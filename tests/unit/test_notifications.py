@@ -155,8 +155,8 @@ class FakeOutbox:
 
     def notifications(
         self, school: str, audiences: Sequence[str], before: str | None, limit: int, now: datetime
-    ) -> list[Notification]:
-        return []
+    ) -> tuple[list[Notification], bool]:
+        return [], False
 
     def claim_unpublished(self, day: str, now: datetime, limit: int) -> list[Notification]:
         self.days.append(day)
