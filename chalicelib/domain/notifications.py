@@ -19,8 +19,12 @@ then one query per partition, each of at most a page), so a page costs 1 + 1 + c
 whatever the number of notifications. A member removed from a class stops seeing its feed at once,
 as with its files; one added sees the class's recent material.
 
-Items live 90 days (the table's TTL attribute `ttl`). Each is also handed to a `Publisher` (SNS in
-deployment, nothing locally) after its transaction commits, so a school's app can push to tablets.
+Items live 90 days (the table's TTL attribute `ttl`). Pushes: each new item also waits in an outbox
+(the sparse `due` index, `DUE#notify#{day}`) that the scan handler drains after each batch and the
+sweeper every hour: an item is claimed by one drain only (a conditional update), then handed to a
+`Publisher` (SNS in deployment, a log line locally), or put back when publishing fails. So a push
+follows its committed verdict, at most once: a crash between claim and publish loses that push, and
+one still unpublished after a day is left (the feed always has the item).
 """
 
 from __future__ import annotations
