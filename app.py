@@ -93,6 +93,18 @@ def get_upload(principal: Principal, upload_id: str) -> dict[str, Any]:
     return wiring.file_service().get_upload(principal, upload_id)
 
 
+@views.route("/v1/uploads/{upload_id}", methods=["DELETE"], status=204)
+def cancel_upload(principal: Principal, upload_id: str) -> Response:
+    wiring.file_service().cancel_upload(principal, upload_id)
+    return no_content()
+
+
+@views.route("/v1/uploads/{upload_id}/complete", methods=["POST"])
+def complete_upload(principal: Principal, upload_id: str) -> dict[str, Any]:
+    body = json_body(current_request(app).raw_body)
+    return wiring.file_service().complete_upload(principal, upload_id, body)
+
+
 @views.route("/v1/files/{file_id}", methods=["GET"])
 def get_file(principal: Principal, file_id: str) -> dict[str, Any]:
     return wiring.file_service().get_file(principal, file_id)
@@ -212,19 +224,13 @@ def _unquote(segment: str) -> str:
 @app.schedule(Rate(1, unit=Rate.HOURS))
 def sweep_trash(event: Any) -> dict[str, int]:
     """The hourly sweep (also by hand: `python -m local.sweep`): purge what has been in the trash for
-    30 days, objects then records; end grants that expired unused and release their quota."""
+    30 days; end grants that expired unused; announce again objects left unscanned in incoming/; push
+    the notifications still waiting."""
     from chalicelib.domain.models import utcnow
 
-    trash = wiring.trash_service()
-    report = trash.purge(utcnow())
-    expired = trash.expire_grants(utcnow())
-    return {
-        "purged": report.purged,
-        "objectsDeleted": report.objects_deleted,
-        "skipped": report.skipped,
-        "grantsExpired": expired,
-        "notificationsPublished": _publish_notifications(),
-    }
+    report = wiring.sweeper().run(utcnow()).as_json()
+    report["notificationsPublished"] = _publish_notifications()
+    return report
 
 
 def _publish_notifications() -> int:

@@ -13,10 +13,17 @@ LOCAL = "local"
 STAGES = ("local", "dev", "prod")
 ADDRESSING_STYLES = ("auto", "path", "virtual")
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 
 # Hard ceilings from the contract: a grant lives at most 15 minutes, a download URL 5.
 MAX_UPLOAD_TTL = 900
 MAX_DOWNLOAD_TTL = 300
+# Above 64 MiB an upload is multipart (the contract); S3 takes parts of 5 MiB to 5 GiB, 10,000 at most.
+MULTIPART_THRESHOLD = 64 * MIB
+MAX_FILE_SIZE = 5 * GIB
+MIN_PART_SIZE = 5 * MIB
+# clamd reads a stream of at most 4 GB (StreamMaxLength is a 32-bit count).
+MAX_SCAN_SIZE = 4 * GIB - 1
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,12 @@ class Settings:
     receipt_previous_secrets: tuple[str, ...]  # earlier receipt secrets: their receipts still verify
     notifications_topic: str | None  # the SNS topic notifications are pushed to; none: the feed only
     quotas_file: str | None = None  # policies/quotas.json when unset
+    multipart_threshold: int = MULTIPART_THRESHOLD
+    part_size: int = 16 * MIB
+    multipart_ttl: int = 24 * 3600  # a large upload may take hours on a school's line; each part URL lives 15 min
+    scan_max_size: int = 2 * GIB  # larger files end rejected `too_large_to_scan`, never available
+    queue_url: str | None = None  # the uploads queue, where the sweeper re-announces unscanned objects
+    sqs_endpoint: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -102,7 +115,7 @@ class Settings:
             jwks_url=jwks_url,
             clamd_address=get("CARTABLE_CLAMD_ADDRESS", "tcp://127.0.0.1:3310"),
             clamd_timeout=number("CARTABLE_CLAMD_TIMEOUT", "60", 1, 900),
-            max_upload_size=int(number("CARTABLE_MAX_UPLOAD_SIZE", str(64 * MIB), 1, 64 * MIB)),
+            max_upload_size=int(number("CARTABLE_MAX_UPLOAD_SIZE", str(MAX_FILE_SIZE), 1, MAX_FILE_SIZE)),
             upload_ttl=int(number("CARTABLE_UPLOAD_TTL", "900", 60, MAX_UPLOAD_TTL)),
             download_ttl=int(number("CARTABLE_DOWNLOAD_TTL", "300", 10, MAX_DOWNLOAD_TTL)),
             cursor_secret=get("CARTABLE_CURSOR_SECRET", "local-cursor-secret" if local else None),
@@ -110,6 +123,16 @@ class Settings:
             receipt_previous_secrets=_secret_list(env.get("CARTABLE_RECEIPT_PREVIOUS_SECRETS", "")),
             notifications_topic=_topic(env.get("CARTABLE_NOTIFICATIONS_TOPIC_ARN", ""), problems),
             quotas_file=env.get("CARTABLE_QUOTAS_FILE") or None,
+            # Stage local and tests lower the threshold to try multipart without 64 MiB files.
+            multipart_threshold=int(
+                number("CARTABLE_MULTIPART_THRESHOLD", str(MULTIPART_THRESHOLD), MIN_PART_SIZE, MULTIPART_THRESHOLD)
+            ),
+            part_size=int(number("CARTABLE_PART_SIZE", str(16 * MIB), MIN_PART_SIZE, MAX_FILE_SIZE)),
+            # At most 36 h: the bucket aborts multipart uploads left incomplete for two days.
+            multipart_ttl=int(number("CARTABLE_MULTIPART_TTL", str(24 * 3600), MAX_UPLOAD_TTL, 36 * 3600)),
+            scan_max_size=int(number("CARTABLE_SCAN_MAX_SIZE", str(2 * GIB), 1, MAX_SCAN_SIZE)),
+            queue_url=env.get("CARTABLE_QUEUE_URL") or None,
+            sqs_endpoint=env.get("CARTABLE_SQS_ENDPOINT") or None,
         )
         if problems:
             raise ConfigurationError("; ".join(problems))

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.roster import RosterService
     from chalicelib.domain.scanning import ScanService
     from chalicelib.domain.sharing import SharingService
+    from chalicelib.domain.sweeper import Sweeper
     from chalicelib.domain.sync import SyncService, TrashService
 
 
@@ -29,7 +30,7 @@ def aws_client(service: str, config: Settings) -> Any:
     import boto3
     from botocore.config import Config
 
-    endpoints = {"s3": config.s3_endpoint, "dynamodb": config.dynamodb_endpoint}
+    endpoints = {"s3": config.s3_endpoint, "dynamodb": config.dynamodb_endpoint, "sqs": config.sqs_endpoint}
     s3_options: Any = {"addressing_style": config.s3_addressing_style}
     client_config = Config(
         region_name=config.storage_region if service == "s3" else config.region,
@@ -92,7 +93,7 @@ def file_service() -> FileService:
     from pathlib import Path
 
     from chalicelib.domain.content import load_content_policy
-    from chalicelib.domain.files import FileService
+    from chalicelib.domain.files import FileService, UploadTerms
     from chalicelib.domain.quotas import load_quotas
 
     config = settings()
@@ -102,8 +103,13 @@ def file_service() -> FileService:
         store=store(),
         access=access_control(),
         content=load_content_policy(),
-        max_upload_size=config.max_upload_size,
-        upload_ttl=config.upload_ttl,
+        terms=UploadTerms(
+            max_size=config.max_upload_size,
+            ttl=config.upload_ttl,
+            multipart_threshold=config.multipart_threshold,
+            part_size=config.part_size,
+            multipart_ttl=config.multipart_ttl,
+        ),
         download_ttl=config.download_ttl,
     )
 
@@ -208,6 +214,16 @@ def publisher() -> Publisher:
 
 
 @lru_cache(maxsize=1)
+def sweeper() -> Sweeper:
+    from chalicelib.adapters.sqs import SqsEventQueue
+    from chalicelib.domain.sweeper import Sweeper
+
+    config = settings()
+    queue = SqsEventQueue(aws_client("sqs", config), config.queue_url) if config.queue_url else None
+    return Sweeper(trash_service(), store(), queue)
+
+
+@lru_cache(maxsize=1)
 def scan_service() -> ScanService:
     from chalicelib.adapters.clamav import ClamdScanner
     from chalicelib.adapters.sniff import MagicSniffer
@@ -221,4 +237,5 @@ def scan_service() -> ScanService:
         scanner=ClamdScanner(config.clamd_address, config.clamd_timeout),
         sniffer=MagicSniffer(),
         content=load_content_policy(),
+        scan_limit=config.scan_max_size,
     )

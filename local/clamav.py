@@ -78,7 +78,7 @@ def render_config(directory: Path, socket_path: Path, max_stream: int) -> Path:
         f"MaxFileSize {limit}",
         "# Total bytes scanned per stream, decompressed members included: room for archives that",
         "# compress well, while bounding a zip bomb.",
-        f"MaxScanSize {4 * limit}",
+        f"MaxScanSize {min(4 * limit, 4000 * MIB)}",
         "# Archive nesting and member count: beyond them it is a bomb, not homework.",
         "MaxRecursion 16",
         "MaxFiles 10000",
@@ -170,6 +170,14 @@ class ClamdProcess:
                 process.kill()
                 process.wait()
         self.socket_path.unlink(missing_ok=True)  # clamd removes it on SIGTERM, not when killed
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no goodbye to a stream being read."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait()
+        self.socket_path.unlink(missing_ok=True)
 
     def restart(self) -> None:
         """Stop then start again (the database and config are rebuilt)."""

@@ -42,7 +42,8 @@ class StackConfig:
     bucket: str = "cartable-local-files"
     table: str = "cartable-local"
     queue: str = "cartable-local-uploads"
-    max_upload_size: int = 64 * 1024 * 1024
+    max_upload_size: int = 5 * 1024**3  # the service's own limit; above 64 MiB uploads are multipart
+    scan_max_size: int = 1024**3  # what the local clamd reads whole; larger files end too_large_to_scan
     jwt_secret: str = "local-dev-secret"
     autoreload: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -106,7 +107,9 @@ class LocalStack:
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         from local.clamav import ClamdProcess
 
-        self.clamd = ClamdProcess(config.build_dir / "clamav", max_stream=config.max_upload_size)
+        self.clamd = ClamdProcess(
+            config.build_dir / "clamav", max_stream=min(config.max_upload_size, config.scan_max_size)
+        )
         self.queue_url = ""
 
     @property
@@ -135,6 +138,7 @@ class LocalStack:
                 "CARTABLE_QUEUE_URL": self.queue_url,
                 "CARTABLE_CLAMD_ADDRESS": self.clamd.address,
                 "CARTABLE_MAX_UPLOAD_SIZE": str(self.config.max_upload_size),
+                "CARTABLE_SCAN_MAX_SIZE": str(self.config.scan_max_size),
                 "CARTABLE_JWT_SECRET": self.config.jwt_secret,
                 "PYTHONUNBUFFERED": "1",
             }
@@ -245,7 +249,10 @@ class LocalStack:
         self._spawn("api", command)
 
     def start_pump(self) -> None:
-        self._spawn("pump", [sys.executable, "-m", "local.pump"])
+        """Start the pump unless it runs (two pumps would race for the same messages)."""
+        running = self._processes.get("pump")
+        if running is None or running.poll() is not None:
+            self._spawn("pump", [sys.executable, "-m", "local.pump"])
 
     def stop_pump(self) -> None:
         self._terminate("pump")

@@ -9,10 +9,7 @@ from chalicelib.domain.models import utcnow
 
 
 def main() -> None:
-    trash = wiring.trash_service()
-    report = trash.purge(utcnow())
-    expired = trash.expire_grants(utcnow())
-    print(json.dumps({"purged": report.purged, "objectsDeleted": report.objects_deleted, "grantsExpired": expired}))
+    print(json.dumps(wiring.sweeper().run(utcnow()).as_json()))
 
 
 if __name__ == "__main__":

@@ -280,6 +280,9 @@ def upload_from_item(item: Item) -> UploadRecord:
         allowed_types=tuple(item["allowedTypes"]) if "allowedTypes" in item else None,
         base_version=int(item["baseVersion"]) if "baseVersion" in item else None,
         quota_key=item.get("quotaKey"),
+        multipart_id=item.get("multipartId"),
+        order=item.get("grantOrder"),
+        part_size=int(item["partSize"]) if "partSize" in item else None,
     )
 
 
@@ -509,6 +512,18 @@ class DynamoCatalog:
                 raise QuotaExceededError("This upload would exceed the storage quota.") from exc
             raise
 
+    def set_multipart(self, upload_id: str, multipart_id: str) -> None:
+        """Name the store's multipart upload on a pending grant, once."""
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key=dump({"pk": f"UPLOAD#{upload_id}", "sk": "UPLOAD"}),
+            UpdateExpression="SET multipartId = :mp",
+            ConditionExpression="#st = :pending AND attribute_not_exists(multipartId)",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues=dump({":mp": multipart_id, ":pending": FileStatus.PENDING.value}),
+        )
+
     def get_upload(self, upload_id: str) -> UploadRecord | None:
         item = self._get(f"UPLOAD#{upload_id}", "UPLOAD")
         return None if item is None else upload_from_item(item)
@@ -553,6 +568,9 @@ class DynamoCatalog:
         if verdict.clean and upload.base_version is not None and served != upload.base_version:
             # The file moved on since the device read it: a stale tablet never overwrites silently.
             verdict = Verdict(FileStatus.REJECTED, "conflict")
+        elif verdict.clean and upload.order and upload.order < str(file.get("servedGrantOrder", "")):
+            # Events come out of order: an older upload scanned after a newer one never replaces it.
+            verdict = Verdict(FileStatus.REJECTED, "superseded")
         stamp = iso(now)
         values = {
             ":st": verdict.status.value,
@@ -594,6 +612,7 @@ class DynamoCatalog:
                 objectKey=object_key,
                 updatedAt=stamp,
                 arrivedAt=iso(arrived or now),
+                servedGrantOrder=upload.order,
             )
             after.pop("reason", None)
             version_item = {
@@ -1022,6 +1041,9 @@ class DynamoCatalog:
             "allowedTypes": list(upload.allowed_types) if upload.allowed_types is not None else None,
             "baseVersion": upload.base_version,
             "quotaKey": upload.quota_key,
+            "multipartId": upload.multipart_id,
+            "grantOrder": upload.order,
+            "partSize": upload.part_size,
             "gsi2pk": due_key("grant", upload.expires_at + GRANT_GRACE)[0],
             "gsi2sk": f"{due_key('grant', upload.expires_at + GRANT_GRACE)[1]}#{upload.id}",
         }

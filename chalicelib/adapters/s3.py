@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from chalicelib.domain.ports import PresignedPost, StoredObject
-from chalicelib.errors import ServiceUnavailableError, StaleWriteError
+from chalicelib.domain.ports import PresignedPost, StoredObject, UploadedPart
+from chalicelib.errors import BadRequestError, ServiceUnavailableError, StaleWriteError
 
-MISSING = {"404", "NoSuchKey", "NotFound"}
+MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 THROTTLING = {"SlowDown", "503", "ServiceUnavailable", "RequestTimeout", "InternalError", "500"}
+# What S3 says of a completion the client got wrong: its parts, their order, or a part too small.
+BAD_PARTS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"}
+COPY_LIMIT = 5 * 1024**3  # copy_object copies at most 5 GB; beyond, parts are copied (UploadPartCopy)
+COPY_PART = 512 * 1024**2
 
 
 def content_disposition(filename: str) -> str:
@@ -38,9 +43,11 @@ def translate(exc: ClientError) -> Exception:
 class S3ObjectStore:
     """The ObjectStore port; keys are built by the services, never from client input."""
 
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, copy_limit: int = COPY_LIMIT, copy_part: int = COPY_PART) -> None:
         self._s3 = client
         self._bucket = bucket
+        self._copy_limit = copy_limit
+        self._copy_part = copy_part
 
     def presign_post(self, key: str, size: int, content_type: str, expires_in: int) -> PresignedPost:
         """A POST policy pinning the key, the exact size and the Content-Type."""
@@ -96,11 +103,14 @@ class S3ObjectStore:
         finally:
             body.close()
 
-    def copy(self, source: str, target: str, etag: str | None) -> None:
+    def copy(self, source: str, target: str, etag: str | None, size: int | None = None) -> None:
         """Copy exactly the object that was scanned: a replaced source fails, it is not copied.
-        A missing source raises FileNotFoundError."""
+        A missing source raises FileNotFoundError. Objects over the copy limit go part by part."""
         conditions = {"CopySourceIfMatch": etag} if etag else {}
         try:
+            if size is not None and size > self._copy_limit:
+                self._copy_in_parts(source, target, size, conditions)
+                return
             self._s3.copy_object(
                 Bucket=self._bucket,
                 Key=target,
@@ -113,6 +123,102 @@ class S3ObjectStore:
                 raise FileNotFoundError(source) from exc
             raise translate(exc) from exc
 
+    def _copy_in_parts(self, source: str, target: str, size: int, conditions: dict[str, str]) -> None:
+        """UploadPartCopy of ranges, each on the scanned ETag; the target appears whole or not at all."""
+        head = self._s3.head_object(Bucket=self._bucket, Key=source, **_if_match(conditions))
+        started = self._s3.create_multipart_upload(
+            Bucket=self._bucket, Key=target, ContentType=head.get("ContentType", "application/octet-stream")
+        )
+        upload_id = started["UploadId"]
+        parts = []
+        try:
+            for number, start in enumerate(range(0, size, self._copy_part), start=1):
+                end = min(start + self._copy_part, size) - 1
+                copied = self._s3.upload_part_copy(
+                    Bucket=self._bucket,
+                    Key=target,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource={"Bucket": self._bucket, "Key": source},
+                    CopySourceRange=f"bytes={start}-{end}",
+                    **conditions,
+                )
+                parts.append({"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]})
+            self._s3.complete_multipart_upload(
+                Bucket=self._bucket, Key=target, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=target, UploadId=upload_id)
+            raise
+
+    # -- multipart uploads ----------------------------------------------------------------------
+    def start_multipart(self, key: str, content_type: str) -> str:
+        try:
+            started = self._s3.create_multipart_upload(Bucket=self._bucket, Key=key, ContentType=content_type)
+        except ClientError as exc:
+            raise translate(exc) from exc
+        return str(started["UploadId"])
+
+    def presign_part(self, key: str, multipart_id: str, number: int, size: int, expires_in: int) -> str:
+        """A PUT URL for one part; its signature covers the part's exact length where the store checks it."""
+        url: str = self._s3.generate_presigned_url(
+            "upload_part",
+            Params={
+                "Bucket": self._bucket,
+                "Key": key,
+                "UploadId": multipart_id,
+                "PartNumber": number,
+                "ContentLength": size,
+            },
+            ExpiresIn=expires_in,
+        )
+        return url
+
+    def uploaded_parts(self, key: str, multipart_id: str) -> list[UploadedPart] | None:
+        """The parts that arrived, by number; None when the multipart upload is no longer open."""
+        parts: list[UploadedPart] = []
+        marker = 0
+        try:
+            while True:
+                page = self._s3.list_parts(
+                    Bucket=self._bucket, Key=key, UploadId=multipart_id, PartNumberMarker=marker, MaxParts=1000
+                )
+                parts += [
+                    UploadedPart(int(p["PartNumber"]), int(p["Size"]), str(p["ETag"])) for p in page.get("Parts", [])
+                ]
+                if not page.get("IsTruncated"):
+                    return parts
+                marker = int(page["NextPartNumberMarker"])
+        except ClientError as exc:
+            if _code(exc) in MISSING:
+                return None
+            raise translate(exc) from exc
+
+    def complete_multipart(self, key: str, multipart_id: str, parts: Sequence[tuple[int, str]]) -> None:
+        """Assemble the parts; a wrong list is the client's to fix (400), a closed upload is gone."""
+        try:
+            self._s3.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=key,
+                UploadId=multipart_id,
+                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in parts]},
+            )
+        except ClientError as exc:
+            code = _code(exc)
+            if code in MISSING:
+                raise FileNotFoundError(key) from exc
+            if code in BAD_PARTS:
+                raise BadRequestError(f"The store refused the parts ({code}).") from exc
+            raise translate(exc) from exc
+
+    def abort_multipart(self, key: str, multipart_id: str) -> None:
+        """Drop the parts of an unfinished upload; already gone is fine."""
+        try:
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=multipart_id)
+        except ClientError as exc:
+            if _code(exc) not in MISSING:
+                raise translate(exc) from exc
+
     def exists(self, key: str) -> bool:
         """Whether an object is there, by listing (no right to read it is needed)."""
         try:
@@ -121,8 +227,28 @@ class S3ObjectStore:
             raise translate(exc) from exc
         return any(item.get("Key") == key for item in listed.get("Contents", []))
 
+    def list_older(self, prefix: str, before: datetime, limit: int) -> list[StoredObject]:
+        """Objects under `prefix` last written before `before`, at most `limit` of them."""
+        found: list[StoredObject] = []
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    if item["LastModified"] < before:
+                        found.append(
+                            StoredObject(item["Key"], int(item["Size"]), str(item["ETag"]), None, item["LastModified"])
+                        )
+                        if len(found) >= limit:
+                            return found
+        except ClientError as exc:
+            raise translate(exc) from exc
+        return found
+
     def delete(self, key: str) -> None:
         try:
             self._s3.delete_object(Bucket=self._bucket, Key=key)
         except ClientError as exc:
             raise translate(exc) from exc
+
+
+def _if_match(conditions: dict[str, str]) -> dict[str, str]:
+    return {"IfMatch": conditions["CopySourceIfMatch"]} if conditions else {}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +30,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.names import check_name, normalize_path, parent_chain
 from chalicelib.domain.paging import parse_limit
-from chalicelib.domain.ports import Catalog, CleanCopy, ObjectStore
+from chalicelib.domain.ports import Catalog, CleanCopy, ObjectStore, UploadedPart
 from chalicelib.domain.quotas import QuotaPolicy
 from chalicelib.errors import (
     AlreadyExistsError,
@@ -41,6 +42,7 @@ from chalicelib.errors import (
     NotFoundError,
     PayloadTooLargeError,
     QuotaExceededError,
+    StaleWriteError,
     UnsupportedMediaTypeError,
 )
 
@@ -52,6 +54,27 @@ MAX_BATCH = 100
 INCOMING = "incoming/"
 SERVED = "files/"
 QUARANTINE = "quarantine/"
+
+
+MAX_PARTS = 10_000  # S3's limit on the parts of one upload
+MIB = 1024 * 1024
+GONE_REASONS = ("cancelled", "grant_expired")  # uploads that ended without bytes
+
+
+@dataclass(frozen=True)
+class UploadTerms:
+    """How uploads are granted: the largest file, when it goes multipart, and how long grants live."""
+
+    max_size: int
+    ttl: int  # a single POST's policy (at most 15 minutes: the contract)
+    multipart_threshold: int = 64 * MIB
+    part_size: int = 16 * MIB
+    multipart_ttl: int = 24 * 3600  # the whole multipart upload; each part URL lives `ttl`
+
+    def part_size_for(self, size: int) -> int:
+        """The configured part size, grown in whole MiB when the file would need over 10,000 parts."""
+        needed = -(-size // MAX_PARTS)
+        return max(self.part_size, -(-needed // MIB) * MIB)
 
 
 @dataclass(frozen=True)
@@ -140,6 +163,42 @@ def _feedback_for(value: object) -> str | None:
     return None if value is None else require_id(value, "feedbackFor")
 
 
+def parse_parts(body: Mapping[str, Any], count: int) -> list[tuple[int, str]]:
+    """`{"parts": [{"partNumber", "etag"}]}`: every part from 1 to `count`, in order, once."""
+    parts = body.get("parts")
+    if not isinstance(parts, list) or not parts:
+        raise BadRequestError("parts must be the list of every part's partNumber and etag.")
+    parsed: list[tuple[int, str]] = []
+    for index, part in enumerate(parts):
+        number = part.get("partNumber") if isinstance(part, dict) else None
+        etag = part.get("etag") if isinstance(part, dict) else None
+        if not isinstance(number, int) or isinstance(number, bool) or not isinstance(etag, str) or not etag:
+            raise BadRequestError(f"parts[{index}] must be {{partNumber: integer, etag: string}}.")
+        parsed.append((number, etag if etag.startswith('"') else f'"{etag}"'))
+    numbers = [number for number, _ in parsed]
+    if numbers != list(range(1, count + 1)):
+        raise BadRequestError(f"parts must list parts 1 to {count} in order, each once.")
+    return parsed
+
+
+def check_parts(upload: UploadRecord, parts: list[tuple[int, str]], arrived: list[UploadedPart]) -> None:
+    """Each part arrived, is the one the client means, and has its exact length (else 400, nothing lost:
+    the client sends that part again)."""
+    by_number = {part.number: part for part in arrived}
+    problems = []
+    for number, etag in parts:
+        got = by_number.get(number)
+        if got is None:
+            problems.append(f"part {number} has not arrived")
+        elif got.etag.strip('"') != etag.strip('"'):
+            problems.append(f"part {number} arrived with another etag")
+        elif got.size != upload.part_length(number):
+            problems.append(f"part {number} has {got.size} bytes, not {upload.part_length(number)}")
+    if problems:
+        shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
+        raise BadRequestError(f"The upload cannot be completed: {shown}.")
+
+
 def parse_size(raw: object) -> int:
     # bool is an int in Python; `"size": true` is not a size.
     if not isinstance(raw, int) or isinstance(raw, bool):
@@ -158,8 +217,7 @@ class FileService:
         store: ObjectStore,
         access: AccessControl,
         content: ContentPolicy,
-        max_upload_size: int,
-        upload_ttl: int,
+        terms: UploadTerms,
         download_ttl: int,
         quotas: QuotaPolicy | None = None,
     ) -> None:
@@ -168,8 +226,9 @@ class FileService:
         self._store = store
         self._access = access
         self._content = content
-        self._max_size = max_upload_size
-        self._upload_ttl = upload_ttl
+        self._terms = terms
+        self._max_size = terms.max_size
+        self._upload_ttl = terms.ttl
         self._download_ttl = download_ttl
 
     # -- uploads ------------------------------------------------------------------------------
@@ -186,19 +245,75 @@ class FileService:
             current = existing.version if existing is not None and existing.object_key else 0
             if current != grant.base_version:
                 raise ConflictError(f"The file moved on: its current version is {current}.")
-        lifetime, allowed = self._upload_ttl, None
+        multipart = grant.size > self._terms.multipart_threshold
+        lifetime, allowed = self._terms.multipart_ttl if multipart else self._upload_ttl, None
         if grant.feedback_for is None:
-            lifetime, allowed = self._assignment_terms(access.assignment, grant, utcnow())
+            lifetime, allowed = self._assignment_terms(access.assignment, grant, utcnow(), lifetime)
         source = self._clean_copy(access, grant)
-        upload = self._record_grant(principal, grant, existing, lifetime, allowed)
+        if multipart and source is None:
+            upload = self._record_multipart_grant(principal, grant, existing, lifetime, allowed)
+        else:
+            part_size = self._terms.part_size_for(grant.size) if multipart else None
+            upload = self._record_grant(principal, grant, existing, lifetime, allowed, part_size)
         answer = {"uploadId": upload.id, "fileId": upload.file_id, "expiresAt": iso(upload.expires_at)}
         if source is not None and self._serve_copy(upload, source):
             log.info("upload deduplicated user=%s file=%s upload=%s", principal.user_id, upload.file_id, upload.id)
             file = self._catalog.get_file(principal.school, upload.file_id)
             return {**answer, "upload": {"method": "NONE"}, "file": file_json(file) if file else None}
-        post = self._store.presign_post(upload.key, grant.size, grant.content_type, lifetime)
         log.info("upload granted user=%s file=%s upload=%s", principal.user_id, upload.file_id, upload.id)
+        if multipart:
+            if upload.multipart_id is None:  # the identical bytes vanished meanwhile: they must come after all
+                multipart_id = self._store.start_multipart(upload.key, grant.content_type)
+                self._catalog.set_multipart(upload.id, multipart_id)
+                upload = replace(upload, multipart_id=multipart_id)
+            return {**answer, "upload": self._multipart_answer(upload, None)}
+        post = self._store.presign_post(upload.key, grant.size, grant.content_type, lifetime)
         return {**answer, "upload": {"method": "POST", "url": post.url, "fields": post.fields}}
+
+    # -- multipart uploads ----------------------------------------------------------------------
+    def _record_multipart_grant(
+        self,
+        principal: Principal,
+        grant: GrantRequest,
+        existing: FileRecord | None,
+        lifetime: int,
+        allowed_types: tuple[str, ...] | None,
+    ) -> UploadRecord:
+        """The grant first (its quota reserved), then the store's multipart upload, then its id on the
+        grant. A crash in between leaves a grant without parts, which expires like any unused grant,
+        or parts without a grant, which the bucket's lifecycle rule aborts."""
+        part_size = self._terms.part_size_for(grant.size)
+        upload = self._record_grant(principal, grant, existing, lifetime, allowed_types, part_size)
+        multipart_id = self._store.start_multipart(upload.key, grant.content_type)
+        try:
+            self._catalog.set_multipart(upload.id, multipart_id)
+        except BaseException:
+            self._store.abort_multipart(upload.key, multipart_id)
+            raise
+        return replace(upload, multipart_id=multipart_id)
+
+    def _multipart_answer(self, upload: UploadRecord, arrived: list[UploadedPart] | None) -> dict[str, Any]:
+        """Part URLs for the parts still missing (every part at first), each signed for its exact length."""
+        assert upload.multipart_id is not None and upload.part_size is not None
+        done = {part.number for part in arrived or []}
+        lifetime = max(1, min(self._upload_ttl, int((upload.expires_at - utcnow()).total_seconds())))
+        parts = [
+            {
+                "partNumber": number,
+                "url": self._store.presign_part(
+                    upload.key, upload.multipart_id, number, upload.part_length(number), lifetime
+                ),
+            }
+            for number in range(1, upload.part_count + 1)
+            if number not in done
+        ]
+        return {
+            "method": "MULTIPART",
+            "partSize": upload.part_size,
+            "partCount": upload.part_count,
+            "parts": parts,
+            "urlsExpireAt": iso(utcnow().replace(microsecond=0) + timedelta(seconds=lifetime)),
+        }
 
     def _clean_copy(self, access: SpaceAccess, grant: GrantRequest) -> CleanCopy | None:
         """Clean bytes with the declared sha256, size and type already in the space, that the caller
@@ -216,7 +331,7 @@ class FileService:
         verdict a scan would write. False (the client sends the bytes) if the source is gone."""
         target = f"{SERVED}{upload.key[len(INCOMING) :]}"
         try:
-            self._store.copy(source.object_key, target, None)
+            self._store.copy(source.object_key, target, None, source.size)
         except FileNotFoundError:
             return False
         assert upload.sha256 is not None
@@ -265,11 +380,11 @@ class FileService:
         return access
 
     def _assignment_terms(
-        self, assignment: Assignment | None, grant: GrantRequest, now: datetime
+        self, assignment: Assignment | None, grant: GrantRequest, now: datetime, lifetime: int
     ) -> tuple[int, tuple[str, ...] | None]:
         """The grant's lifetime and allowed types: an assignment's limits, and never past its closing."""
         if assignment is None:
-            return self._upload_ttl, None
+            return lifetime, None
         if grant.path != "/":
             raise BadRequestError("Submissions go at the root of the assignment (path /).")
         if assignment.closes_at is not None and now >= assignment.closes_at:
@@ -278,7 +393,6 @@ class FileService:
             raise PayloadTooLargeError(f"This assignment accepts files of at most {assignment.max_size} bytes.")
         if not type_allowed(assignment.allowed_types, grant.content_type):
             raise UnsupportedMediaTypeError(f"This assignment does not accept {grant.content_type}.")
-        lifetime = self._upload_ttl
         if assignment.closes_at is not None:
             lifetime = max(1, min(lifetime, int((assignment.closes_at - now).total_seconds())))
         return lifetime, assignment.allowed_types
@@ -290,6 +404,7 @@ class FileService:
         existing: FileRecord | None,
         lifetime: int,
         allowed_types: tuple[str, ...] | None,
+        part_size: int | None = None,
     ) -> UploadRecord:
         now = utcnow().replace(microsecond=0)
         charge = (
@@ -322,6 +437,8 @@ class FileService:
                 base_version=grant.base_version,
                 quota_key=charge[0] if charge else None,
                 quota_limit=charge[1] if charge else None,
+                part_size=part_size,
+                order=f"{time.time_ns():020d}",
             )
             audit = entry(
                 principal, "upload.grant", f"file:{file_id}", reason=f"upload {upload_id}, {grant.size} bytes"
@@ -361,12 +478,81 @@ class FileService:
         )
         return None if file_id is None else self._catalog.get_file(principal.school, file_id)
 
-    def get_upload(self, principal: Principal, upload_id: str) -> dict[str, Any]:
-        """The state of one upload, for its uploader only."""
+    def _own_upload(self, principal: Principal, upload_id: str) -> UploadRecord:
         upload = self._catalog.get_upload(upload_id) if is_valid_id(upload_id) else None
         if upload is None or upload.school != principal.school or upload.owner != principal.user_id:
             raise NotFoundError()
+        return upload
+
+    def get_upload(self, principal: Principal, upload_id: str) -> dict[str, Any]:
+        """The state of one upload, for its uploader only; a multipart upload still open also says which
+        parts arrived and signs fresh URLs for the missing ones, so a tablet resumes where it stopped."""
+        upload = self._own_upload(principal, upload_id)
+        answer = upload_json(upload)
+        if upload.multipart_id is not None:
+            answer["multipart"] = self._multipart_state(upload)
+        return answer
+
+    def _multipart_state(self, upload: UploadRecord) -> dict[str, Any]:
+        assert upload.multipart_id is not None
+        state: dict[str, Any] = {"partSize": upload.part_size, "partCount": upload.part_count}
+        arrived = self._store.uploaded_parts(upload.key, upload.multipart_id)
+        if upload.status is not FileStatus.PENDING or arrived is None or utcnow() >= upload.expires_at:
+            return {**state, "open": False, "received": [], "parts": []}  # completed, aborted or expired
+        answer = self._multipart_answer(upload, arrived)
+        received = [{"partNumber": p.number, "size": p.size, "etag": p.etag} for p in arrived]
+        return {
+            **state,
+            "open": True,
+            "received": received,
+            "parts": answer["parts"],
+            "urlsExpireAt": answer["urlsExpireAt"],
+        }
+
+    def complete_upload(self, principal: Principal, upload_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Assemble a multipart upload once every part arrived with its exact length; the scan follows.
+        A repeated call after success answers the upload again."""
+        upload = self._own_upload(principal, upload_id)
+        if upload.multipart_id is None:
+            raise BadRequestError("This upload is a single POST; there is nothing to complete.")
+        parts = parse_parts(body, upload.part_count)
+        if upload.status is not FileStatus.PENDING:
+            if upload.reason in GONE_REASONS:
+                raise ConflictError(f"This upload ended ({upload.reason}); ask for a new one.")
+            return upload_json(upload)
+        arrived = self._store.uploaded_parts(upload.key, upload.multipart_id)
+        if arrived is None:
+            # Closed while pending: completed already, the scan on its way (an abort ends the grant too).
+            return upload_json(upload)
+        if utcnow() >= upload.expires_at:
+            raise ConflictError("This upload's grant expired; ask for a new one.")
+        check_parts(upload, parts, arrived)
+        try:
+            self._store.complete_multipart(upload.key, upload.multipart_id, parts)
+        except FileNotFoundError:
+            log.info("multipart closed meanwhile upload=%s", upload.id)  # a concurrent completion or abort
+            return upload_json(self._own_upload(principal, upload_id))
+        self._catalog.record_audit(
+            entry(principal, "upload.complete", f"file:{upload.file_id}", reason=f"upload {upload.id}")
+        )
+        log.info("multipart completed user=%s upload=%s parts=%d", principal.user_id, upload.id, len(parts))
         return upload_json(upload)
+
+    def cancel_upload(self, principal: Principal, upload_id: str) -> None:
+        """Give up an upload: its parts go, its quota is released, bytes arriving later are dropped."""
+        upload = self._own_upload(principal, upload_id)
+        if upload.status is not FileStatus.PENDING:
+            raise ConflictError(f"This upload already ended ({upload.status.value}).")
+        if upload.multipart_id is not None:
+            self._store.abort_multipart(upload.key, upload.multipart_id)
+        try:
+            self._catalog.record_verdict(upload, Verdict(FileStatus.REJECTED, "cancelled"), "", "", utcnow())
+        except StaleWriteError:
+            current = self._catalog.get_upload(upload.id)
+            if current is None or current.status is FileStatus.PENDING:
+                raise
+            raise ConflictError(f"This upload already ended ({current.status.value}).") from None
+        self._catalog.record_audit(entry(principal, "upload.cancel", f"file:{upload.file_id}", reason=upload.id))
 
     # -- files --------------------------------------------------------------------------------
     def _visible_file(self, principal: Principal, file_id: str, action: Action) -> FileRecord:

@@ -261,6 +261,18 @@ class UploadRecord:
     base_version: int | None = None  # the version the device started from: a newer one means conflict
     quota_key: str | None = None  # the quota the size is reserved against (none for assignments)
     quota_limit: int | None = None  # its limit when granted
+    multipart_id: str | None = None  # the store's multipart upload, above the multipart threshold
+    order: str | None = None  # when granted, in ns: of two uploads of a file, the later granted is newer
+    part_size: int | None = None
+
+    @property
+    def part_count(self) -> int:
+        return 1 if not self.part_size else -(-self.size // self.part_size)
+
+    def part_length(self, number: int) -> int:
+        """The exact length of part `number` (1-based): every part is full but the last."""
+        assert self.part_size
+        return min(self.part_size, self.size - (number - 1) * self.part_size)
 
 
 def require_id(value: object, what: str) -> str:

@@ -70,6 +70,8 @@ class NotificationType(StrEnum):
     MATERIAL_ADDED = "material.added"
 
 
+# An upload the uploader cancelled themselves tells nobody anything.
+SILENT_REASONS = frozenset({"cancelled"})
 VERDICT_TYPES = {
     FileStatus.AVAILABLE: NotificationType.UPLOAD_AVAILABLE,
     FileStatus.INFECTED: NotificationType.UPLOAD_INFECTED,
@@ -141,6 +143,8 @@ def verdict_notifications(
             **extra,
         )
 
+    if verdict.reason in SILENT_REASONS:
+        return []
     notes = [note(f"user:{uploader}", VERDICT_TYPES[verdict.status])]
     kind = file.space.kind
     class_id = file.space.id if kind is SpaceKind.CLASS else assignment.class_id if assignment else None

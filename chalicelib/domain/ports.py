@@ -33,6 +33,15 @@ class StoredObject:
 
 
 @dataclass(frozen=True)
+class UploadedPart:
+    """One part of a multipart upload that arrived in the store."""
+
+    number: int
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True)
 class PresignedPost:
     url: str
     fields: dict[str, str]
@@ -83,11 +92,29 @@ class ObjectStore(Protocol):
 
     def read_chunks(self, key: str, etag: str, chunk_size: int) -> Iterator[bytes]: ...
 
-    def copy(self, source: str, target: str, etag: str | None) -> None: ...
+    def copy(self, source: str, target: str, etag: str | None, size: int | None = None) -> None: ...
 
     def delete(self, key: str) -> None: ...
 
     def exists(self, key: str) -> bool: ...
+
+    def list_older(self, prefix: str, before: datetime, limit: int) -> list[StoredObject]: ...
+
+    def start_multipart(self, key: str, content_type: str) -> str: ...
+
+    def presign_part(self, key: str, multipart_id: str, number: int, size: int, expires_in: int) -> str: ...
+
+    def uploaded_parts(self, key: str, multipart_id: str) -> list[UploadedPart] | None: ...
+
+    def complete_multipart(self, key: str, multipart_id: str, parts: Sequence[tuple[int, str]]) -> None: ...
+
+    def abort_multipart(self, key: str, multipart_id: str) -> None: ...
+
+
+class EventQueue(Protocol):
+    """Where object events wait for the scan handler (SQS in every stage)."""
+
+    def send_object_events(self, keys: Sequence[str]) -> None: ...
 
 
 class Catalog(Protocol):
@@ -108,6 +135,8 @@ class Catalog(Protocol):
     def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None) -> None: ...
 
     def get_upload(self, upload_id: str) -> UploadRecord | None: ...
+
+    def set_multipart(self, upload_id: str, multipart_id: str) -> None: ...
 
     def record_verdict(
         self,

@@ -98,7 +98,9 @@ class ScanService:
         scanner: Scanner,
         sniffer: Sniffer,
         content: ContentPolicy,
+        scan_limit: int | None = None,
     ) -> None:
+        self._scan_limit = scan_limit
         self._catalog = catalog
         self._store = store
         self._scanner = scanner
@@ -138,6 +140,9 @@ class ScanService:
             return Verdict(FileStatus.REJECTED, "type_mismatch"), ""
         if stored.last_modified > upload.expires_at + CLOCK_SKEW:
             return Verdict(FileStatus.REJECTED, "grant_expired"), ""
+        if self._scan_limit is not None and stored.size > self._scan_limit:
+            # Bytes the antivirus cannot read whole are never served (clamd would also refuse them).
+            return Verdict(FileStatus.REJECTED, "too_large_to_scan"), ""
         tally = _Tally()
         result = self._scanner.scan_stream(tally.watch(self._store.read_chunks(stored.key, stored.etag, CHUNK)))
         observed = Observed(
@@ -162,7 +167,7 @@ class ScanService:
         """Copy to the served place or quarantine, record the verdict once, then drop the incoming object."""
         prefix = SERVED if verdict.clean else QUARANTINE
         target = f"{prefix}{stored.key[len(INCOMING) :]}"
-        self._store.copy(stored.key, target, stored.etag)
+        self._store.copy(stored.key, target, stored.etag, stored.size)
         try:
             self._catalog.record_verdict(upload, verdict, sha256, target, utcnow(), arrived_at=stored.last_modified)
         except StaleWriteError:

@@ -220,7 +220,12 @@ class TrashService:
         for day in due_days(now, lookback_days):
             for upload_id in self._catalog.grants_due(day, now, limit):
                 upload = self._catalog.get_upload(upload_id)
-                if upload is None or upload.status is not FileStatus.PENDING or self._store.exists(upload.key):
+                if upload is None or upload.status is not FileStatus.PENDING:
+                    continue
+                if upload.multipart_id is not None:
+                    # Parts of an abandoned upload go; a completion that beat us left an object (below).
+                    self._store.abort_multipart(upload.key, upload.multipart_id)
+                if self._store.exists(upload.key):
                     continue
                 try:
                     self._catalog.record_verdict(upload, Verdict(FileStatus.REJECTED, "grant_expired"), "", "", now)

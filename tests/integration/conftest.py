@@ -18,6 +18,25 @@ SECRET = "integration-secret-of-at-least-32-bytes"
 SCHOOL = "lycee-hugo"
 OTHER_SCHOOL = "college-zola"
 MIB = 1024 * 1024
+# Rows of the fault suite (tests/integration/test_faults.py): fault, files uploaded, lost, served unscanned.
+FAULT_TABLE: list[tuple[str, int, int, int]] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault table, printed after the run and written to tests/artifacts/faults.md."""
+    if not FAULT_TABLE:
+        return
+    lines = [
+        "| fault | files uploaded | files lost | files served unscanned |",
+        "|---|---:|---:|---:|",
+        *(f"| {fault} | {uploaded} | {lost} | {unscanned} |" for fault, uploaded, lost, unscanned in FAULT_TABLE),
+    ]
+    terminalreporter.section("fault suite: nothing lost, nothing served unscanned")
+    for line in lines:
+        terminalreporter.write_line(line)
+    artifacts = Path(__file__).resolve().parents[1] / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "faults.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def make_token(sub: str, role: str = "student", school: str = SCHOOL, secret: str = SECRET, **claims: Any) -> str:
@@ -68,7 +87,12 @@ class Api:
         answer = self.grant(name, data, content_type, space, **extra)
         assert answer.status_code == 201, answer.text
         grant: dict[str, Any] = answer.json()
-        post_to_storage(grant, data, content_type)
+        if grant["upload"]["method"] == "MULTIPART":
+            etags = put_parts(grant["upload"], data)
+            done = self.post(f"/v1/uploads/{grant['uploadId']}/complete", {"parts": etags})
+            assert done.status_code == 200, done.text
+        elif grant["upload"]["method"] == "POST":
+            post_to_storage(grant, data, content_type)
         return grant
 
     def wait_status(self, file_id: str, timeout: float = 10.0, leave: str = "pending") -> dict[str, Any]:
@@ -81,6 +105,19 @@ class Api:
             if file["status"] != leave or time.monotonic() > deadline:
                 return file
             time.sleep(0.1)
+
+
+def put_part(upload: dict[str, Any], number: int, data: bytes) -> str:
+    """PUT one part of a multipart upload to its signed URL, as a tablet would; its ETag."""
+    size = upload["partSize"]
+    url = next(p["url"] for p in upload["parts"] if p["partNumber"] == number)
+    answer = requests.put(url, data=data[(number - 1) * size : number * size], timeout=60)
+    assert answer.status_code == 200, answer.text
+    return str(answer.headers["ETag"])
+
+
+def put_parts(upload: dict[str, Any], data: bytes) -> list[dict[str, Any]]:
+    return [{"partNumber": p["partNumber"], "etag": put_part(upload, p["partNumber"], data)} for p in upload["parts"]]
 
 
 def post_to_storage(grant: dict[str, Any], data: bytes, content_type: str) -> requests.Response:
@@ -98,8 +135,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         port=free_port(),
         moto_port=free_port(),
         jwt_secret=SECRET,
-        max_upload_size=8 * MIB,
-        extra_env={"CARTABLE_QUOTAS_FILE": str(Path(__file__).resolve().parents[1] / "quotas.json")},
+        max_upload_size=16 * MIB,
+        scan_max_size=12 * MIB,
+        extra_env={
+            "CARTABLE_QUOTAS_FILE": str(Path(__file__).resolve().parents[1] / "quotas.json"),
+            # Multipart from 6 MiB in parts of 5 MiB (S3's smallest), so tests need no 64 MiB files.
+            "CARTABLE_MULTIPART_THRESHOLD": str(6 * MIB),
+            "CARTABLE_PART_SIZE": str(5 * MIB),
+        },
     )
     local = LocalStack(config)
     local.start()

@@ -196,3 +196,8 @@ def test_the_outbox_is_published_once_and_kept_when_publishing_fails() -> None:
     assert service.publish_pending(just_after_midnight) == 0
     assert outbox.days[-2:] == ["2026-12-01", "2026-12-02"]  # yesterday's too, around midnight
     assert NotificationService(FakeOutbox(notes)).publish_pending(just_after_midnight) == 0  # no publisher
+
+
+def test_a_cancelled_upload_tells_nobody() -> None:
+    cancelled = Verdict(FileStatus.REJECTED, "cancelled")
+    assert verdict_notifications(file("assignment:a1"), "alice", cancelled, 1, ASSIGNMENT, NOW, NOW) == []

@@ -75,12 +75,14 @@ def test_bucket_is_private_versioned_and_encrypted() -> None:
 def test_bucket_lifecycle_cleans_incoming_quarantine_versions_and_abandoned_uploads() -> None:
     rules = _by_name(properties("FilesBucket")["LifecycleConfiguration"]["Rules"], "Id")
     incoming = rules["incoming-unscanned-leftovers"]
-    assert incoming["Prefix"] == INCOMING and incoming["ExpirationInDays"] == 1
-    assert incoming["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    # Unscanned bytes stay a week (the sweeper re-announces them hourly; an operator drains the DLQ);
+    # a multipart upload lives at most 36 h (CARTABLE_MULTIPART_TTL), its parts are aborted after two days.
+    assert incoming["Prefix"] == INCOMING and incoming["ExpirationInDays"] == 7
+    assert incoming["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 2}
     assert rules["quarantine-retention"]["Prefix"] == QUARANTINE
     everything = rules["deleted-and-replaced-versions"]
     assert "Prefix" not in everything and "NoncurrentVersionExpiration" in everything
-    assert everything["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert everything["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 2}
     assert all(rule["Status"] == "Enabled" for rule in rules.values())
 
 

@@ -49,6 +49,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("logs:CreateLogStream", f"{LOGS}-APIHandler-*:*"),
         ("logs:PutLogEvents", f"{LOGS}-APIHandler-*:*"),
         ("s3:PutObject", f"{BUCKET}/incoming/*"),
+        ("s3:ListMultipartUploadParts", f"{BUCKET}/incoming/*"),
+        ("s3:AbortMultipartUpload", f"{BUCKET}/incoming/*"),
         ("s3:GetObject", f"{BUCKET}/files/*"),
         ("s3:GetObject", f"{BUCKET}/exports/*"),
         ("s3:PutObject", f"{BUCKET}/exports/*"),
@@ -75,6 +77,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("s3:DeleteObject", f"{BUCKET}/incoming/*"),
         ("s3:PutObject", f"{BUCKET}/files/*"),
         ("s3:PutObject", f"{BUCKET}/quarantine/*"),
+        ("s3:AbortMultipartUpload", f"{BUCKET}/files/*"),
+        ("s3:AbortMultipartUpload", f"{BUCKET}/quarantine/*"),
         ("s3:ListBucket", BUCKET),
         *{(action, TABLE) for action in TABLE_ACTIONS | {"dynamodb:ConditionCheckItem"}},
         *{
@@ -111,6 +115,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("s3:DeleteObject", f"{BUCKET}/files/*"),
         ("s3:ListBucket", BUCKET),
         ("sns:Publish", TOPIC),
+        ("s3:AbortMultipartUpload", f"{BUCKET}/incoming/*"),
+        ("sqs:SendMessage", QUEUE),
     },
 }
 # What no function may ever do: change who may read the bucket, or make anything public.
@@ -292,6 +298,10 @@ def test_object_access_by_function(name: str, action: str, key: str, allowed: bo
 def test_only_the_scanner_touches_the_queue_and_the_api_never_lists_the_bucket() -> None:
     assert decide(iam_policy("scanner.json"), None, "sqs:ReceiveMessage", QUEUE, SCANNER_ROLE)
     assert not decide(iam_policy("api.json"), None, "sqs:ReceiveMessage", QUEUE, API_ROLE)
+    assert not decide(iam_policy("api.json"), None, "sqs:SendMessage", QUEUE, API_ROLE)
+    # the sweeper sends (never receives) events for objects left unscanned too long
+    assert decide(iam_policy("sweeper.json"), None, "sqs:SendMessage", QUEUE, API_ROLE)
+    assert not decide(iam_policy("sweeper.json"), None, "sqs:ReceiveMessage", QUEUE, API_ROLE)
     # the sweeper lists keys (never reads them) to tell an unused grant from bytes awaiting their scan
     assert not decide(iam_policy("api.json"), None, "s3:ListBucket", BUCKET, API_ROLE)
 

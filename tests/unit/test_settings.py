@@ -14,6 +14,16 @@ def test_local_defaults() -> None:
     assert settings.s3_addressing_style == "path" and settings.upload_ttl == 900 and settings.download_ttl == 300
 
 
+def test_uploads_go_multipart_above_the_contracts_64_mib_up_to_5_gib() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.multipart_threshold == 64 * 1024**2 and settings.max_upload_size == 5 * 1024**3
+    assert settings.part_size == 16 * 1024**2 and settings.scan_max_size == 2 * 1024**3
+    with pytest.raises(ConfigurationError, match="CARTABLE_MULTIPART_THRESHOLD"):
+        Settings.from_env({**BASE, "CARTABLE_MULTIPART_THRESHOLD": str(65 * 1024**2)})
+    with pytest.raises(ConfigurationError, match="CARTABLE_PART_SIZE"):
+        Settings.from_env({**BASE, "CARTABLE_PART_SIZE": str(4 * 1024**2)})  # S3 parts are at least 5 MiB
+
+
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ConfigurationError) as info:
         Settings.from_env(

@@ -1,0 +1,405 @@
+"""The fault suite: a part fails while uploads are scanned, and nothing is lost or served unscanned.
+
+Each test stops the stack's pump, uploads through the API as a tablet would, then delivers the real
+queue's messages to the very handler Lambda calls (`app.scan_uploads`), in this process, with one
+fault injected: clamd SIGKILLed mid-stream, clamd answering an error, events twice and out of order,
+a crash between the copy and the record, DynamoDB failing the record update, a poison message in a
+batch of ten. Then the fault ends, the pump (and, where an event was lost, the sweeper) recover.
+
+The promise, checked for every file after the fault and again after recovery: it is either
+`available` with exactly the bytes sent, or `pending`/`infected`/`rejected` with its bytes still held
+(incoming/ or quarantine/) or a reason, never missing; and the API never hands out bytes that were not
+scanned clean. Each test adds a row to the table printed at the end of the run (and written to
+tests/artifacts/faults.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from chalicelib import settings as settings_module
+from chalicelib import wiring
+from chalicelib.domain.files import INCOMING, QUARANTINE
+from chalicelib.domain.scanning import object_keys
+from local.clamav import EICAR
+from local.pump import LocalContext, lambda_event, settle
+from local.stack import LocalStack
+from tests.integration.conftest import FAULT_TABLE, MIB, Api
+
+pytestmark = pytest.mark.integration
+
+
+class Crash(BaseException):
+    """The process dies here: not an exception a handler could catch and report."""
+
+
+@dataclass
+class Sent:
+    """One file as the tablet sent it, and what it must become."""
+
+    file_id: str
+    upload_id: str
+    data: bytes
+    clean: bool
+
+
+@dataclass
+class Harness:
+    stack: LocalStack
+    user: Api
+    sent: list[Sent] = field(default_factory=list)
+
+    def upload(self, name: str, data: bytes, clean: bool = True) -> Sent:
+        grant = self.user.upload(name, data, "text/plain")
+        item = Sent(grant["fileId"], grant["uploadId"], data, clean)
+        self.sent = [s for s in self.sent if s.file_id != item.file_id] + [item]  # a new version replaces
+        return item
+
+    def receive(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+        """At least `count` messages of the real queue (S3's events for what was uploaded)."""
+        sqs, found = self.stack.aws("sqs"), {}
+        deadline = time.monotonic() + timeout
+        while len(found) < count and time.monotonic() < deadline:
+            answer = sqs.receive_message(
+                QueueUrl=self.stack.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+            )
+            for message in answer.get("Messages", []):
+                if json.loads(message["Body"]).get("Event") == "s3:TestEvent":
+                    self.delete([message])
+                    continue
+                found[message["MessageId"]] = message
+        keys = [object_keys(m["Body"]) for m in found.values()]
+        assert len(found) >= count, (
+            f"{len(found)} of {count} events arrived: {keys} for {[(s.file_id, s.upload_id) for s in self.sent]}"
+        )
+        return list(found.values())
+
+    def deliver(self, messages: list[dict[str, Any]]) -> set[str]:
+        """One Lambda invocation of the scan handler on these messages; the ids it reports failed. A
+        crash leaves every message to come back, as Lambda would."""
+        from app import scan_uploads
+
+        region = self.stack.env["AWS_DEFAULT_REGION"]
+        try:
+            answer = scan_uploads(
+                lambda_event(messages, "arn:aws:sqs:local:000000000000:uploads", region), LocalContext()
+            )
+        except Crash:
+            self.release(messages)
+            return {m["MessageId"] for m in messages}
+        settle(self.stack.aws("sqs"), self.stack.queue_url, messages, answer)
+        return {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
+
+    def release(self, messages: list[dict[str, Any]]) -> None:
+        for m in messages:
+            self.stack.aws("sqs").change_message_visibility(
+                QueueUrl=self.stack.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+            )
+
+    def delete(self, messages: list[dict[str, Any]]) -> None:
+        for m in messages:
+            self.stack.aws("sqs").delete_message(QueueUrl=self.stack.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+    def statuses(self) -> list[str]:
+        files = [self.user.get(f"/v1/files/{s.file_id}").json() for s in self.sent]
+        return [
+            f["status"] if f["status"] in ("available", "pending") else f["status"] + ":" + (f["reason"] or "")
+            for f in files
+        ]
+
+    def recover(self, timeout: float = 30) -> None:
+        """The fault is over: the pump runs again; wait until no file is pending."""
+        self.stack.start_pump()
+        deadline = time.monotonic() + timeout
+        for item in self.sent:
+            self.user.wait_status(item.file_id, timeout=max(0.5, deadline - time.monotonic()))
+
+    # -- the promise ----------------------------------------------------------------------------
+    def _held(self, key: str) -> bool:
+        try:
+            self.stack.aws("s3").head_object(Bucket=self.stack.config.bucket, Key=key)
+        except ClientError:
+            return False
+        return True
+
+    def lost(self) -> list[str]:
+        """Files neither served with their exact bytes nor still held with a status that says why."""
+        lost = []
+        for item in self.sent:
+            answer = self.user.get(f"/v1/files/{item.file_id}")
+            if answer.status_code != 200:
+                lost.append(f"{item.file_id}: {answer.status_code}")
+                continue
+            file = answer.json()
+            suffix = f"{item.file_id}/{item.upload_id}"
+            if file["status"] == "available":
+                ok = file["sha256"] == hashlib.sha256(item.data).hexdigest() or not item.clean
+            elif file["status"] == "pending":
+                ok = self._held(f"{INCOMING}{suffix}")
+            else:
+                ok = bool(file["reason"]) and (file["status"] == "rejected" or self._held(f"{QUARANTINE}{suffix}"))
+            if not ok:
+                lost.append(f"{item.file_id}: {file['status']} {file['reason']}")
+        return lost
+
+    def served_unscanned(self) -> list[str]:
+        """Files whose content URL hands out bytes that were not scanned clean, or other bytes."""
+        bad = []
+        for item in self.sent:
+            answer = self.user.get(f"/v1/files/{item.file_id}/content")
+            if answer.status_code == 409:
+                continue
+            served = requests.get(answer.headers["Location"], timeout=30).content if answer.status_code == 302 else b""
+            status = self.user.get(f"/v1/files/{item.file_id}").json()["status"]
+            if not item.clean or status != "available" or served != item.data:
+                bad.append(f"{item.file_id}: {answer.status_code} while {status}")
+        return bad
+
+    def check(self, fault: str) -> None:
+        """The promise now; and the row of the table once recovered."""
+        lost, unscanned = self.lost(), self.served_unscanned()
+        assert (lost, unscanned) == ([], []), fault
+
+    def record(self, fault: str) -> None:
+        lost, unscanned = self.lost(), self.served_unscanned()
+        FAULT_TABLE.append((fault, len(self.sent), len(lost), len(unscanned)))
+        assert lost == [] and unscanned == [], (fault, lost, unscanned)
+
+
+@pytest.fixture
+def harness(stack: LocalStack, as_user: Any, monkeypatch: pytest.MonkeyPatch, request: Any) -> Iterator[Harness]:
+    """The handler's environment in this process (as Lambda's configuration), the pump stopped."""
+    for name, value in stack.env.items():
+        monkeypatch.setenv(name, value)
+    _clear_caches()
+    stack.stop_pump()
+    # moto answers a long poll the pump left open (1 s) with the next message even though nobody
+    # reads it any more: that message would hide for the visibility timeout. Let the poll end.
+    time.sleep(1.5)
+    try:
+        yield Harness(stack, as_user(f"faults-{request.node.name[5:40]}"))
+    finally:
+        stack.start_pump()
+        if not stack.clamd.is_running:
+            stack.clamd.start()
+        _clear_caches()
+
+
+def _clear_caches() -> None:
+    settings_module.settings.cache_clear()
+    for value in vars(wiring).values():
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
+
+
+def text(n: int, size: int = 64) -> bytes:
+    line = f"devoir {n} : les fractions et l exercice {n}.\n".encode()
+    return (line * (size // len(line) + 1))[:size]
+
+
+def upload_mix(h: Harness, prefix: str, clean: int = 3, size: int = 64) -> None:
+    for n in range(clean):
+        h.upload(f"{prefix}-{n}.txt", text(n, size))
+    h.upload(f"{prefix}-eicar.txt", EICAR, clean=False)
+
+
+# -- the faults ---------------------------------------------------------------------------------------
+
+
+def test_clamd_killed_mid_stream(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    upload_mix(harness, "tue", size=3 * MIB)  # several chunks each: the kill lands mid-stream
+    messages = harness.receive(len(harness.sent))
+    service = wiring.scan_service()
+    read = service._store.read_chunks
+
+    def read_then_kill(key: str, etag: str, chunk: int) -> Iterator[bytes]:
+        for n, piece in enumerate(read(key, etag, chunk)):
+            if n == 1:
+                harness.stack.clamd.kill()
+            yield piece
+
+    with monkeypatch.context() as patch:
+        patch.setattr(service._store, "read_chunks", read_then_kill)
+        failed = harness.deliver(messages)
+    assert failed == {m["MessageId"] for m in messages}  # no verdict without clamd: every one retried
+    assert {harness.user.get(f"/v1/files/{s.file_id}").json()["status"] for s in harness.sent} == {"pending"}
+    harness.check("clamd killed mid-stream")
+    harness.stack.clamd.start()
+    harness.recover()
+    harness.record("clamd killed mid-stream")
+    assert harness.statuses() == ["available"] * 3 + ["infected:Cartable.Test.EICAR.UNOFFICIAL"]
+
+
+def test_clamd_answering_an_error(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    upload_mix(harness, "erreur")
+    messages = harness.receive(len(harness.sent))
+    with FakeClamd(b"stream: Can't allocate memory ERROR\0") as address:
+        from chalicelib.adapters.clamav import ClamdScanner
+
+        with monkeypatch.context() as patch:
+            patch.setattr(wiring.scan_service(), "_scanner", ClamdScanner(address, 5))
+            failed = harness.deliver(messages)
+    assert failed == {m["MessageId"] for m in messages}
+    harness.check("clamd answering an error")
+    harness.recover()
+    harness.record("clamd answering an error")
+    assert harness.user.get(f"/v1/files/{harness.sent[-1].file_id}").json()["status"] == "infected"
+
+
+def test_events_twice_and_out_of_order(harness: Harness) -> None:
+    older = harness.upload("ordre.txt", text(1))
+    harness.upload("ordre.txt", text(2))  # a second version of the same file, granted later
+    harness.upload("double.txt", text(3))
+    harness.upload("double-eicar.txt", EICAR, clean=False)
+    messages = harness.receive(4)
+    older_key = f"{INCOMING}{older.file_id}/{older.upload_id}"
+    # The older version's event last, after the newer one's; then each event once more (S3 may).
+    newer_first = sorted(messages, key=lambda m: object_keys(m["Body"]) == [older_key])
+    assert not harness.deliver(newer_first)
+    replay = [{**m, "MessageId": m["MessageId"] + "-again"} for m in newer_first]
+    sqs = harness.stack.aws("sqs")
+    for m in replay:
+        sqs.send_message(QueueUrl=harness.stack.queue_url, MessageBody=m["Body"])
+    assert not harness.deliver(harness.receive(len(replay)))
+    harness.check("events twice and out of order")
+    harness.recover()
+    harness.record("events twice and out of order")
+    first = harness.user.get(f"/v1/files/{older.file_id}").json()
+    assert (first["status"], first["version"], first["sha256"]) == ("available", 1, hashlib.sha256(text(2)).hexdigest())
+    superseded = harness.user.get(f"/v1/uploads/{older.upload_id}").json()
+    assert (superseded["status"], superseded["reason"]) == ("rejected", "superseded")
+    assert harness.user.get(f"/v1/files/{harness.sent[1].file_id}").json()["version"] == 1
+
+
+def test_crash_between_the_copy_and_the_record(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    upload_mix(harness, "crash")
+    messages = harness.receive(len(harness.sent))
+    catalog = wiring.scan_service()._catalog
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise Crash("the function died after copying, before recording")
+
+    with monkeypatch.context() as patch:  # the injection only: the handler's environment stays
+        patch.setattr(catalog, "record_verdict", crash)
+        harness.deliver(messages)
+    # The bytes were copied out (files/ or quarantine/), the records still say pending: nothing served.
+    assert {harness.user.get(f"/v1/files/{s.file_id}").json()["status"] for s in harness.sent} == {"pending"}
+    harness.check("crash between copy and record")
+    # Worse: the events are lost too. The sweeper finds the objects left in incoming/ and re-announces them.
+    harness.delete(harness.receive(len(messages)))
+    from chalicelib.domain.models import utcnow
+
+    assert wiring.sweeper().requeue_stale(utcnow(), settle=_zero()) >= len(harness.sent)
+    harness.recover()
+    harness.record("crash between copy and record")
+    assert harness.statuses() == ["available"] * 3 + ["infected:Cartable.Test.EICAR.UNOFFICIAL"]
+
+
+def test_dynamodb_errors_on_the_record_update(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    upload_mix(harness, "dynamo")
+    messages = harness.receive(len(harness.sent))
+    client = wiring.scan_service()._catalog._db
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", _throttled)
+    try:
+        failed = harness.deliver(messages)
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", _throttled)
+    assert failed == {m["MessageId"] for m in messages}
+    harness.check("DynamoDB errors on the record update")
+    harness.recover()
+    harness.record("DynamoDB errors on the record update")
+    assert harness.statuses() == ["available"] * 3 + ["infected:Cartable.Test.EICAR.UNOFFICIAL"]
+
+
+def test_a_poison_message_in_a_batch_of_ten(harness: Harness) -> None:
+    upload_mix(harness, "poison", clean=8)
+    messages = harness.receive(len(harness.sent))
+    table = harness.stack.config.table
+    harness.stack.aws("dynamodb").put_item(
+        TableName=table, Item={"pk": {"S": "UPLOAD#poisonedB"}, "sk": {"S": "UPLOAD"}, "uploadId": {"S": "poisonedB"}}
+    )
+    body = {
+        "Records": [{"eventName": "ObjectCreated:Post", "s3": {"object": {"key": "incoming/poisonfileB/poisonedB"}}}]
+    }
+    poison = {**messages[0], "MessageId": "poison-message", "Body": json.dumps(body)}
+    batch = [*messages[:5], poison, *messages[5:]]
+    assert len(batch) == 10
+    try:
+        assert harness.deliver(batch) == {"poison-message"}  # the nine others are not run again
+        harness.check("a poison message in a batch of ten")
+        harness.recover()
+        harness.record("a poison message in a batch of ten")
+    finally:
+        harness.stack.aws("dynamodb").delete_item(
+            TableName=table, Key={"pk": {"S": "UPLOAD#poisonedB"}, "sk": {"S": "UPLOAD"}}
+        )
+
+
+# -- tools --------------------------------------------------------------------------------------------
+
+
+def _zero() -> Any:
+    from datetime import timedelta
+
+    return timedelta(0)
+
+
+def _throttled(**kwargs: Any) -> None:
+    raise ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}}, "TransactWriteItems"
+    )
+
+
+class FakeClamd:
+    """A TCP peer that reads one INSTREAM and answers `reply`."""
+
+    def __init__(self, reply: bytes) -> None:
+        self._reply = reply
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> str:
+        self._thread.start()
+        return f"tcp://127.0.0.1:{self._server.getsockname()[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._server.close()
+
+    def _serve(self) -> None:
+        self._server.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                continue
+            with conn:
+                _read_instream(conn)
+                conn.sendall(self._reply)
+
+
+def _read_instream(conn: socket.socket) -> None:
+    def exactly(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            part = conn.recv(n - len(data))
+            if not part:
+                raise ConnectionError
+            data += part
+        return data
+
+    exactly(len(b"zINSTREAM\0"))
+    while length := int.from_bytes(exactly(4), "big"):
+        exactly(length)
