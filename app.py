@@ -76,6 +76,16 @@ def audit_trail(principal: Principal) -> dict[str, Any]:
     return wiring.audit_service().list(principal, _query("user"), _query("limit"), _query("cursor"))
 
 
+@views.route("/v1/years/close", methods=["POST"])
+def close_year(principal: Principal) -> dict[str, Any]:
+    return wiring.year_service().close_year(principal, json_body(current_request(app).raw_body))
+
+
+@views.route("/v1/retention", methods=["GET"])
+def retention(principal: Principal) -> dict[str, Any]:
+    return wiring.year_service().retention_report(principal, _query("asOf"), _query("limit"), _query("cursor"))
+
+
 @views.route("/v1/uploads", methods=["POST"], status=201)
 def grant_upload(principal: Principal) -> dict[str, Any]:
     body = json_body(current_request(app).raw_body)

@@ -24,6 +24,7 @@ FIGURES = [
     "scan_throughput",
     "scale_pages",
     "zip_memory",
+    "large_upload",
     "cost_model",
 ]
 Glance = list[list[str]]
@@ -132,6 +133,23 @@ def zip_memory(r: dict[str, Any]) -> Glance:
     ]
 
 
+def large_upload(r: dict[str, Any]) -> Glance:
+    return [
+        [
+            f"7 {r['mib']} MiB multipart upload",
+            "available, right sha256",
+            f"{r['status']}, sha256 {'right' if r['sha256_ok'] else 'WRONG'}; available {r['scan_s']} s after complete",
+            yes(r["status"] == "available" and r["sha256_ok"]),
+        ],
+        [
+            "7 scanner peak memory (event pump's VmHWM)",
+            f"< {r['target_peak_mb']} MiB",
+            f"{r['scanner_peak_mb']} MB (idle {r['scanner_peak_before_mb']} MB)",
+            yes(r["scanner_peak_mb"] < r["target_peak_mb"]),
+        ],
+    ]
+
+
 def cost_model(r: dict[str, Any]) -> Glance:
     return [
         [
@@ -150,6 +168,7 @@ GLANCES: dict[str, Callable[[dict[str, Any]], Glance]] = {
     "scan_throughput": scan_throughput,
     "scale_pages": scale_pages,
     "zip_memory": zip_memory,
+    "large_upload": large_upload,
     "cost_model": cost_model,
 }
 

@@ -15,32 +15,24 @@ Usage: .venv/bin/python -m bench.upload_latency [--in-flight 100]
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bench.common import (
     MIB,
     QUICK,
-    SECRET,
     aws_client,
     emit,
-    free_port,
     percentile,
     scratch_dir,
-    stop_process,
     table,
     token,
 )
+from bench.stack_process import local_stack_process, stack_log_on_error
 
 KIB = 1024
 MAX_UPLOAD = 64 * MIB
@@ -68,70 +60,6 @@ def plans(in_flight: int) -> list[Plan]:
 
 def text_of(size: int) -> bytes:
     return (LINE * (size // len(LINE) + 1))[:size]
-
-
-# -- the stack, in a child process ---------------------------------------------------------------------
-def stack_child(build: str) -> None:
-    """Run the local stack until stdin closes; its parts log to a file, the ready line goes to stdout."""
-    from local.stack import LocalStack, StackConfig
-
-    ready = os.fdopen(os.dup(1), "w")
-    log = os.open(Path(build) / "stack.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    config = StackConfig(
-        build_dir=Path(build),
-        port=free_port(),
-        moto_port=free_port(),
-        jwt_secret=SECRET,
-        max_upload_size=MAX_UPLOAD,
-        extra_env={"CARTABLE_MAX_UPLOAD_SIZE": str(MAX_UPLOAD)},
-    )
-    stack = LocalStack(config)
-    stack.start()
-    try:
-        ready.write(json.dumps({"api": stack.api_url, "aws": stack.aws_endpoint, "table": config.table}) + "\n")
-        ready.close()
-        sys.stdin.read()
-    finally:
-        stack.stop()
-
-
-@contextmanager
-def local_stack_process(build: Path) -> Iterator[dict[str, str]]:
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bench.upload_latency", "--stack-child", str(build)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        if not line:
-            log = build / "stack.log"
-            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-            raise RuntimeError(f"the local stack did not start:\n{tail}")
-        yield json.loads(line)
-    finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        try:
-            child.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            stop_process(child)
-
-
-@contextmanager
-def stack_log_on_error(build: Path) -> Iterator[None]:
-    """On a failure, the tail of what the stack's parts said (the API's and the pump's tracebacks)."""
-    try:
-        yield
-    except BaseException:
-        log = build / "stack.log"
-        if log.exists():
-            print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
-        raise
 
 
 # -- the tablets ---------------------------------------------------------------------------------------
@@ -261,7 +189,7 @@ def run_batch(tablets: Tablets, poller: Poller, plan: Plan, count: int, tag: str
 
 def measure(plan: Plan, rows: list[list[Any]], figures: dict[str, Any]) -> None:
     """One size on a stack of its own: a warm-up, then alone, then in flight."""
-    with scratch_dir("bench-upl-") as build, local_stack_process(build) as stack:
+    with scratch_dir("bench-upl-") as build, local_stack_process(build, MAX_UPLOAD) as stack:
         tablets = Tablets(stack["api"])
         dynamodb = aws_client("dynamodb", stack["aws"])
         with Poller(stack["aws"], stack["table"]) as poller, stack_log_on_error(build):
@@ -290,11 +218,7 @@ def measure(plan: Plan, rows: list[list[Any]], figures: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--in-flight", type=int, default=100)
-    parser.add_argument("--stack-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.stack_child:
-        stack_child(args.stack_child)
-        return
     rows: list[list[Any]] = []
     figures: dict[str, Any] = {}
     for plan in plans(args.in_flight):

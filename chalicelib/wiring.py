@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.files import FileService
     from chalicelib.domain.notifications import NotificationService, Publisher
     from chalicelib.domain.receipts import ReceiptService
+    from chalicelib.domain.rollover import YearService
     from chalicelib.domain.roster import RosterService
     from chalicelib.domain.scanning import ScanService
     from chalicelib.domain.sharing import SharingService
@@ -220,7 +221,14 @@ def sweeper() -> Sweeper:
 
     config = settings()
     queue = SqsEventQueue(aws_client("sqs", config), config.queue_url) if config.queue_url else None
-    return Sweeper(trash_service(), store(), queue)
+    return Sweeper(trash_service(), store(), queue, year_service())
+
+
+@lru_cache(maxsize=1)
+def year_service() -> YearService:
+    from chalicelib.domain.rollover import YearService
+
+    return YearService(catalog(), access_control())
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,7 @@ export class ApiError extends Error {
 const POLL_INTERVAL_MS = 500;
 const POLL_TIMEOUT_MS = 60_000;
 const MAX_PAGES = 20;
+const DIGEST_LIMIT = 64 * 1024 * 1024; // above it WebCrypto would need the whole file in memory
 
 export class Api {
   constructor(base = "") {
@@ -127,14 +128,42 @@ export class Api {
       size: file.size,
       contentType: file.type || "application/octet-stream",
     };
-    const sha256 = await digest(file);
+    // WebCrypto cannot hash a stream: a large file is not read whole into memory for its digest.
+    const sha256 = file.size <= DIGEST_LIMIT ? await digest(file) : null;
     if (sha256) body.sha256 = sha256;
     const grant = await this.post("/v1/uploads", body);
-    if (grant.upload.method !== "POST") {
-      throw new ApiError(413, "payload_too_large", "");
+    if (grant.upload.method === "NONE") {
+      onProgress(1); // the same clean bytes were already there: nothing to send
+    } else if (grant.upload.method === "MULTIPART") {
+      await this.sendParts(grant, file, onProgress);
+    } else {
+      await postForm(grant.upload, file, onProgress);
     }
-    await postForm(grant.upload, file, onProgress);
     return grant;
+  }
+
+  /** PUT each part to its signed URL (three at a time), then complete with every part's ETag. */
+  async sendParts(grant, file, onProgress) {
+    const { partSize, parts } = grant.upload;
+    const sent = new Map();
+    const etags = [];
+    const report = () => onProgress([...sent.values()].reduce((a, b) => a + b, 0) / file.size);
+    const queue = [...parts];
+    const worker = async () => {
+      for (let part = queue.shift(); part; part = queue.shift()) {
+        const start = (part.partNumber - 1) * partSize;
+        const blob = file.slice(start, Math.min(start + partSize, file.size));
+        const etag = await putPart(part.url, blob, (loaded) => {
+          sent.set(part.partNumber, loaded);
+          report();
+        });
+        etags.push({ partNumber: part.partNumber, etag });
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    etags.sort((a, b) => a.partNumber - b.partNumber);
+    await this.post(`/v1/uploads/${encodeURIComponent(grant.uploadId)}/complete`, { parts: etags });
+    onProgress(1);
   }
 
   /** Poll the upload until its scan ends (or a minute passes); `onChange(upload)` sees each new status. */
@@ -191,6 +220,27 @@ async function digest(file) {
   if (!globalThis.crypto || !crypto.subtle) return null;
   const hash = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
   return Array.from(new Uint8Array(hash), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** One part PUT to its signed URL; resolves with the ETag the store answered. */
+function putPart(url, blob, onLoaded) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("PUT", url);
+    request.upload.addEventListener("progress", (event) => onLoaded(event.loaded));
+    request.addEventListener("load", () => {
+      const etag = request.getResponseHeader("ETag");
+      if (request.status >= 200 && request.status < 300 && etag) {
+        onLoaded(blob.size);
+        resolve(etag);
+      } else {
+        reject(new ApiError(request.status, "storage_refused", ""));
+      }
+    });
+    request.addEventListener("error", () => reject(new ApiError(0, "network", "")));
+    request.addEventListener("abort", () => reject(new ApiError(0, "aborted", "")));
+    request.send(blob);
+  });
 }
 
 /** multipart/form-data to the object store: every signed field, then the bytes as `file`. */

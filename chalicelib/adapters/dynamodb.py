@@ -368,6 +368,7 @@ def assignment_from_item(item: Item) -> Assignment:
         allowed_types=tuple(item["allowedTypes"]) if "allowedTypes" in item else None,
         created_by=item["createdBy"],
         created_at=parse_iso(item["createdAt"]),
+        archived_at=parse_iso(item["archivedAt"]) if "archivedAt" in item else None,
     )
 
 
@@ -391,6 +392,8 @@ def class_from_item(item: Item) -> ClassRecord:
         name=item["name"],
         teachers=tuple(item.get("teachers", [])),
         students=tuple(item.get("students", [])),
+        archived_at=parse_iso(item["archivedAt"]) if "archivedAt" in item else None,
+        year=item.get("year"),
     )
 
 
@@ -857,6 +860,22 @@ class DynamoCatalog:
         )
         return [str(load(raw)["pk"]) for raw in result.get("Items", [])]
 
+    def put_retention_due(self, school: str, year: str, when: datetime) -> None:
+        """The day a closed year's pupils' work falls past the school's retention."""
+        day, stamp = due_key("retain", when)
+        item = {
+            "pk": f"RETAIN#{school}#{year}",
+            "sk": "RETAIN",
+            "school": school,
+            "gsi2pk": day,
+            "gsi2sk": f"{stamp}#{school}",
+        }
+        self._call("put_item", TableName=self._table, Item=dump(item))
+
+    def retention_due(self, day: str, now: datetime, limit: int) -> list[str]:
+        """Schools with a closed year whose retention fell due by `now` in that day partition."""
+        return sorted({pk.removeprefix("RETAIN#").split("#")[0] for pk in self._due("retain", day, now, limit)})
+
     def trash_due(self, day: str, now: datetime, limit: int) -> list[str]:
         """Ids of trashed files whose purge fell due by `now`."""
         return [pk.removeprefix("FILE#") for pk in self._due("trash", day, now, limit)]
@@ -1053,6 +1072,7 @@ class DynamoCatalog:
         """The caller's classes, read consistently so a removal counts on the next request."""
         teaching: set[str] = set()
         studying: set[str] = set()
+        archived: set[str] = set()
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :p",
@@ -1064,9 +1084,51 @@ class DynamoCatalog:
             for raw in result.get("Items", []):
                 item = load(raw)
                 (teaching if item["role"] == "teacher" else studying).add(str(item["classId"]))
+                if item.get("archived"):
+                    archived.add(str(item["classId"]))
             if "LastEvaluatedKey" not in result:
-                return Membership(teaching=frozenset(teaching), studying=frozenset(studying))
+                return Membership(frozenset(teaching), frozenset(studying), frozenset(archived))
             kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
+    def archive_class(self, record: ClassRecord, year: str, now: datetime, assignments: Sequence[Assignment]) -> None:
+        """Close a class's school year: its members' items, then its assignments, then the class item
+        last, so a crash midway is finished by closing again (a class item archived means done)."""
+        members = [(u, "teacher") for u in record.teachers] + [(u, "student") for u in record.students]
+        self._batch_write(
+            [
+                {
+                    "PutRequest": {
+                        "Item": dump(
+                            {
+                                "pk": f"MEMBER#{record.school}#{user}",
+                                "sk": f"CLASS#{record.id}",
+                                "classId": record.id,
+                                "role": role,
+                                "archived": True,
+                            }
+                        )
+                    }
+                }
+                for user, role in members
+            ]
+        )
+        for assignment in assignments:
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key=dump({"pk": f"SCHOOL#{record.school}", "sk": f"ASSIGNMENT#{assignment.id}"}),
+                UpdateExpression="SET archivedAt = :now",
+                ExpressionAttributeValues=dump({":now": iso(now)}),
+            )
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key=dump({"pk": f"SCHOOL#{record.school}", "sk": f"CLASS#{record.id}"}),
+            UpdateExpression="SET archivedAt = :now, #yr = :year",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(archivedAt)",
+            ExpressionAttributeNames={"#yr": "year"},
+            ExpressionAttributeValues=dump({":now": iso(now), ":year": year}),
+        )
 
     def get_class(self, school: str, class_id: str) -> ClassRecord | None:
         item = self._get(f"SCHOOL#{school}", f"CLASS#{class_id}")

@@ -94,6 +94,7 @@ class AccessControl:
         membership = Membership()
         class_id = None
         assignment = None
+        archived_class = False
         if space.kind is SpaceKind.ASSIGNMENT:
             assignment = self._catalog.get_assignment(school or principal.school, space.id)
             if assignment is None:
@@ -103,11 +104,15 @@ class AccessControl:
         elif space.kind is SpaceKind.CLASS:
             class_id = space.id
             if principal.role is Role.ADMIN:
-                if self._catalog.get_class(principal.school, space.id) is None:
+                record = self._catalog.get_class(principal.school, space.id)
+                if record is None:
                     raise NotFoundError().because("no such class")
+                archived_class = record.archived_at is not None
             else:
                 membership = self._catalog.membership(principal.school, principal.user_id)
-        resource = Resource(school or principal.school, space, class_id=class_id)
+                archived_class = space.id in membership.archived
+        archived = (assignment is not None and assignment.archived_at is not None) or archived_class
+        resource = Resource(school or principal.school, space, class_id=class_id, archived=archived)
         return SpaceAccess(self._rules, principal, membership, resource, assignment)
 
     def file(self, principal: Principal, file: FileRecord, action: Action) -> SpaceAccess:

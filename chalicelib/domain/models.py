@@ -119,6 +119,7 @@ class Membership:
 
     teaching: frozenset[str] = field(default_factory=frozenset)
     studying: frozenset[str] = field(default_factory=frozenset)
+    archived: frozenset[str] = field(default_factory=frozenset)  # of those, classes of a closed school year
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,8 @@ class ClassRecord:
     name: str
     teachers: tuple[str, ...]
     students: tuple[str, ...]
+    archived_at: datetime | None = None  # its school year was closed: a read-only archive
+    year: str | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,7 @@ class Assignment:
     allowed_types: tuple[str, ...] | None
     created_by: str
     created_at: datetime
+    archived_at: datetime | None = None  # its class's school year was closed
 
     @property
     def space(self) -> SpaceRef:

@@ -44,6 +44,7 @@ class Policy:
     spaces: Mapping[str, Mapping[str, frozenset[str]]]
     share_targets: Mapping[str, Mapping[str, frozenset[str]]]
     schools: Mapping[str, Mapping[str, Any]]
+    archived_denies: frozenset[str] = frozenset()  # actions nobody may take in a closed year's spaces
 
     def school_setting(self, school: str, name: str) -> Any:
         return self.schools.get(school, {}).get(name, self.schools.get("default", {}).get(name))
@@ -60,6 +61,7 @@ class Resource:
     file_subject: str | None = None  # in an assignment: the student the file belongs to
     share_roles: frozenset[ShareRole] = field(default_factory=frozenset)  # live shares reaching the caller
     share_creator: str | None = None  # for revoking a share: who created it
+    archived: bool = False  # a class or assignment space of a closed school year
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,10 @@ def parse_policy(document: Mapping[str, Any]) -> Policy:
             _check(set(relations), TARGET_RELATIONS, f"shareTargets.{role}.{kind}")
             targets[role][kind] = frozenset(relations)
     schools = {k: v for k, v in document.get("schools", {}).items() if k != "about"}
-    return Policy(spaces=parsed, share_targets=targets, schools=schools)
+    denies = frozenset(document.get("archived", {}).get("deny", []))
+    for action in denies:
+        Action(action)
+    return Policy(spaces=parsed, share_targets=targets, schools=schools, archived_denies=denies)
 
 
 def _check(given: set[str], known: frozenset[str], where: str) -> None:
@@ -151,6 +156,8 @@ def decide(rules: Policy, principal: Principal, membership: Membership, action: 
     """Allow or deny one action, with the reason; default deny, the tenant checked first."""
     if resource.school != principal.school:
         return Decision(False, "other_school")
+    if resource.archived and action in rules.archived_denies:
+        return Decision(False, f"{action} denied: the school year of this space is closed")
     allowed_by = rules.spaces.get(resource.space.kind, {}).get(action, frozenset())
     granted = sorted(allowed_by & relations(principal, membership, resource))
     if granted:

@@ -138,6 +138,14 @@ class Catalog(Protocol):
 
     def set_multipart(self, upload_id: str, multipart_id: str) -> None: ...
 
+    def archive_class(
+        self, record: ClassRecord, year: str, now: datetime, assignments: Sequence[Assignment]
+    ) -> None: ...
+
+    def put_retention_due(self, school: str, year: str, when: datetime) -> None: ...
+
+    def retention_due(self, day: str, now: datetime, limit: int) -> list[str]: ...
+
     def record_verdict(
         self,
         upload: UploadRecord,

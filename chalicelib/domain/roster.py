@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain.access import AccessControl
-from chalicelib.domain.models import Action, ClassRecord, Principal, is_valid_id, require_id
+from chalicelib.domain.models import Action, ClassRecord, Principal, is_valid_id, iso, require_id
 from chalicelib.domain.paging import parse_limit
 from chalicelib.domain.ports import Catalog
-from chalicelib.errors import BadRequestError, PayloadTooLargeError
+from chalicelib.errors import BadRequestError, ConflictError, PayloadTooLargeError
 
 MAX_MEMBERS = 1000
 MAX_CLASS_NAME = 200
@@ -26,6 +26,9 @@ def class_json(record: ClassRecord, include_students: bool) -> dict[str, Any]:
     body: dict[str, Any] = {"id": record.id, "name": record.name, "teachers": list(record.teachers)}
     if include_students:
         body["students"] = list(record.students)
+    if record.archived_at is not None:
+        body["archivedAt"] = iso(record.archived_at)  # ours: a closed school year, read-only
+        body["year"] = record.year
     return body
 
 
@@ -155,6 +158,9 @@ class RosterService:
         if both:
             raise BadRequestError(f"A user cannot be both teacher and student of a class: {sorted(both)[0]}.")
         record = ClassRecord(class_id, principal.school, name, teachers, students)
+        before = self._catalog.get_class(principal.school, class_id)
+        if before is not None and before.archived_at is not None:
+            raise ConflictError(f"Class {class_id} belongs to the closed year {before.year}; it is read-only.")
         self._catalog.put_class(record)
         return class_json(record, include_students=True)
 
@@ -163,6 +169,13 @@ class RosterService:
         self._access.school(principal).require(Action.MANAGE)
         parsed = parse_roster(raw)
         records = parsed.records(principal.school)
+        archived = {c.id for c in self._catalog.get_classes(principal.school, [r.id for r in records]) if c.archived_at}
+        if archived:
+            records = [r for r in records if r.id not in archived]
+            parsed.errors.extend(
+                {"line": 0, "message": f"class {c} belongs to a closed school year: not changed"}
+                for c in sorted(archived)
+            )
         self._catalog.put_roster(principal.school, records)
         members = sum(len(r.teachers) + len(r.students) for r in records)
         return {"classes": len(records), "members": members, "errors": parsed.errors}

@@ -7,7 +7,8 @@ It never judges bytes itself. Its work, each part safe to run again:
   handler, which treats it like any event: a pending upload is scanned (an event that was lost, or
   dead-lettered and worth another try), an already judged one's leftover is removed (a crash between
   the verdict and the clean-up), an object without a grant is removed. Since the scan handler deletes
-  the incoming object last, a crash between the copy and the record always leaves it there to find.
+  the incoming object last, a crash between the copy and the record always leaves it there to find;
+- pupils' work of a closed school year goes to the trash once past the school's retention.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.domain.files import INCOMING
 from chalicelib.domain.ports import EventQueue, ObjectStore
+from chalicelib.domain.rollover import YearService
 from chalicelib.domain.sync import TrashService
 
 log = logging.getLogger("cartable.sweeper")
@@ -33,6 +35,7 @@ class SweepReport:
     skipped: int
     grants_expired: int
     requeued: int
+    retained: int = 0
 
     def as_json(self) -> dict[str, int]:
         return {
@@ -41,11 +44,15 @@ class SweepReport:
             "skipped": self.skipped,
             "grantsExpired": self.grants_expired,
             "requeued": self.requeued,
+            "movedPastRetention": self.retained,
         }
 
 
 class Sweeper:
-    def __init__(self, trash: TrashService, store: ObjectStore, queue: EventQueue | None) -> None:
+    def __init__(
+        self, trash: TrashService, store: ObjectStore, queue: EventQueue | None, years: YearService | None = None
+    ) -> None:
+        self._years = years
         self._trash = trash
         self._store = store
         self._queue = queue
@@ -64,4 +71,5 @@ class Sweeper:
         purge = self._trash.purge(now)
         expired = self._trash.expire_grants(now)
         requeued = self.requeue_stale(now)
-        return SweepReport(purge.purged, purge.objects_deleted, purge.skipped, expired, requeued)
+        retained = self._years.apply_due_retention(now) if self._years is not None else 0
+        return SweepReport(purge.purged, purge.objects_deleted, purge.skipped, expired, requeued, retained)

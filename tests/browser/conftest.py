@@ -43,7 +43,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         build_dir=tmp_path_factory.mktemp("browser-stack"),
         port=free_port(),
         moto_port=free_port(),
-        max_upload_size=8 * MIB,
+        max_upload_size=16 * MIB,
+        # Multipart from 6 MiB in 5 MiB parts, as the integration stack: the page's multipart path is tried.
+        extra_env={"CARTABLE_MULTIPART_THRESHOLD": str(6 * MIB), "CARTABLE_PART_SIZE": str(5 * MIB)},
     )
     local = LocalStack(config)
     local.start()

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from local.clamav import EICAR
 from local.demo import MINIMAL_PDF, DemoSchool
-from tests.browser.conftest import TABLET_PORTRAIT, Shots
+from tests.browser.conftest import MIB, TABLET_PORTRAIT, Shots
 
 pytestmark = pytest.mark.browser
 
@@ -155,6 +155,26 @@ def test_late_submissions_are_flagged_for_the_teacher(
     expect(late.locator(".badge")).to_have_text("Late")
     expect(page.get_by_text("1 student(s) turned in, 1 late.")).to_be_visible()
     shots("late-flag")
+
+
+def test_a_large_file_goes_in_parts_with_progress_and_becomes_available(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
+) -> None:
+    page = browser_page
+    sign_in(page, base_url, "David Nguyen")
+    line = b"Le cycle de l eau : evaporation puis condensation puis precipitations.\n"
+    data = (line * (11 * MIB // len(line) + 1))[: 11 * MIB]  # three parts on this stack
+    watch_progress(page)
+    page.get_by_label("File to upload").set_input_files(
+        {"name": "expose-video.txt", "mimeType": "text/plain", "buffer": data}
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.get_by_label("Sending expose-video.txt")).to_have_attribute("value", "100", timeout=30_000)
+    seen = page.evaluate("window.progressSeen")
+    assert seen and seen[-1] == 100 and seen == sorted(seen), seen
+    uploaded = row(page, "expose-video.txt")
+    expect(uploaded).to_have_attribute("data-status", "available", timeout=30_000)
+    shots("multipart-available")
 
 
 def test_an_eicar_upload_shows_as_infected(browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool) -> None:

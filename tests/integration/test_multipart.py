@@ -20,6 +20,7 @@ from chalicelib.domain.access import AccessControl
 from chalicelib.domain.models import utcnow
 from chalicelib.domain.permissions import load_rules
 from chalicelib.domain.sync import TrashService
+from chalicelib.errors import StaleWriteError
 from local.stack import LocalStack
 from tests.integration.conftest import MIB, put_part, put_parts
 
@@ -193,3 +194,28 @@ def test_an_abandoned_multipart_upload_is_aborted_by_the_sweep(as_user: Any, sta
     state = student.get(f"/v1/uploads/{answer['uploadId']}").json()
     assert (state["status"], state["reason"], state["multipart"]["open"]) == ("rejected", "grant_expired", False)
     assert store.uploaded_parts(upload.key, upload.multipart_id) is None  # the parts are gone
+
+
+def test_objects_over_the_copy_limit_are_copied_part_by_part_on_the_scanned_etag(stack: LocalStack) -> None:
+    """copy_object stops at 5 GB; above the limit the store copies ranges (UploadPartCopy), each on the
+    ETag that was scanned. Here the limit is lowered to 6 MiB so that 11 MiB go in three parts."""
+    s3 = stack.aws("s3")
+    bucket = stack.config.bucket
+    data = homework(11 * MIB, seed="copie")
+    # Outside incoming/: the stack's scanner would remove an object there that has no grant.
+    s3.put_object(Bucket=bucket, Key="scratch/copytest/big", Body=data, ContentType="text/plain")
+    etag = s3.head_object(Bucket=bucket, Key="scratch/copytest/big")["ETag"]
+    store = S3ObjectStore(s3, bucket, copy_limit=6 * MIB, copy_part=5 * MIB)
+    store.copy("scratch/copytest/big", "files/copytest/big", etag, len(data))
+    copied = s3.get_object(Bucket=bucket, Key="files/copytest/big")
+    assert copied["ContentType"] == "text/plain"
+    assert hashlib.sha256(copied["Body"].read()).digest() == hashlib.sha256(data).digest()
+    # The source replaced since its scan: nothing is copied.
+    s3.put_object(Bucket=bucket, Key="scratch/copytest/big", Body=data[::-1], ContentType="text/plain")
+    with pytest.raises(StaleWriteError):
+        store.copy("scratch/copytest/big", "files/copytest/other", etag, len(data))
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="files/copytest/other")
+    with pytest.raises(FileNotFoundError):
+        store.copy("scratch/copytest/missing", "files/copytest/missing", None, len(data))
+    for key in ("scratch/copytest/big", "files/copytest/big"):
+        s3.delete_object(Bucket=bucket, Key=key)

@@ -156,3 +156,20 @@ def test_student_to_student_sharing_can_be_switched_off_per_school() -> None:
 def test_unknown_relation_in_rules_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown relations"):
         parse_policy({"spaces": {"user": {"read": ["everyone"]}}})
+
+
+@pytest.mark.parametrize("resource", ["class:C", "assignment:A own"])
+@pytest.mark.parametrize("who", ["teacher-of-C", "student-of-C", "admin"])
+def test_a_closed_years_spaces_are_read_only_for_everyone(resource: str, who: str) -> None:
+    from dataclasses import replace
+
+    principal, membership = WHO[who]
+    open_space = RESOURCES[resource]
+    archived = replace(open_space, archived=True)
+    rules = load_rules()
+    for action in (Action.LIST, Action.READ, Action.DOWNLOAD):
+        before = decide(rules, principal, membership, action, open_space).allowed
+        assert decide(rules, principal, membership, action, archived).allowed == before, action
+    for action in (Action.UPLOAD, Action.DELETE, Action.SHARE, Action.FEEDBACK):
+        decision = decide(rules, principal, membership, action, archived)
+        assert not decision.allowed and "closed" in decision.reason, action

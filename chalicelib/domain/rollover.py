@@ -1,0 +1,236 @@
+"""The end of a school year: classes become read-only archives, class shares end, and pupils' work
+goes after the school's retention period (with a dry run that says what would go).
+
+Closing a year archives every class of the school not archived yet. An archived class's folder and
+assignments stay readable by the same people as before, but the permission rules deny every write
+there (`archived.deny` in policies/sharing/rules.json): uploads, deletions, feedback, new shares and
+assignments answer 403. The shares that reached people through the class end, and so do the shares of
+the files in its folder and assignments. New classes for the new year get new ids (a roster import).
+
+Retention is a school setting (`retentionDays` in the rules' `schools`, none by default). Pupils' work
+is what was turned in to the archived classes' assignments (submissions and the feedback on them);
+the class folders' material stays. `GET /v1/retention?asOf=` lists exactly the files that are past it
+on that date; the hourly sweeper moves them to the trash once due (purged 30 days later, like any
+deleted file, so a mistake can still be undone).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.domain.access import AccessControl
+from chalicelib.domain.audit import entry
+from chalicelib.domain.models import (
+    Action,
+    Assignment,
+    ClassRecord,
+    FileRecord,
+    Principal,
+    Role,
+    SpaceKind,
+    SpaceRef,
+    iso,
+    parse_iso,
+    utcnow,
+)
+from chalicelib.domain.paging import parse_limit
+from chalicelib.domain.ports import Catalog
+from chalicelib.errors import BadRequestError, StaleWriteError
+
+log = logging.getLogger("cartable.rollover")
+
+YEAR = re.compile(r"[0-9A-Za-z_-]{1,32}")
+FEED_PAGE = 500
+SWEEPER = "cartable-sweeper"
+
+
+@dataclass(frozen=True)
+class RetainedFile:
+    """A file of pupils' work and when its class was archived."""
+
+    file: FileRecord
+    class_id: str
+    archived_at: datetime
+
+
+def parse_as_of(raw: str | None) -> datetime:
+    """`asOf` as a date (`2027-09-01`) or an RFC 3339 time; now when absent."""
+    if raw is None or raw == "":
+        return utcnow()
+    try:
+        if len(raw) == 10:
+            return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+        return parse_iso(raw)
+    except ValueError:
+        raise BadRequestError("asOf must be a date (2027-09-01) or a time (2027-09-01T00:00:00Z).") from None
+
+
+class YearService:
+    def __init__(self, catalog: Catalog, access: AccessControl) -> None:
+        self._catalog = catalog
+        self._access = access
+
+    # -- closing a year ---------------------------------------------------------------------------
+    def close_year(self, principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Archive every open class of the school; safe to run again (it finishes what a crash left)."""
+        self._access.school(principal).require(Action.MANAGE)
+        year = body.get("year")
+        if not isinstance(year, str) or not YEAR.fullmatch(year):
+            raise BadRequestError("year must name the school year, e.g. 2025-2026.")
+        now = utcnow().replace(microsecond=0)
+        classes = assignments = shares = 0
+        for record in self._classes(principal.school):
+            if record.archived_at is not None:
+                continue
+            of_class = self._catalog.list_assignments(principal.school, record.id)
+            shares += self._end_shares(principal, record, of_class)
+            try:
+                self._catalog.archive_class(record, year, now, of_class)
+            except StaleWriteError:
+                continue  # closed meanwhile by another call
+            classes += 1
+            assignments += len(of_class)
+        days = self.retention_days(principal.school)
+        if days is not None:
+            self._catalog.put_retention_due(principal.school, year, now + timedelta(days=days))
+        self._catalog.record_audit(
+            entry(principal, "year.close", f"school:{principal.school}", reason=f"{year}: {classes} classes")
+        )
+        log.info("year closed school=%s year=%s classes=%d shares=%d", principal.school, year, classes, shares)
+        return {
+            "year": year,
+            "closedAt": iso(now),
+            "classes": classes,
+            "assignments": assignments,
+            "sharesEnded": shares,
+        }
+
+    def _classes(self, school: str) -> Iterator[ClassRecord]:
+        cursor: str | None = None
+        while True:
+            page = self._catalog.list_classes(school, 1000, cursor)
+            yield from page.classes
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def _end_shares(self, principal: Principal, record: ClassRecord, assignments: list[Assignment]) -> int:
+        """The shares with the class, and the shares of every file of its folder and assignments."""
+        ended = {s.id: s for s in self._catalog.shares_received(principal.school, [("class", record.id)], 10_000)}
+        spaces = [SpaceRef(SpaceKind.CLASS, record.id)] + [SpaceRef(SpaceKind.ASSIGNMENT, a.id) for a in assignments]
+        for space in spaces:
+            for file in self._files(principal.school, space):
+                ended.update({s.id: s for s in self._catalog.file_shares(file.id)})
+        for share in ended.values():
+            reason = f"school year closed for class {record.id}"
+            self._catalog.delete_share(share, entry(principal, "share.end", f"share:{share.id}", reason=reason))
+        return len(ended)
+
+    def _files(self, school: str, space: SpaceRef, after: int = 0) -> Iterator[FileRecord]:
+        """Every file of a space that was ever available and is not in the trash, from its change feed."""
+        while True:
+            changes = self._catalog.changes(school, space, after, FEED_PAGE)
+            for change in changes:
+                if change.op == "upsert":
+                    yield change.file
+            if len(changes) < FEED_PAGE:
+                return
+            after = changes[-1].seq
+
+    # -- retention --------------------------------------------------------------------------------
+    def retention_days(self, school: str) -> int | None:
+        days = self._access.rules.school_setting(school, "retentionDays")
+        return int(days) if isinstance(days, int) and not isinstance(days, bool) and days > 0 else None
+
+    def past_retention(self, school: str, when: datetime) -> Iterator[RetainedFile]:
+        """Pupils' work of classes archived at least `retentionDays` before `when`, class by class."""
+        days = self.retention_days(school)
+        if days is None:
+            return
+        cutoff = when - timedelta(days=days)
+        for record in self._classes(school):
+            if record.archived_at is None or record.archived_at > cutoff:
+                continue
+            for assignment in self._catalog.list_assignments(school, record.id):
+                for file in self._files(school, SpaceRef(SpaceKind.ASSIGNMENT, assignment.id)):
+                    yield RetainedFile(file, record.id, record.archived_at)
+
+    def retention_report(
+        self, principal: Principal, as_of: str | None, limit: str | None, cursor: str | None
+    ) -> dict[str, Any]:
+        """The dry run: exactly what the retention would remove on `asOf` (now by default)."""
+        self._access.school(principal).require(Action.MANAGE)
+        when = parse_as_of(as_of)
+        page_size = parse_limit(limit)
+        skip = _decode_position(cursor)
+        days = self.retention_days(principal.school)
+        items: list[dict[str, Any]] = []
+        next_cursor = None
+        for position, item in enumerate(self.past_retention(principal.school, when)):
+            if position < skip:
+                continue
+            if len(items) == page_size:
+                next_cursor = _encode_position(position)
+                break
+            items.append(
+                {
+                    "fileId": item.file.id,
+                    "space": str(item.file.space),
+                    "name": item.file.name,
+                    "owner": item.file.owner,
+                    "size": item.file.size,
+                    "classId": item.class_id,
+                    "archivedAt": iso(item.archived_at),
+                    "purgeAfter": iso(item.archived_at + timedelta(days=days or 0)),
+                }
+            )
+        return {"retentionDays": days, "asOf": iso(when), "items": items, "nextCursor": next_cursor}
+
+    def apply_due_retention(self, now: datetime, lookback_days: int = 7) -> int:
+        """The sweeper's part: every school whose closed year fell past retention lately."""
+        from chalicelib.domain.sync import due_days
+
+        schools = {
+            school for day in due_days(now, lookback_days) for school in self._catalog.retention_due(day, now, 500)
+        }
+        return sum(self.apply_retention(school, now) for school in sorted(schools))
+
+    def apply_retention(self, school: str, now: datetime) -> int:
+        """Move to the trash what is past retention (the sweeper, or an operator by hand)."""
+        robot = Principal(user_id=SWEEPER, school=school, role=Role.ADMIN)
+        moved = 0
+        for item in list(self.past_retention(school, now)):
+            reason = f"retention: class {item.class_id} archived {iso(item.archived_at)}"
+            try:
+                self._catalog.trash_file(
+                    item.file.id, now, entry(robot, "file.retention", f"file:{item.file.id}", reason=reason)
+                )
+                moved += 1
+            except StaleWriteError:
+                continue
+        log.info("retention school=%s moved to trash=%d", school, moved)
+        return moved
+
+
+def _encode_position(position: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"p": position}).encode()).decode().rstrip("=")
+
+
+def _decode_position(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["p"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise BadRequestError("cursor is not one this list gave.") from None
+    if not isinstance(value, int) or value < 0:
+        raise BadRequestError("cursor is not one this list gave.")
+    return value
