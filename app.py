@@ -76,6 +76,16 @@ def audit_trail(principal: Principal) -> dict[str, Any]:
     return wiring.audit_service().list(principal, _query("user"), _query("limit"), _query("cursor"))
 
 
+@views.route("/v1/me/export", methods=["GET"])
+def export_mine(principal: Principal) -> Response:
+    return redirect(wiring.export_service().export(principal))
+
+
+@views.route("/v1/users/{user_id}/export", methods=["GET"])
+def export_user(principal: Principal, user_id: str) -> Response:
+    return redirect(wiring.export_service().export(principal, user_id))
+
+
 @views.route("/v1/years/close", methods=["POST"])
 def close_year(principal: Principal) -> dict[str, Any]:
     return wiring.year_service().close_year(principal, json_body(current_request(app).raw_body))

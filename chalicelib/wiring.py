@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.access import AccessControl
     from chalicelib.domain.assignments import AssignmentService
     from chalicelib.domain.audit import AuditService
+    from chalicelib.domain.export import ExportService
     from chalicelib.domain.files import FileService
     from chalicelib.domain.notifications import NotificationService, Publisher
     from chalicelib.domain.receipts import ReceiptService
@@ -222,6 +223,13 @@ def sweeper() -> Sweeper:
     config = settings()
     queue = SqsEventQueue(aws_client("sqs", config), config.queue_url) if config.queue_url else None
     return Sweeper(trash_service(), store(), queue, year_service())
+
+
+@lru_cache(maxsize=1)
+def export_service() -> ExportService:
+    from chalicelib.domain.export import ExportService
+
+    return ExportService(catalog(), access_control(), store(), archiver(), settings().download_ttl)
 
 
 @lru_cache(maxsize=1)

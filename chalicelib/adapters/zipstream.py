@@ -105,7 +105,7 @@ class S3ZipArchiver:
         def read_ahead(upto: int) -> None:
             # A window of `concurrency` objects is read at once, always starting with the one being written.
             for index in range(upto, min(upto + self._concurrency, len(entries))):
-                if index not in readers:
+                if index not in readers and entries[index].data is None:
                     readers[index] = asyncio.create_task(self._read(s3, entries[index].key, queues[index]))
 
         try:
@@ -113,6 +113,10 @@ class S3ZipArchiver:
             sink_file: Any = sink
             with zipfile.ZipFile(sink_file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
                 for index, entry in enumerate(entries):
+                    if entry.data is not None:
+                        archive.writestr(entry.name, entry.data)
+                        await ship()
+                        continue
                     read_ahead(index)
                     with archive.open(entry.name, "w", force_zip64=True) as member:
                         while (chunk := await queues[index].get()) is not None:

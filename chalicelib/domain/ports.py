@@ -229,6 +229,7 @@ class ArchiveEntry:
 
     name: str
     key: str
+    data: bytes | None = None  # small bytes made on the spot (a manifest), instead of an object
 
 
 class Archiver(Protocol):
