@@ -103,6 +103,7 @@ class Notification:
 
     @property
     def expires_at(self) -> datetime:
+        """When DynamoDB's TTL may drop it (and the feed stops showing it)."""
         return self.at + LIFETIME
 
 
@@ -180,6 +181,7 @@ def notification_json(item: Notification) -> dict[str, Any]:
 
 
 def encode_position(position: str) -> str:
+    """The cursor of a feed position (opaque to clients)."""
     return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
 
 

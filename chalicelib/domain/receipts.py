@@ -72,6 +72,7 @@ class Verification:
     reason: str | None = None
 
     def json(self) -> dict[str, Any]:
+        """The answer of `POST /v1/receipts/verify`."""
         return {"valid": self.valid, "reason": self.reason}
 
 
@@ -118,6 +119,7 @@ class ReceiptSigner:
 
     @property
     def kid(self) -> str:
+        """The id of the key new receipts are signed with."""
         return self._kid
 
     def _signature(self, secret: str, fields: Mapping[str, Any]) -> str:
