@@ -171,6 +171,21 @@ def submissions(principal: Principal, assignment_id: str) -> dict[str, Any]:
     return wiring.assignment_service().submissions(principal, assignment_id)
 
 
+@views.route("/v1/assignments/{assignment_id}/receipt", methods=["GET"])
+def submission_receipt(principal: Principal, assignment_id: str) -> dict[str, Any]:
+    return wiring.receipt_service().receipt(principal, assignment_id, _query("student"))
+
+
+@views.route("/v1/receipts/verify", methods=["POST"])
+def verify_receipt(principal: Principal) -> dict[str, Any]:
+    return wiring.receipt_service().verify(principal, json_body(current_request(app).raw_body))
+
+
+@views.route("/v1/notifications", methods=["GET"])
+def notifications(principal: Principal) -> dict[str, Any]:
+    return wiring.notification_service().feed(principal, _query("limit"), _query("cursor"))
+
+
 @views.route("/v1/assignments/{assignment_id}/archive", methods=["GET"])
 def submissions_archive(principal: Principal, assignment_id: str) -> Response:
     return redirect(wiring.assignment_service().archive(principal, assignment_id))
@@ -229,10 +244,24 @@ def _unquote(segment: str) -> str:
 @app.schedule(Rate(1, unit=Rate.HOURS))
 def sweep_trash(event: Any) -> dict[str, int]:
     """The hourly sweep (also by hand: `python -m local.sweep`): purge what has been in the trash for
-    30 days; end grants that expired unused; announce again objects left unscanned in incoming/."""
+    30 days; end grants that expired unused; announce again objects left unscanned in incoming/; push
+    the notifications still waiting."""
     from chalicelib.domain.models import utcnow
 
-    return wiring.sweeper().run(utcnow()).as_json()
+    report = wiring.sweeper().run(utcnow()).as_json()
+    report["notificationsPublished"] = _publish_notifications()
+    return report
+
+
+def _publish_notifications() -> int:
+    """Drain the notifications outbox; a failure leaves them there for the next drain, never fails the caller."""
+    from chalicelib.domain.models import utcnow
+
+    try:
+        return wiring.notification_service().publish_pending(utcnow())
+    except Exception:
+        app.log.exception("notifications not published; the next drain retries")
+        return 0
 
 
 @app.on_sqs_message(queue=UPLOADS_QUEUE, batch_size=5)
@@ -251,4 +280,5 @@ def scan_uploads(event: Any) -> dict[str, list[dict[str, str]]]:
         except Exception:
             failed.append(message_id(record))
             app.log.exception("scan failed; the message will be retried")
+    _publish_notifications()  # the verdicts' notifications, written with them, pushed once committed
     return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}

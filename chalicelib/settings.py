@@ -48,6 +48,9 @@ class Settings:
     upload_ttl: int
     download_ttl: int
     cursor_secret: str
+    receipt_secret: str  # signs turn-in receipts (a key per school is derived from it)
+    receipt_previous_secrets: tuple[str, ...]  # earlier receipt secrets: their receipts still verify
+    notifications_topic: str | None  # the SNS topic notifications are pushed to; none: the feed only
     quotas_file: str | None = None  # policies/quotas.json when unset
     multipart_threshold: int = MULTIPART_THRESHOLD
     part_size: int = 16 * MIB
@@ -116,6 +119,9 @@ class Settings:
             upload_ttl=int(number("CARTABLE_UPLOAD_TTL", "900", 60, MAX_UPLOAD_TTL)),
             download_ttl=int(number("CARTABLE_DOWNLOAD_TTL", "300", 10, MAX_DOWNLOAD_TTL)),
             cursor_secret=get("CARTABLE_CURSOR_SECRET", "local-cursor-secret" if local else None),
+            receipt_secret=get("CARTABLE_RECEIPT_SECRET", "local-receipt-secret" if local else None),
+            receipt_previous_secrets=_secret_list(env.get("CARTABLE_RECEIPT_PREVIOUS_SECRETS", "")),
+            notifications_topic=_topic(env.get("CARTABLE_NOTIFICATIONS_TOPIC_ARN", ""), problems),
             quotas_file=env.get("CARTABLE_QUOTAS_FILE") or None,
             # Stage local and tests lower the threshold to try multipart without 64 MiB files.
             multipart_threshold=int(
@@ -142,6 +148,19 @@ def _identity(env: Mapping[str, str], local: bool, problems: list[str]) -> tuple
     elif not local and not jwks_url:
         problems.append("CARTABLE_JWKS_URL is required outside stage local")
     return secret, jwks_url
+
+
+def _topic(raw: str, problems: list[str]) -> str | None:
+    """An SNS topic ARN, or None when unset."""
+    value = raw.strip()
+    if value and not value.startswith("arn:"):
+        problems.append("CARTABLE_NOTIFICATIONS_TOPIC_ARN must be an SNS topic ARN")
+    return value or None
+
+
+def _secret_list(raw: str) -> tuple[str, ...]:
+    """A comma-separated list of secrets, blanks left out."""
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 @lru_cache(maxsize=1)

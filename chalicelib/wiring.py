@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from chalicelib.domain.audit import AuditService
     from chalicelib.domain.export import ExportService
     from chalicelib.domain.files import FileService
+    from chalicelib.domain.notifications import NotificationService, Publisher
+    from chalicelib.domain.receipts import ReceiptService
     from chalicelib.domain.rollover import YearService
     from chalicelib.domain.roster import RosterService
     from chalicelib.domain.scanning import ScanService
@@ -184,6 +186,33 @@ def audit_service() -> AuditService:
     from chalicelib.domain.audit import AuditService
 
     return AuditService(catalog(), access_control())
+
+
+@lru_cache(maxsize=1)
+def receipt_service() -> ReceiptService:
+    from chalicelib.domain.receipts import ReceiptService, ReceiptSigner
+
+    config = settings()
+    signer = ReceiptSigner(config.receipt_secret, config.receipt_previous_secrets)
+    return ReceiptService(catalog(), access_control(), signer)
+
+
+@lru_cache(maxsize=1)
+def notification_service() -> NotificationService:
+    from chalicelib.domain.notifications import NotificationService
+
+    return NotificationService(catalog(), publisher())
+
+
+@lru_cache(maxsize=1)
+def publisher() -> Publisher:
+    """SNS when a topic is configured; else the feed is the only delivery."""
+    from chalicelib.adapters.publish import LogPublisher, SnsPublisher
+
+    config = settings()
+    if config.notifications_topic is None:
+        return LogPublisher()
+    return SnsPublisher(LazyClient("sns", config), config.notifications_topic)
 
 
 @lru_cache(maxsize=1)

@@ -15,6 +15,7 @@ Keys (pk / sk):
   AUDIT#{school} / {at}#{id}        the school's audit trail (GSI: AUDITUSER#{school}#{actor})
   CHG#{school}#{space} / {seq:012d}  a file's latest change in its space's feed (HEAD#… / HEAD: the counter)
   SHA#{school}#{space}#{sha256} / FILE#{fileId}  where clean bytes of a digest already are (dedup)
+  NOTIF#{school}#{audience} / {at}#{id}  a notification of a user, a class or its teachers (TTL 90 days)
 A trashed file leaves its folder for gsi1pk = `TRASH#{school}#{space}`, and the sparse GSI `due`
 (gsi2pk = `DUE#trash#{day}`) finds it when its purge falls due; a grant is in it as
 `DUE#grant#{day}` until its verdict, so the sweeper finds grants that expired unused.
@@ -31,7 +32,7 @@ import json
 import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -54,6 +55,7 @@ from chalicelib.domain.models import (
     iso,
     parse_iso,
 )
+from chalicelib.domain.notifications import Notification, NotificationType, verdict_notifications
 from chalicelib.domain.ports import Change, ClassPage, CleanCopy, Page
 from chalicelib.domain.quotas import quota_key
 from chalicelib.errors import (
@@ -164,6 +166,7 @@ def file_from_item(item: Item) -> FileRecord:
         object_key=item.get("objectKey"),
         subject=item.get("subject"),
         trashed_at=parse_iso(item["trashedAt"]) if item.get("trashedAt") else None,
+        arrived_at=parse_iso(item["arrivedAt"]) if item.get("arrivedAt") else None,
     )
 
 
@@ -198,6 +201,48 @@ def release_action(quota_key: str, size: int) -> dict[str, Any]:
             "ExpressionAttributeValues": dump({":minus": -size}),
         }
     }
+
+
+def notification_item(note: Notification) -> Item:
+    """A notification in its audience's feed partition, newest last in sort order; gone after 90 days.
+    Until published it is also in the sparse `due` index (`DUE#notify#{day}`): the outbox."""
+    outbox, stamp = due_key("notify", note.at)
+    return {
+        "pk": f"NOTIF#{note.school}#{note.audience}",
+        "sk": note.position,
+        "gsi2pk": outbox,
+        "gsi2sk": f"{stamp}#{note.id}",
+        "notificationId": note.id,
+        "school": note.school,
+        "audience": note.audience,
+        "type": note.type.value,
+        "at": note.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "fileId": note.file_id,
+        "space": note.space,
+        "name": note.name,
+        "version": note.version,
+        "reason": note.reason,
+        "late": note.late,
+        "by": note.by,
+        "ttl": int(note.expires_at.timestamp()),
+    }
+
+
+def notification_from_item(item: Item) -> Notification:
+    return Notification(
+        id=item["notificationId"],
+        school=item["school"],
+        audience=item["audience"],
+        type=NotificationType(item["type"]),
+        at=datetime.strptime(item["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
+        file_id=item["fileId"],
+        space=item["space"],
+        name=item["name"],
+        version=int(item["version"]) if "version" in item else None,
+        reason=item.get("reason") or None,
+        late=item.get("late"),
+        by=item.get("by"),
+    )
 
 
 def blob_item(file: Item, version: int) -> Item:
@@ -487,13 +532,21 @@ class DynamoCatalog:
         return None if item is None else upload_from_item(item)
 
     def record_verdict(
-        self, upload: UploadRecord, verdict: Verdict, sha256: str, object_key: str, now: datetime
+        self,
+        upload: UploadRecord,
+        verdict: Verdict,
+        sha256: str,
+        object_key: str,
+        now: datetime,
+        arrived_at: datetime | None = None,
     ) -> None:
         """Write a verdict once: the upload leaves pending; a clean one becomes the served version and a
-        change of its space's feed. Lost races on the space's sequence are retried here, not rescanned."""
+        change of its space's feed. Lost races on the space's sequence are retried here, not rescanned.
+        `arrived_at` is when storage received the bytes (its clock, never the device's); `now` if unknown."""
+        arrived = (now if arrived_at is None else min(arrived_at, now)).replace(microsecond=0)
         for attempt in range(6):
             try:
-                self._record_verdict_once(upload, verdict, sha256, object_key, now)
+                self._record_verdict_once(upload, verdict, sha256, object_key, now, arrived)
                 return
             except StaleWriteError:
                 current = self.get_upload(upload.id)
@@ -502,7 +555,13 @@ class DynamoCatalog:
                 time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not a secret
 
     def _record_verdict_once(
-        self, upload: UploadRecord, verdict: Verdict, sha256: str, object_key: str, now: datetime
+        self,
+        upload: UploadRecord,
+        verdict: Verdict,
+        sha256: str,
+        object_key: str,
+        now: datetime,
+        arrived: datetime | None = None,
     ) -> None:
         file = self._get(f"FILE#{upload.file_id}", "FILE")
         if file is None:
@@ -543,6 +602,7 @@ class DynamoCatalog:
             verdict = Verdict(FileStatus.REJECTED, "deleted")  # the file went to the trash meanwhile
             values.update({":st": verdict.status.value, ":reason": "deleted"})
             actions[0]["Update"]["ExpressionAttributeValues"] = dump(values)
+        actions += self._notification_actions(file, upload, verdict, served + 1, now, arrived)
         if verdict.clean:
             version = served + 1
             after.update(
@@ -554,6 +614,7 @@ class DynamoCatalog:
                 sha256=sha256,
                 objectKey=object_key,
                 updatedAt=stamp,
+                arrivedAt=iso(arrived or now),
                 servedGrantOrder=upload.order,
             )
             after.pop("reason", None)
@@ -568,6 +629,7 @@ class DynamoCatalog:
                 "objectKey": object_key,
                 "owner": upload.owner,
                 "createdAt": stamp,
+                "arrivedAt": iso(arrived or now),
             }
             actions.append({"Put": {"Item": dump(version_item), "ConditionExpression": "attribute_not_exists(pk)"}})
             actions.append({"Put": {"Item": dump(blob_item(after, version))}})
@@ -583,6 +645,89 @@ class DynamoCatalog:
             actions.append(release_action(upload.quota_key, upload.size))
         actions.append(self._put_file_if_unchanged(after, file))
         self._transact(actions)
+
+    def _notification_actions(
+        self, file: Item, upload: UploadRecord, verdict: Verdict, version: int, now: datetime, arrived: datetime | None
+    ) -> list[dict[str, Any]]:
+        """The verdict's notifications (at most two), written in its transaction."""
+        record = file_from_item(file)
+        assignment = None
+        if record.space.kind is SpaceKind.ASSIGNMENT:
+            assignment = self.get_assignment(record.school, record.space.id)
+        notes = verdict_notifications(record, upload.owner, verdict, version, assignment, now, arrived)
+        return [{"Put": {"Item": dump(notification_item(n))}} for n in notes]
+
+    def notifications(
+        self, school: str, audiences: Sequence[str], before: str | None, limit: int, now: datetime
+    ) -> tuple[list[Notification], bool]:
+        """The newest `limit` notifications of some audiences (older than `before`), merged, and whether
+        more may follow: one query per audience, each of at most `limit` + 1 items, whatever the feeds hold."""
+        merged: list[Notification] = []
+        floor = ""  # a query cut short by DynamoDB's 1 MB says nothing of what is older than its last item
+        for audience in audiences:
+            condition, values = "pk = :p", {":p": f"NOTIF#{school}#{audience}"}
+            if before is not None:
+                condition, values = condition + " AND sk < :before", {**values, ":before": before}
+            result = self._call(
+                "query",
+                TableName=self._table,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=dump(values),
+                ScanIndexForward=False,
+                Limit=limit + 1,
+            )
+            items = [notification_from_item(load(raw)) for raw in result.get("Items", [])]
+            if "LastEvaluatedKey" in result and items and len(items) <= limit:
+                floor = max(floor, items[-1].position)
+            merged += items
+        merged = sorted((n for n in merged if n.position >= floor), key=lambda n: n.position, reverse=True)
+        page = merged[:limit]
+        more = len(merged) > limit or bool(floor)
+        # DynamoDB's TTL removes expired items within days, not at once: they are never shown, and as
+        # every item lives as long, all that follows an expired one has expired too.
+        live = [n for n in page if n.expires_at > now]
+        return live, more and len(live) == len(page)
+
+    def claim_unpublished(self, day: str, now: datetime, limit: int) -> list[Notification]:
+        """Take notifications of a day out of the outbox, each claimed by one caller only (a conditional
+        update), so that concurrent scan batches never publish one twice."""
+        result = self._call(
+            "query",
+            TableName=self._table,
+            IndexName=DUE_INDEX,
+            KeyConditionExpression="gsi2pk = :p AND gsi2sk <= :now",
+            ExpressionAttributeValues=dump({":p": f"DUE#notify#{day}", ":now": f"{iso(now)}#~"}),
+            Limit=limit,
+        )
+        claimed: list[Notification] = []
+        for raw in result.get("Items", []):
+            key = load(raw)
+            try:
+                taken = self._call(
+                    "update_item",
+                    TableName=self._table,
+                    Key=dump({"pk": key["pk"], "sk": key["sk"]}),
+                    UpdateExpression="REMOVE gsi2pk, gsi2sk",
+                    ConditionExpression="attribute_exists(gsi2pk)",
+                    ReturnValues="ALL_NEW",
+                )
+            except StaleWriteError:
+                continue  # another batch took it
+            claimed.append(notification_from_item(load(taken["Attributes"])))
+        return claimed
+
+    def unclaim(self, notifications: Sequence[Notification]) -> None:
+        """Put notifications back in the outbox (their publication failed): the next drain retries."""
+        for note in notifications:
+            item = notification_item(note)
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key=dump({"pk": item["pk"], "sk": item["sk"]}),
+                UpdateExpression="SET gsi2pk = :p, gsi2sk = :s",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=dump({":p": item["gsi2pk"], ":s": item["gsi2sk"]}),
+            )
 
     def _put_file_if_unchanged(self, after: Item, before: Item) -> dict[str, Any]:
         """Put the file's new state, on condition nobody changed it since it was read."""

@@ -75,6 +75,17 @@ def _allowed_types(value: object, content: ContentPolicy) -> tuple[str, ...] | N
     return tuple(dict.fromkeys(patterns))
 
 
+def submitted_at_of(file: FileRecord) -> datetime:
+    """When a submission was turned in: its served bytes' arrival in storage (the server's clock, not the
+    tablet's, and not when the scan ended); a file never served, its last change."""
+    return file.arrived_at or file.updated_at
+
+
+def is_late(file: FileRecord, assignment: Assignment) -> bool:
+    """Turned in after the due time (the same rule for the submissions list and receipts)."""
+    return submitted_at_of(file) > assignment.due_at
+
+
 def zip_segment(text: str) -> str:
     """A name safe inside a ZIP on every system: no separators, controls or reserved characters."""
     cleaned = "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in text).strip(" .")
@@ -168,7 +179,7 @@ class AssignmentService:
         items = []
         for student, own in sorted(by_student.items()):
             available = [f for f in own if f.status is FileStatus.AVAILABLE]
-            submitted_at = max(f.updated_at for f in (available or own))
+            submitted_at = max(submitted_at_of(f) for f in (available or own))
             returned = [f for f in feedback.get(student, []) if f.status is FileStatus.AVAILABLE]
             items.append(
                 {

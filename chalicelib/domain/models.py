@@ -195,6 +195,7 @@ class FileRecord:
     object_key: str | None = None
     subject: str | None = None  # in an assignment: the student a teacher's feedback file is for
     trashed_at: datetime | None = None
+    arrived_at: datetime | None = None  # when the served version's bytes reached storage (server clock)
 
     @property
     def belongs_to(self) -> str:

@@ -147,7 +147,13 @@ class Catalog(Protocol):
     def retention_due(self, day: str, now: datetime, limit: int) -> list[str]: ...
 
     def record_verdict(
-        self, upload: UploadRecord, verdict: Verdict, sha256: str, object_key: str, now: datetime
+        self,
+        upload: UploadRecord,
+        verdict: Verdict,
+        sha256: str,
+        object_key: str,
+        now: datetime,
+        arrived_at: datetime | None = None,
     ) -> None: ...
 
     def list_folder(

@@ -169,7 +169,10 @@ class ScanService:
         target = f"{prefix}{stored.key[len(INCOMING) :]}"
         self._store.copy(stored.key, target, stored.etag, stored.size)
         try:
-            self._catalog.record_verdict(upload, verdict, sha256, target, utcnow())
+            # A single POST's object is stamped by storage when its bytes arrived; a multipart object
+            # may carry its initiation time instead, so there the verdict's time stands (never earlier).
+            arrived = None if upload.multipart_id else stored.last_modified
+            self._catalog.record_verdict(upload, verdict, sha256, target, utcnow(), arrived_at=arrived)
         except StaleWriteError:
             current = self._catalog.get_upload(upload.id)
             if current is None or current.status is FileStatus.PENDING:

@@ -73,6 +73,7 @@ def idp_verifier(jwks_url: str) -> TokenVerifier:
         "CARTABLE_JWKS_URL": jwks_url,
         "CARTABLE_JWT_ISSUER": ISSUER,
         "CARTABLE_CURSOR_SECRET": "c" * 32,
+        "CARTABLE_RECEIPT_SECRET": "r" * 32,
     }
     return TokenVerifier(Settings.from_env(env))
 

@@ -191,7 +191,7 @@ def test_packaged_functions_find_the_stacks_resources(packaged: dict[str, Any]) 
         if resource["Type"] == "AWS::Serverless::Function":
             own = resource["Properties"]["Environment"]["Variables"]
             assert own["CARTABLE_STAGE"] == "prod", name
-            assert not {"CARTABLE_TABLE", "CARTABLE_CURSOR_SECRET"} & set(own), name
+            assert not {"CARTABLE_TABLE", "CARTABLE_CURSOR_SECRET", "CARTABLE_RECEIPT_SECRET"} & set(own), name
             assert "CARTABLE_BUCKET" not in own or "CARTABLE_S3_ENDPOINT" in own, name
         if resource["Type"] == "AWS::Logs::LogGroup":  # chalice names the API's function ApiHandler here
             target = resource["Properties"]["LogGroupName"]["Fn::Sub"].removeprefix("/aws/lambda/${")[:-1]

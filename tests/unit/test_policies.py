@@ -25,6 +25,7 @@ ACCOUNT = "111122223333"
 BUCKET = "arn:aws:s3:::cartable-prod-files"
 TABLE = f"arn:aws:dynamodb:eu-west-3:{ACCOUNT}:table/cartable-prod-CatalogTable-X"
 QUEUE = f"arn:aws:sqs:eu-west-3:{ACCOUNT}:cartable-prod-UploadsQueue-X"
+TOPIC = f"arn:aws:sns:eu-west-3:{ACCOUNT}:cartable-prod-NotificationsTopic-X"
 SCANNER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cartable-prod-ScanUploadsRole-X"
 API_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cartable-prod-ApiHandlerRole-X"
 STACK = "cartable-prod"
@@ -37,6 +38,7 @@ PLACEHOLDERS = {
     "FilesBucket.Arn": BUCKET,
     "CatalogTable.Arn": TABLE,
     "UploadsQueue.Arn": QUEUE,
+    "NotificationsTopic.TopicArn": TOPIC,
     "ScanUploadsRole.Arn": SCANNER_ROLE,
 }
 TABLE_ACTIONS = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
@@ -90,6 +92,9 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         },
         ("ec2:DescribeNetworkInterfaces", "*"),
         ("ec2:DescribeSubnets", "*"),
+        # the notifications outbox, drained after each batch
+        ("dynamodb:Query", f"{TABLE}/index/due"),
+        ("sns:Publish", TOPIC),
     },
     "sweeper.json": {
         ("logs:CreateLogStream", f"{LOGS}-SweepTrash-*:*"),
@@ -109,6 +114,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         },
         ("s3:DeleteObject", f"{BUCKET}/files/*"),
         ("s3:ListBucket", BUCKET),
+        ("sns:Publish", TOPIC),
         ("s3:AbortMultipartUpload", f"{BUCKET}/incoming/*"),
         ("sqs:SendMessage", QUEUE),
     },

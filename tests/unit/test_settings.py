@@ -38,6 +38,8 @@ def test_every_problem_is_reported_at_once() -> None:
         "CARTABLE_UPLOAD_TTL",
         "CARTABLE_S3_ADDRESSING_STYLE",
         "CARTABLE_JWT_ISSUER",
+        "CARTABLE_CURSOR_SECRET",
+        "CARTABLE_RECEIPT_SECRET",
     ):
         assert name in message
 
@@ -46,5 +48,32 @@ def test_shared_secret_is_refused_outside_local() -> None:
     env = {**BASE, "CARTABLE_STAGE": "prod", "CARTABLE_JWT_SECRET": "s", "CARTABLE_JWT_ISSUER": "https://idp"}
     with pytest.raises(ConfigurationError, match="CARTABLE_JWT_SECRET"):
         Settings.from_env(env)
-    ok = Settings.from_env({**env, "CARTABLE_JWKS_URL": "https://idp/jwks", "CARTABLE_CURSOR_SECRET": "c" * 32})
+    secrets = {"CARTABLE_CURSOR_SECRET": "c" * 32, "CARTABLE_RECEIPT_SECRET": "r" * 32}
+    ok = Settings.from_env({**env, "CARTABLE_JWKS_URL": "https://idp/jwks", **secrets})
     assert ok.jwt_secret is None
+
+
+def test_the_receipt_secret_has_a_default_only_in_local() -> None:
+    assert Settings.from_env(BASE).receipt_secret == "local-receipt-secret"
+    assert Settings.from_env(BASE).receipt_previous_secrets == ()
+    env = {
+        **BASE,
+        "CARTABLE_STAGE": "prod",
+        "CARTABLE_JWT_ISSUER": "https://idp",
+        "CARTABLE_JWKS_URL": "https://idp/jwks",
+        "CARTABLE_CURSOR_SECRET": "c" * 32,
+    }
+    with pytest.raises(ConfigurationError, match="CARTABLE_RECEIPT_SECRET is required"):
+        Settings.from_env(env)
+    rotated = Settings.from_env(
+        {**env, "CARTABLE_RECEIPT_SECRET": "new", "CARTABLE_RECEIPT_PREVIOUS_SECRETS": " old1, ,old2 "}
+    )
+    assert rotated.receipt_secret == "new" and rotated.receipt_previous_secrets == ("old1", "old2")
+
+
+def test_the_notifications_topic_is_optional_and_an_arn() -> None:
+    assert Settings.from_env(BASE).notifications_topic is None
+    arn = "arn:aws:sns:eu-west-3:123456789012:cartable-notifications"
+    assert Settings.from_env({**BASE, "CARTABLE_NOTIFICATIONS_TOPIC_ARN": arn}).notifications_topic == arn
+    with pytest.raises(ConfigurationError, match="CARTABLE_NOTIFICATIONS_TOPIC_ARN"):
+        Settings.from_env({**BASE, "CARTABLE_NOTIFICATIONS_TOPIC_ARN": "cartable-notifications"})

@@ -29,6 +29,7 @@ def settings(**extra: str) -> Settings:
             "CARTABLE_JWT_ISSUER": "https://idp.example",
             "CARTABLE_JWKS_URL": "https://idp.example/jwks",
             "CARTABLE_CURSOR_SECRET": "s",
+            "CARTABLE_RECEIPT_SECRET": "r",
             **extra,
         }
     )

@@ -22,6 +22,7 @@ PROD = Settings.from_env(
         "CARTABLE_JWKS_URL": "https://idp.example/jwks",
         "CARTABLE_JWT_ISSUER": "https://idp.example",
         "CARTABLE_CURSOR_SECRET": "c",
+        "CARTABLE_RECEIPT_SECRET": "r",
     }
 )
 
