@@ -264,6 +264,14 @@ def _publish_notifications() -> int:
         return 0
 
 
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def rescan_files(event: Any) -> dict[str, Any]:
+    """Read every served object again when the antivirus's signatures changed (also by hand:
+    `python -m local.rescan`); what is found infected is quarantined, its shares end, people are told.
+    Resumes where the last run stopped; stops short of Lambda's 15 minutes."""
+    return wiring.rescan_service().run(budget_seconds=780).as_json()
+
+
 @app.on_sqs_message(queue=UPLOADS_QUEUE, batch_size=5)
 def scan_uploads(event: Any) -> dict[str, list[dict[str, str]]]:
     """S3 ObjectCreated → SQS → here: scan each arrived object. A message that fails is reported

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.files import FileService
     from chalicelib.domain.notifications import NotificationService, Publisher
     from chalicelib.domain.receipts import ReceiptService
+    from chalicelib.domain.rescan import RescanService
     from chalicelib.domain.rollover import YearService
     from chalicelib.domain.roster import RosterService
     from chalicelib.domain.scanning import ScanService
@@ -223,6 +224,17 @@ def sweeper() -> Sweeper:
     config = settings()
     queue = SqsEventQueue(aws_client("sqs", config), config.queue_url) if config.queue_url else None
     return Sweeper(trash_service(), store(), queue, year_service())
+
+
+@lru_cache(maxsize=1)
+def rescan_service() -> RescanService:
+    from chalicelib.adapters.clamav import ClamdScanner
+    from chalicelib.adapters.rescan import S3Rescanner
+    from chalicelib.domain.rescan import RescanService
+
+    config = settings()
+    scanner = ClamdScanner(config.clamd_address, config.clamd_timeout)
+    return RescanService(catalog(), store(), S3Rescanner(config.bucket, aio_client_kwargs(config), scanner))
 
 
 @lru_cache(maxsize=1)

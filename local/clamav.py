@@ -171,6 +171,28 @@ class ClamdProcess:
                 process.wait()
         self.socket_path.unlink(missing_ok=True)  # clamd removes it on SIGTERM, not when killed
 
+    def learn(self, name: str, pattern: bytes, timeout: float = 30) -> None:
+        """A new body signature, as a database update brings one: written beside ours, then clamd is
+        told to RELOAD; returns once clamd finds it."""
+        updates = self.directory / "db" / "cartable-updates.ndb"
+        known = updates.read_text(encoding="utf-8") if updates.exists() else ""
+        updates.write_text(known + f"{name}:0:*:{pattern.hex()}\n", encoding="utf-8")
+        import contextlib
+
+        from chalicelib.adapters.clamav import ClamdScanner
+        from chalicelib.domain.content import ScanOutcome
+        from chalicelib.errors import ScannerUnavailableError
+
+        scanner = ClamdScanner(self.address, timeout=10)
+        scanner.reload()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ScannerUnavailableError):  # reloading: clamd may refuse for a moment
+                if scanner.scan_stream([pattern]).outcome is ScanOutcome.FOUND:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"clamd did not learn {name} within {timeout:.0f}s")
+
     def kill(self) -> None:
         """SIGKILL, as a crash or the OOM killer would: no goodbye to a stream being read."""
         process, self._process = self._process, None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from chalicelib.domain.content import ScanOutcome, ScanResult
@@ -120,6 +121,45 @@ class ClamdScanner:
                     raise ScannerUnavailableError("The antivirus connection failed.") from exc
             return parse_reply(_receive(sock))
 
+    def reload(self) -> str:
+        """Ask clamd to read its signature database again (an operator's command; `RELOADING`)."""
+        return self._command(b"zRELOAD\0")
+
+    async def scan_stream_async(self, chunks: AsyncIterator[bytes]) -> ScanResult:
+        """The same conversation over asyncio streams, for many scans at once (rescans)."""
+        import asyncio
+
+        try:
+            if self._family == socket.AF_UNIX:
+                assert isinstance(self._address, str)
+                connect = asyncio.open_unix_connection(self._address, limit=MAX_REPLY)
+            else:
+                assert isinstance(self._address, tuple)
+                connect = asyncio.open_connection(*self._address, limit=MAX_REPLY)
+            reader, writer = await asyncio.wait_for(connect, self._timeout)
+        except (OSError, TimeoutError) as exc:
+            raise ScannerUnavailableError("The antivirus cannot be reached.") from exc
+        try:
+            writer.write(b"zINSTREAM\0")
+            async for chunk in chunks:
+                for start in range(0, len(chunk), self._chunk_size):
+                    piece = chunk[start : start + self._chunk_size]
+                    writer.write(struct.pack("!L", len(piece)) + piece)
+                    try:
+                        await asyncio.wait_for(writer.drain(), self._timeout)
+                    except (BrokenPipeError, ConnectionResetError):
+                        reply = await _read_async_reply(reader, self._timeout)
+                        if not reply:
+                            raise ScannerUnavailableError("The antivirus hung up without a verdict.") from None
+                        return parse_reply(reply)
+            writer.write(END_OF_STREAM)
+            await asyncio.wait_for(writer.drain(), self._timeout)
+            return parse_reply(await _read_async_reply(reader, self._timeout))
+        except (OSError, TimeoutError) as exc:
+            raise ScannerUnavailableError("The antivirus connection failed.") from exc
+        finally:
+            writer.close()
+
     def _connect(self) -> socket.socket:
         try:
             sock = socket.socket(self._family, socket.SOCK_STREAM)
@@ -161,6 +201,19 @@ def _reply_after_hangup(sock: socket.socket, hangup: OSError) -> ScanResult:
     if not reply:
         raise ScannerUnavailableError("The antivirus hung up without a verdict.") from hangup
     return parse_reply(reply)
+
+
+async def _read_async_reply(reader: Any, timeout: float) -> str:
+    import asyncio
+
+    data: bytes
+    try:
+        data = await asyncio.wait_for(reader.readuntil(b"\0"), timeout)
+    except asyncio.IncompleteReadError as partial:
+        data = partial.partial
+    except (asyncio.LimitOverrunError, ConnectionResetError):
+        return ""
+    return data.split(b"\0", 1)[0].decode("utf-8", "replace").strip()
 
 
 def _read_reply(sock: socket.socket) -> str:

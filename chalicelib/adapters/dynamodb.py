@@ -282,6 +282,7 @@ def upload_from_item(item: Item) -> UploadRecord:
         quota_key=item.get("quotaKey"),
         multipart_id=item.get("multipartId"),
         order=item.get("grantOrder"),
+        completed_at=parse_iso(item["completedAt"]) if "completedAt" in item else None,
         part_size=int(item["partSize"]) if "partSize" in item else None,
     )
 
@@ -525,6 +526,18 @@ class DynamoCatalog:
             ConditionExpression="#st = :pending AND attribute_not_exists(multipartId)",
             ExpressionAttributeNames={"#st": "status"},
             ExpressionAttributeValues=dump({":mp": multipart_id, ":pending": FileStatus.PENDING.value}),
+        )
+
+    def set_completed(self, upload_id: str, now: datetime) -> None:
+        """When a multipart upload's uploader asked to assemble it: its bytes' arrival, by our clock."""
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key=dump({"pk": f"UPLOAD#{upload_id}", "sk": "UPLOAD"}),
+            UpdateExpression="SET completedAt = :now",
+            ConditionExpression="#st = :pending",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues=dump({":now": iso(now), ":pending": FileStatus.PENDING.value}),
         )
 
     def get_upload(self, upload_id: str) -> UploadRecord | None:
@@ -772,6 +785,57 @@ class DynamoCatalog:
         position = {"pk": feed, "sk": f"{seq:012d}", "op": op, "file": snapshot, "fileId": after["fileId"]}
         actions.append({"Put": {"Item": dump(position)}})
         return actions
+
+    # -- rescans ------------------------------------------------------------------------------
+    def quarantine_object(
+        self, object_key: str, quarantine_key: str, signature: str, now: datetime, notes: Sequence[Notification]
+    ) -> FileRecord | None:
+        """A served object found infected by a rescan, in one transaction: the version that held it now
+        points to quarantine; if it was the current one, the file becomes `infected` (a `delete` in its
+        space's feed, out of dedup) and the notifications are written. The file as it was, or None."""
+        file_id = object_key.split("/")[1]
+        file = self._get(f"FILE#{file_id}", "FILE")
+        if file is None:
+            return None
+        before = file_from_item(file)
+        actions: list[dict[str, Any]] = []
+        for version in self.file_versions(file_id):
+            if version.object_key == object_key:
+                actions.append(
+                    {
+                        "Update": {
+                            "Key": dump({"pk": f"FILE#{file_id}", "sk": f"VERSION#{version.version:08d}"}),
+                            "UpdateExpression": "SET objectKey = :q, infected = :sig",
+                            "ExpressionAttributeValues": dump({":q": quarantine_key, ":sig": signature}),
+                        }
+                    }
+                )
+        if file.get("objectKey") == object_key and file.get("status") == FileStatus.AVAILABLE.value:
+            after = dict(file)
+            after.update(
+                status=FileStatus.INFECTED.value, reason=signature, objectKey=quarantine_key, updatedAt=iso(now)
+            )
+            if file.get("sha256"):
+                sha = f"SHA#{file['school']}#{file['space']}#{file['sha256']}"
+                actions.append({"Delete": {"Key": dump({"pk": sha, "sk": f"FILE#{file_id}"})}})
+            if int(file.get("changeSeq", 0)) and "trashedAt" not in file:
+                actions += self._change(after, "delete")
+            actions += [{"Put": {"Item": dump(notification_item(n))}} for n in notes]
+            actions.append(self._put_file_if_unchanged(after, file))
+        if actions:
+            self._transact(actions)
+        return before
+
+    def get_file_anywhere(self, file_id: str) -> FileRecord | None:
+        """A file whatever its school (for the platform's own work: rescans)."""
+        item = self._get(f"FILE#{file_id}", "FILE")
+        return None if item is None else file_from_item(item)
+
+    def rescan_progress(self) -> dict[str, Any] | None:
+        return self._get("RESCAN", "RESCAN")
+
+    def save_rescan_progress(self, progress: Mapping[str, Any]) -> None:
+        self._call("put_item", TableName=self._table, Item=dump({"pk": "RESCAN", "sk": "RESCAN", **progress}))
 
     # -- trash and the change feed ------------------------------------------------------------
     def trash_file(self, file_id: str, now: datetime, audit: AuditEntry) -> None:

@@ -227,6 +227,20 @@ class S3ObjectStore:
             raise translate(exc) from exc
         return any(item.get("Key") == key for item in listed.get("Contents", []))
 
+    def list_after(self, prefix: str, start_after: str, limit: int) -> list[StoredObject]:
+        """Up to `limit` objects under `prefix` whose keys sort after `start_after`, in key order."""
+        kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": min(limit, 1000)}
+        if start_after:
+            kwargs["StartAfter"] = start_after
+        try:
+            listed = self._s3.list_objects_v2(**kwargs)
+        except ClientError as exc:
+            raise translate(exc) from exc
+        return [
+            StoredObject(item["Key"], int(item["Size"]), str(item["ETag"]), None, item["LastModified"])
+            for item in listed.get("Contents", [])
+        ]
+
     def list_older(self, prefix: str, before: datetime, limit: int) -> list[StoredObject]:
         """Objects under `prefix` last written before `before`, at most `limit` of them."""
         found: list[StoredObject] = []

@@ -267,6 +267,7 @@ class UploadRecord:
     quota_limit: int | None = None  # its limit when granted
     multipart_id: str | None = None  # the store's multipart upload, above the multipart threshold
     order: str | None = None  # when granted, in ns: of two uploads of a file, the later granted is newer
+    completed_at: datetime | None = None  # a multipart upload: when its uploader asked to assemble it
     part_size: int | None = None
 
     @property

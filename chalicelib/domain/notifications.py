@@ -68,6 +68,7 @@ class NotificationType(StrEnum):
     FEEDBACK_RETURNED = "feedback.returned"
     SUBMISSION_RECEIVED = "submission.received"
     MATERIAL_ADDED = "material.added"
+    FILE_QUARANTINED = "file.quarantined"  # a rescan found a served file infected: it is gone
 
 
 # An upload the uploader cancelled themselves tells nobody anything.
@@ -162,6 +163,28 @@ def verdict_notifications(
         late = (arrived or now) > assignment.due_at
         notes.append(note(f"teachers:{class_id}", NotificationType.SUBMISSION_RECEIVED, late=late))
     return notes
+
+
+def quarantine_notifications(
+    file: FileRecord, signature: str, audiences: Sequence[str], now: datetime
+) -> list[Notification]:
+    """What a rescan that quarantines `file` tells: its owner, the class's teachers, and whoever it was
+    shared with (those shares end with it). One item per audience, no fan-out (see the module)."""
+    return [
+        Notification(
+            id=new_id(),
+            school=file.school,
+            audience=audience,
+            type=NotificationType.FILE_QUARANTINED,
+            at=now,
+            file_id=file.id,
+            space=str(file.space),
+            name=file.name,
+            reason=signature,
+            by=file.owner,
+        )
+        for audience in dict.fromkeys(audiences)
+    ]
 
 
 def notification_json(item: Notification) -> dict[str, Any]:

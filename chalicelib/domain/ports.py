@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.content import ScanResult, Verdict
+
+if TYPE_CHECKING:
+    from chalicelib.domain.notifications import Notification
 from chalicelib.domain.models import (
     Assignment,
     AuditEntry,
@@ -100,6 +103,8 @@ class ObjectStore(Protocol):
 
     def list_older(self, prefix: str, before: datetime, limit: int) -> list[StoredObject]: ...
 
+    def list_after(self, prefix: str, start_after: str, limit: int) -> list[StoredObject]: ...
+
     def start_multipart(self, key: str, content_type: str) -> str: ...
 
     def presign_part(self, key: str, multipart_id: str, number: int, size: int, expires_in: int) -> str: ...
@@ -109,6 +114,14 @@ class ObjectStore(Protocol):
     def complete_multipart(self, key: str, multipart_id: str, parts: Sequence[tuple[int, str]]) -> None: ...
 
     def abort_multipart(self, key: str, multipart_id: str) -> None: ...
+
+
+class Rescanner(Protocol):
+    """Reads stored objects again and asks the antivirus, many at once."""
+
+    def signatures(self) -> str: ...
+
+    def scan(self, objects: Sequence[StoredObject]) -> list[ScanResult | Exception]: ...
 
 
 class EventQueue(Protocol):
@@ -137,6 +150,18 @@ class Catalog(Protocol):
     def get_upload(self, upload_id: str) -> UploadRecord | None: ...
 
     def set_multipart(self, upload_id: str, multipart_id: str) -> None: ...
+
+    def set_completed(self, upload_id: str, now: datetime) -> None: ...
+
+    def get_file_anywhere(self, file_id: str) -> FileRecord | None: ...
+
+    def quarantine_object(
+        self, object_key: str, quarantine_key: str, signature: str, now: datetime, notes: Sequence[Notification]
+    ) -> FileRecord | None: ...
+
+    def rescan_progress(self) -> dict[str, Any] | None: ...
+
+    def save_rescan_progress(self, progress: Mapping[str, Any]) -> None: ...
 
     def archive_class(
         self, record: ClassRecord, year: str, now: datetime, assignments: Sequence[Assignment]

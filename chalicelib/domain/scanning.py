@@ -170,8 +170,9 @@ class ScanService:
         self._store.copy(stored.key, target, stored.etag, stored.size)
         try:
             # A single POST's object is stamped by storage when its bytes arrived; a multipart object
-            # may carry its initiation time instead, so there the verdict's time stands (never earlier).
-            arrived = None if upload.multipart_id else stored.last_modified
+            # may carry its initiation time instead, so there it is when its uploader asked to complete
+            # (our clock; the verdict's time if that was not recorded).
+            arrived = upload.completed_at if upload.multipart_id else stored.last_modified
             self._catalog.record_verdict(upload, verdict, sha256, target, utcnow(), arrived_at=arrived)
         except StaleWriteError:
             current = self._catalog.get_upload(upload.id)

@@ -219,3 +219,25 @@ def test_objects_over_the_copy_limit_are_copied_part_by_part_on_the_scanned_etag
         store.copy("scratch/copytest/missing", "files/copytest/missing", None, len(data))
     for key in ("scratch/copytest/big", "files/copytest/big"):
         s3.delete_object(Bucket=bucket, Key=key)
+
+
+def test_a_multipart_submission_arrives_when_its_student_completes_it(
+    as_user: Any, admin: Any, stack: LocalStack
+) -> None:
+    """The late flag and the receipt take the moment `complete` was called (our clock), not the end
+    of the scan nor S3's stamp of a multipart object (which may be the upload's start)."""
+    klass = {"name": "MP", "teachers": ["mp-prof"], "students": ["mp-eleve"]}
+    assert admin.put("/v1/classes/MP-C", klass).status_code == 200
+    due = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    prof, student = as_user("mp-prof", "teacher"), as_user("mp-eleve")
+    assignment = prof.post("/v1/classes/MP-C/assignments", {"title": "Vidéo", "dueAt": due}).json()
+    data = homework(7 * MIB, seed="rendu")
+    answer = grant(student, "rendu.txt", data, space=assignment["space"])
+    etags = put_parts(answer["upload"], data)
+    assert student.post(f"/v1/uploads/{answer['uploadId']}/complete", {"parts": etags}).status_code == 200
+    completed = DynamoCatalog(stack.aws("dynamodb"), stack.config.table).get_upload(answer["uploadId"])
+    assert completed is not None and completed.completed_at is not None
+    assert student.wait_status(answer["fileId"], timeout=20)["status"] == "available"
+    receipt = student.get(f"/v1/assignments/{assignment['id']}/receipt").json()
+    assert receipt["receivedAt"] == completed.completed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert receipt["late"] is False

@@ -96,6 +96,27 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:Query", f"{TABLE}/index/due"),
         ("sns:Publish", TOPIC),
     },
+    "rescan.json": {
+        ("logs:CreateLogStream", f"{LOGS}-RescanFiles-*:*"),
+        ("logs:PutLogEvents", f"{LOGS}-RescanFiles-*:*"),
+        ("s3:ListBucket", BUCKET),
+        ("s3:GetObject", f"{BUCKET}/files/*"),
+        ("s3:DeleteObject", f"{BUCKET}/files/*"),
+        ("s3:PutObject", f"{BUCKET}/quarantine/*"),
+        ("s3:AbortMultipartUpload", f"{BUCKET}/quarantine/*"),
+        *{(action, TABLE) for action in TABLE_ACTIONS | {"dynamodb:ConditionCheckItem"}},
+        *{
+            (action, f"arn:aws:ec2:eu-west-3:{ACCOUNT}:*/*")
+            for action in (
+                "ec2:CreateNetworkInterface",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            )
+        },
+        ("ec2:DescribeNetworkInterfaces", "*"),
+        ("ec2:DescribeSubnets", "*"),
+    },
     "sweeper.json": {
         ("logs:CreateLogStream", f"{LOGS}-SweepTrash-*:*"),
         ("logs:PutLogEvents", f"{LOGS}-SweepTrash-*:*"),
@@ -283,6 +304,11 @@ def test_no_wildcard_action_and_no_write_on_every_resource(name: str) -> None:
         ("scanner.json", "s3:PutObject", f"{INCOMING}f1/u1", False),
         ("scanner.json", "s3:DeleteObject", f"{SERVED}f1/u1", False),
         ("scanner.json", "s3:DeleteObject", f"{QUARANTINE}f1/u1", False),
+        # The rescan reads served objects again and moves what it finds infected to quarantine.
+        ("rescan.json", "s3:GetObject", f"{SERVED}f1/u1", True),
+        ("rescan.json", "s3:PutObject", f"{QUARANTINE}f1/u1", True),
+        ("rescan.json", "s3:GetObject", f"{INCOMING}f1/u1", False),
+        ("rescan.json", "s3:PutObject", f"{SERVED}f1/u1", False),
         # The sweeper only removes served objects of purged files.
         ("sweeper.json", "s3:DeleteObject", f"{SERVED}f1/u1", True),
         ("sweeper.json", "s3:GetObject", f"{SERVED}f1/u1", False),

@@ -1,0 +1,162 @@
+"""Rescans that act: when the antivirus learns new signatures, every served object is read again.
+
+A rescan is a *generation*, named by what clamd says of its engine and database (`VERSION`). The
+scheduled `rescan_files` (hourly; `python -m local.rescan` by hand) starts a new generation when
+that changed since the last one finished, else goes on with the unfinished one: it lists `files/` in
+key order from where it stopped, scans a page of objects at a time with bounded concurrency
+(aiobotocore, one clamd stream each), and saves its progress after each page, so a run cut short by
+its time budget (or a crash) resumes there. The progress record says how far it got.
+
+An object found infected:
+1. is copied to `quarantine/` (the copy first: a crash leaves it served and the next page finds it
+   again, never a record pointing at nothing);
+2. its version points to quarantine; if it was the file's current version the file becomes
+   `infected` with the signature, leaves its space's change feed (a `delete`) and dedup, and its
+   owner, the class's teachers and whoever it was shared with are notified, in one transaction;
+3. every share of the file ends (an audit entry each);
+4. the served object is deleted.
+Downloads refuse it from step 2 on (only `available` files under `files/` are ever signed).
+An object the scan could not judge (clamd down, storage busy) is left for the next generation's
+pass and counted as an error; the page still advances, so one bad object never stalls a rescan.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.audit import entry
+from chalicelib.domain.content import ScanOutcome, ScanResult, scan_verdict
+from chalicelib.domain.files import QUARANTINE, SERVED
+from chalicelib.domain.models import FileStatus, Principal, Role, SpaceKind, iso, utcnow
+from chalicelib.domain.notifications import quarantine_notifications
+from chalicelib.domain.ports import Catalog, ObjectStore, Rescanner, StoredObject
+
+log = logging.getLogger("cartable.rescan")
+
+PAGE = 200
+RESCANNER = "cartable-rescan"
+
+
+@dataclass
+class RescanProgress:
+    """How far a generation got; saved after every page."""
+
+    generation: str
+    started_at: str
+    after: str = ""  # the last key fully handled
+    scanned: int = 0
+    infected: int = 0
+    errors: int = 0
+    finished_at: str | None = None
+
+    @classmethod
+    def start(cls, generation: str, now: datetime) -> RescanProgress:
+        return cls(generation=generation, started_at=iso(now))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "generation": self.generation,
+            "startedAt": self.started_at,
+            "after": self.after,
+            "scanned": self.scanned,
+            "infected": self.infected,
+            "errors": self.errors,
+            "finishedAt": self.finished_at,
+        }
+
+
+class RescanService:
+    def __init__(self, catalog: Catalog, store: ObjectStore, rescanner: Rescanner, page: int = PAGE) -> None:
+        self._catalog = catalog
+        self._store = store
+        self._rescanner = rescanner
+        self._page = page
+
+    def progress(self) -> RescanProgress | None:
+        saved = self._catalog.rescan_progress()
+        if saved is None:
+            return None
+        return RescanProgress(
+            generation=str(saved["generation"]),
+            started_at=str(saved["started_at"]),
+            after=str(saved.get("after", "")),
+            scanned=int(saved.get("scanned", 0)),
+            infected=int(saved.get("infected", 0)),
+            errors=int(saved.get("errors", 0)),
+            finished_at=saved.get("finished_at"),
+        )
+
+    def run(self, budget_seconds: float, force: bool = False, on_page: Any = None) -> RescanProgress:
+        """Go on with the current generation (or start one) until done or out of time."""
+        deadline = time.monotonic() + budget_seconds
+        generation = self._rescanner.signatures()
+        progress = self.progress()
+        if force or progress is None or (progress.finished_at is not None and progress.generation != generation):
+            progress = RescanProgress.start(generation, utcnow())
+            log.info("rescan started generation=%s", generation)
+        elif progress.finished_at is not None:
+            return progress  # this database has read everything already
+        while time.monotonic() < deadline:
+            page = self._store.list_after(SERVED, progress.after, self._page)
+            if not page:
+                progress.finished_at = iso(utcnow())
+                self._save(progress)
+                log.info("rescan finished %s", progress.as_json())
+                break
+            self._judge(page, self._rescanner.scan(page), progress)
+            progress.after = page[-1].key
+            self._save(progress)
+            if on_page is not None:
+                on_page(progress)
+        return progress
+
+    def _save(self, progress: RescanProgress) -> None:
+        self._catalog.save_rescan_progress({k: v for k, v in asdict(progress).items() if v is not None})
+
+    def _judge(self, page: list[StoredObject], results: list[ScanResult | Exception], progress: RescanProgress) -> None:
+        for item, result in zip(page, results, strict=True):
+            if isinstance(result, Exception):
+                progress.errors += 1
+                log.warning("rescan could not judge key=%s: %s", item.key, result)
+                continue
+            progress.scanned += 1
+            verdict = scan_verdict(result)
+            if result.outcome is ScanOutcome.FOUND and verdict is not None and verdict.status is FileStatus.INFECTED:
+                self.quarantine(item, verdict.reason or "unknown")
+                progress.infected += 1
+
+    def quarantine(self, item: StoredObject, signature: str) -> None:
+        """Steps 1 to 4 of the module's list, for one object."""
+        target = f"{QUARANTINE}{item.key[len(SERVED) :]}"
+        try:
+            self._store.copy(item.key, target, item.etag, item.size)
+        except FileNotFoundError:
+            return  # purged meanwhile
+        file_id = item.key.split("/")[1]
+        shares = self._catalog.file_shares(file_id)
+        now = utcnow()
+        current = self._catalog.get_file_anywhere(file_id)
+        notes = []
+        if current is not None and current.object_key == item.key:
+            audiences = [f"user:{current.owner}"]
+            if current.space.kind is SpaceKind.CLASS:
+                audiences.append(f"teachers:{current.space.id}")
+            elif current.space.kind is SpaceKind.ASSIGNMENT:
+                assignment = self._catalog.get_assignment(current.school, current.space.id)
+                if assignment is not None:
+                    audiences.append(f"teachers:{assignment.class_id}")
+            audiences += [f"{share.target_kind}:{share.target_id}" for share in shares][:20]
+            notes = quarantine_notifications(current, signature, audiences, now)
+        before = self._catalog.quarantine_object(item.key, target, signature, now, notes)
+        if before is not None:
+            robot = Principal(user_id=RESCANNER, school=before.school, role=Role.ADMIN)
+            for share in shares:
+                audit = entry(robot, "share.end", f"share:{share.id}", reason=f"file quarantined: {signature}")
+                self._catalog.delete_share(share, audit)
+            self._catalog.record_audit(entry(robot, "file.quarantine", f"file:{file_id}", reason=signature))
+        self._store.delete(item.key)
+        log.warning("rescan quarantined key=%s signature=%s", item.key, signature)
