@@ -518,26 +518,22 @@ class DynamoCatalog:
 
     def set_multipart(self, upload_id: str, multipart_id: str) -> None:
         """Name the store's multipart upload on a pending grant, once."""
-        self._call(
-            "update_item",
-            TableName=self._table,
-            Key=dump({"pk": f"UPLOAD#{upload_id}", "sk": "UPLOAD"}),
-            UpdateExpression="SET multipartId = :mp",
-            ConditionExpression="#st = :pending AND attribute_not_exists(multipartId)",
-            ExpressionAttributeNames={"#st": "status"},
-            ExpressionAttributeValues=dump({":mp": multipart_id, ":pending": FileStatus.PENDING.value}),
-        )
+        self._set_on_pending_upload(upload_id, "multipartId", multipart_id, once=True)
 
     def set_completed(self, upload_id: str, now: datetime) -> None:
         """When a multipart upload's uploader asked to assemble it: its bytes' arrival, by our clock."""
+        self._set_on_pending_upload(upload_id, "completedAt", iso(now))
+
+    def _set_on_pending_upload(self, upload_id: str, name: str, value: str, once: bool = False) -> None:
+        """Set one attribute of an upload still pending (StaleWriteError once judged, or set when `once`)."""
         self._call(
             "update_item",
             TableName=self._table,
             Key=dump({"pk": f"UPLOAD#{upload_id}", "sk": "UPLOAD"}),
-            UpdateExpression="SET completedAt = :now",
-            ConditionExpression="#st = :pending",
-            ExpressionAttributeNames={"#st": "status"},
-            ExpressionAttributeValues=dump({":now": iso(now), ":pending": FileStatus.PENDING.value}),
+            UpdateExpression="SET #attr = :value",
+            ConditionExpression="#st = :pending" + (" AND attribute_not_exists(#attr)" if once else ""),
+            ExpressionAttributeNames={"#st": "status", "#attr": name},
+            ExpressionAttributeValues=dump({":value": value, ":pending": FileStatus.PENDING.value}),
         )
 
     def get_upload(self, upload_id: str) -> UploadRecord | None:

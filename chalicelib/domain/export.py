@@ -33,9 +33,9 @@ from chalicelib.domain.models import (
     utcnow,
 )
 from chalicelib.domain.ports import ArchiveEntry, Archiver, Catalog, ObjectStore
+from chalicelib.domain.sync import live_files
 from chalicelib.errors import NotFoundError
 
-FEED_PAGE = 500
 AUDIT_PAGE = 1000
 
 
@@ -86,18 +86,9 @@ class ExportService:
                 spaces.append(SpaceRef(SpaceKind.CLASS, class_id))
             spaces += [SpaceRef(SpaceKind.ASSIGNMENT, a.id) for a in self._catalog.list_assignments(school, class_id)]
         for space in spaces:
-            for file in self._files(school, space):
+            for file in live_files(self._catalog, school, space):
                 if file.owner == user_id and file.object_key:
                     yield file
-
-    def _files(self, school: str, space: SpaceRef) -> Iterator[FileRecord]:
-        after = 0
-        while True:
-            changes = self._catalog.changes(school, space, after, FEED_PAGE)
-            yield from (c.file for c in changes if c.op == "upsert")
-            if len(changes) < FEED_PAGE:
-                return
-            after = changes[-1].seq
 
     def _audit(self, school: str, user_id: str) -> Iterator[Any]:
         cursor: str | None = None

@@ -43,12 +43,12 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.paging import parse_limit
 from chalicelib.domain.ports import Catalog
+from chalicelib.domain.sync import due_days, live_files
 from chalicelib.errors import BadRequestError, StaleWriteError
 
 log = logging.getLogger("cartable.rollover")
 
 YEAR = re.compile(r"[0-9A-Za-z_-]{1,32}")
-FEED_PAGE = 500
 SWEEPER = "cartable-sweeper"
 
 
@@ -127,23 +127,12 @@ class YearService:
         ended = {s.id: s for s in self._catalog.shares_received(principal.school, [("class", record.id)], 10_000)}
         spaces = [SpaceRef(SpaceKind.CLASS, record.id)] + [SpaceRef(SpaceKind.ASSIGNMENT, a.id) for a in assignments]
         for space in spaces:
-            for file in self._files(principal.school, space):
+            for file in live_files(self._catalog, principal.school, space):
                 ended.update({s.id: s for s in self._catalog.file_shares(file.id)})
         for share in ended.values():
             reason = f"school year closed for class {record.id}"
             self._catalog.delete_share(share, entry(principal, "share.end", f"share:{share.id}", reason=reason))
         return len(ended)
-
-    def _files(self, school: str, space: SpaceRef, after: int = 0) -> Iterator[FileRecord]:
-        """Every file of a space that was ever available and is not in the trash, from its change feed."""
-        while True:
-            changes = self._catalog.changes(school, space, after, FEED_PAGE)
-            for change in changes:
-                if change.op == "upsert":
-                    yield change.file
-            if len(changes) < FEED_PAGE:
-                return
-            after = changes[-1].seq
 
     # -- retention --------------------------------------------------------------------------------
     def retention_days(self, school: str) -> int | None:
@@ -160,7 +149,7 @@ class YearService:
             if record.archived_at is None or record.archived_at > cutoff:
                 continue
             for assignment in self._catalog.list_assignments(school, record.id):
-                for file in self._files(school, SpaceRef(SpaceKind.ASSIGNMENT, assignment.id)):
+                for file in live_files(self._catalog, school, SpaceRef(SpaceKind.ASSIGNMENT, assignment.id)):
                     yield RetainedFile(file, record.id, record.archived_at)
 
     def retention_report(
@@ -196,8 +185,6 @@ class YearService:
 
     def apply_due_retention(self, now: datetime, lookback_days: int = 7) -> int:
         """The sweeper's part: every school whose closed year fell past retention lately."""
-        from chalicelib.domain.sync import due_days
-
         schools = {
             school for day in due_days(now, lookback_days) for school in self._catalog.retention_due(day, now, 500)
         }

@@ -9,7 +9,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +18,7 @@ from chalicelib.domain.access import AccessControl, SpaceAccess
 from chalicelib.domain.audit import entry
 from chalicelib.domain.content import Verdict
 from chalicelib.domain.files import file_json
-from chalicelib.domain.models import Action, FileStatus, Principal, SpaceRef, is_valid_id, iso, utcnow
+from chalicelib.domain.models import Action, FileRecord, FileStatus, Principal, SpaceRef, is_valid_id, iso, utcnow
 from chalicelib.domain.paging import parse_limit
 from chalicelib.domain.ports import Catalog, Change, ObjectStore
 from chalicelib.errors import (
@@ -143,6 +143,18 @@ class SyncService:
             if remaining <= 0:
                 return {"changes": False}
             self._sleep(min(POLL_INTERVAL, remaining))
+
+
+def live_files(catalog: Catalog, school: str, space: SpaceRef, page: int = 500) -> Iterator[FileRecord]:
+    """Every file of a space that was ever available and is not in the trash, from its change feed
+    (one position per file), page after page."""
+    after = 0
+    while True:
+        changes = catalog.changes(school, space, after, page)
+        yield from (change.file for change in changes if change.op == "upsert")
+        if len(changes) < page:
+            return
+        after = changes[-1].seq
 
 
 def due_days(now: datetime, lookback_days: int) -> list[str]:
