@@ -62,7 +62,7 @@ def create_share(principal: Principal) -> dict[str, Any]:
 
 @views.route("/v1/shares/received", methods=["GET"])
 def shares_received(principal: Principal) -> dict[str, Any]:
-    return wiring.sharing_service().received(principal)
+    return wiring.sharing_service().received(principal, _query("limit"), _query("cursor"))
 
 
 @views.route("/v1/shares/{share_id}", methods=["DELETE"], status=204)

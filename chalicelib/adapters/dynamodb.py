@@ -1377,16 +1377,22 @@ class DynamoCatalog:
             ]
         )
 
-    def shares_received(self, school: str, targets: Sequence[tuple[str, str]], limit: int) -> list[Share]:
-        """Shares made to any of the targets (the user, their classes), newest first, at most `limit` each."""
+    def shares_received(
+        self, school: str, targets: Sequence[tuple[str, str]], limit: int, before: str | None = None
+    ) -> list[Share]:
+        """Shares made to any of the targets (the user, their classes), newest first, at most `limit` of
+        each (older than the position `before`): one query per target, merged by the caller."""
         found: list[Share] = []
         for kind, ident in targets:
+            condition, values = "gsi1pk = :p", {":p": f"SHAREDWITH#{school}#{kind}#{ident}"}
+            if before is not None:
+                condition, values = condition + " AND gsi1sk < :before", {**values, ":before": before}
             result = self._call(
                 "query",
                 TableName=self._table,
                 IndexName=DIR_INDEX,
-                KeyConditionExpression="gsi1pk = :p",
-                ExpressionAttributeValues=dump({":p": f"SHAREDWITH#{school}#{kind}#{ident}"}),
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=dump(values),
                 ScanIndexForward=False,
                 Limit=limit,
             )

@@ -29,8 +29,6 @@ one still unpublished after a day is left (the feed always has the item).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import re
 from collections.abc import Sequence
@@ -39,6 +37,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from chalicelib.domain import paging
 from chalicelib.domain.content import Verdict
 from chalicelib.domain.models import (
     Assignment,
@@ -52,7 +51,7 @@ from chalicelib.domain.models import (
     utcnow,
 )
 from chalicelib.domain.paging import parse_limit
-from chalicelib.errors import BadRequestError, CartableError
+from chalicelib.errors import CartableError
 
 log = logging.getLogger("cartable.notifications")
 
@@ -205,19 +204,12 @@ def notification_json(item: Notification) -> dict[str, Any]:
 
 def encode_position(position: str) -> str:
     """The cursor of a feed position (opaque to clients)."""
-    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+    return paging.encode_position(position)
 
 
 def decode_position(cursor: str) -> str:
-    """The feed position a cursor holds; 400 for anything else. It carries no audience: every query
-    stays within the caller's own partitions, so a cursor cannot reach anyone else's."""
-    try:
-        position = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequestError("cursor is not valid.") from exc
-    if not POSITION.fullmatch(position):
-        raise BadRequestError("cursor is not valid.")
-    return position
+    """The feed position a cursor holds; 400 for anything else."""
+    return paging.decode_position(cursor, POSITION)
 
 
 class NotificationStore(Protocol):

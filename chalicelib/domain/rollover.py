@@ -35,6 +35,7 @@ from chalicelib.domain.models import (
     FileRecord,
     Principal,
     Role,
+    Share,
     SpaceKind,
     SpaceRef,
     iso,
@@ -43,6 +44,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.paging import parse_limit
 from chalicelib.domain.ports import Catalog
+from chalicelib.domain.sharing import position as share_position
 from chalicelib.domain.sync import due_days, live_files
 from chalicelib.errors import BadRequestError, StaleWriteError
 
@@ -113,6 +115,15 @@ class YearService:
             "sharesEnded": shares,
         }
 
+    def _shares_with_class(self, school: str, class_id: str) -> Iterator[Share]:
+        before: str | None = None
+        while True:
+            page = self._catalog.shares_received(school, [("class", class_id)], 1000, before)
+            yield from page
+            if len(page) < 1000:
+                return
+            before = share_position(page[-1])
+
     def _classes(self, school: str) -> Iterator[ClassRecord]:
         cursor: str | None = None
         while True:
@@ -124,7 +135,7 @@ class YearService:
 
     def _end_shares(self, principal: Principal, record: ClassRecord, assignments: list[Assignment]) -> int:
         """The shares with the class, and the shares of every file of its folder and assignments."""
-        ended = {s.id: s for s in self._catalog.shares_received(principal.school, [("class", record.id)], 10_000)}
+        ended = {s.id: s for s in self._shares_with_class(principal.school, record.id)}
         spaces = [SpaceRef(SpaceKind.CLASS, record.id)] + [SpaceRef(SpaceKind.ASSIGNMENT, a.id) for a in assignments]
         for space in spaces:
             for file in live_files(self._catalog, principal.school, space):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -21,11 +22,17 @@ from chalicelib.domain.models import (
     require_id,
     utcnow,
 )
+from chalicelib.domain.paging import decode_position, encode_position, parse_limit
 from chalicelib.domain.permissions import ShareTarget, decide_share_target
 from chalicelib.domain.ports import Catalog
 from chalicelib.errors import BadRequestError, ForbiddenError, NotFoundError
 
-MAX_RECEIVED = 1000
+POSITION = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ#[A-Za-z0-9_-]{1,64}")
+
+
+def position(share: Share) -> str:
+    """A share's place among those received: when it was made, then its id (as the index sorts)."""
+    return f"{iso(share.created_at)}#{share.id}"
 
 
 def share_json(share: Share) -> dict[str, Any]:
@@ -37,6 +44,7 @@ def share_json(share: Share) -> dict[str, Any]:
         "role": share.role.value,
         "expiresAt": iso(share.expires_at) if share.expires_at else None,
         "createdBy": share.created_by,
+        "createdAt": iso(share.created_at),  # ours: the order of the received list
     }
 
 
@@ -110,20 +118,29 @@ class SharingService:
         exists = bool(membership.teaching or membership.studying)
         return ShareTarget(kind, target_id, exists, membership)
 
-    def received(self, principal: Principal) -> dict[str, Any]:
-        """Available files shared with the caller, directly or through a class, newest share first."""
+    def received(self, principal: Principal, limit: str | None = None, cursor: str | None = None) -> dict[str, Any]:
+        """Available files shared with the caller, directly or through a class, newest share first, a
+        page at a time: one query per partition (the user's, each class's), merged. A page may hold
+        fewer than `limit` items (expired shares, files not available are left out), never skips one."""
+        page_size = parse_limit(limit)
+        before = decode_position(cursor, POSITION) if cursor else None
         membership = self._catalog.membership(principal.school, principal.user_id)
         targets = [("user", principal.user_id)]
         targets += [("class", c) for c in sorted(membership.teaching | membership.studying)]
+        found = self._catalog.shares_received(principal.school, targets, page_size + 1, before)
+        merged = sorted(found, key=position, reverse=True)
+        page, next_cursor = merged[:page_size], None
+        if len(merged) > page_size:
+            next_cursor = encode_position(position(page[-1]))
         now = utcnow()
-        shares = [s for s in self._catalog.shares_received(principal.school, targets, MAX_RECEIVED) if s.live(now)]
-        files = self._catalog.get_files(principal.school, [s.file_id for s in shares])
+        live = [s for s in page if s.live(now)]
+        files = self._catalog.get_files(principal.school, [s.file_id for s in live])
         items = []
-        for share in sorted(shares, key=lambda s: s.created_at, reverse=True):
+        for share in live:
             file = files.get(share.file_id)
             if file is not None and file.status is FileStatus.AVAILABLE:
                 items.append({**share_json(share), "file": file_json(file)})
-        return {"items": items[:MAX_RECEIVED], "nextCursor": None}
+        return {"items": items, "nextCursor": next_cursor}
 
     def revoke(self, principal: Principal, share_id: str) -> None:
         """End a share at once; its creator or the file's owner may, anyone else finds nothing."""

@@ -289,3 +289,34 @@ def test_audit_trail_records_grants_downloads_shares_and_denials(
         == []
     )
     assert ana.get("/v1/audit").status_code == 403
+
+
+def test_shares_received_come_a_page_at_a_time_from_the_user_and_their_classes(
+    as_user: Any, sharing_class: dict[str, str]
+) -> None:
+    ana, bob, prof = as_user(sharing_class["ana"]), as_user(sharing_class["bob"]), as_user(sharing_class["prof"])
+    made = set()
+    for n in range(4):  # directly with bob
+        file_id = _own_file(ana, f"direct-{n}.txt", f"direct {n}\n".encode())
+        body = {"fileId": file_id, "with": {"type": "user", "id": sharing_class["bob"]}, "role": "viewer"}
+        made.add(ana.post("/v1/shares", body).json()["id"])
+    for n in range(3):  # with bob's class
+        file_id = _own_file(prof, f"classe-{n}.txt", f"classe {n}\n".encode())
+        body = {"fileId": file_id, "with": {"type": "class", "id": sharing_class["class"]}, "role": "viewer"}
+        made.add(prof.post("/v1/shares", body).json()["id"])
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(10):
+        params = {"limit": "3", **({"cursor": cursor} if cursor else {})}
+        page = bob.get("/v1/shares/received", params=params).json()
+        assert len(page["items"]) <= 3
+        seen += page["items"]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert [s["id"] for s in seen if s["id"] in made] == [s["id"] for s in seen]  # nothing of others'
+    assert {s["id"] for s in seen} == made and len(seen) == len(made)  # each once, none skipped
+    stamps = [(s["createdAt"], s["id"]) for s in seen]
+    assert stamps == sorted(stamps, reverse=True)  # newest first across the partitions
+    assert bob.get("/v1/shares/received", params={"cursor": "pas-un-curseur"}).status_code == 400
+    assert bob.get("/v1/shares/received", params={"limit": "0"}).status_code == 400
