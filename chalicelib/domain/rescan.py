@@ -16,15 +16,16 @@ An object found infected:
 3. every share of the file ends (an audit entry each);
 4. the served object is deleted.
 Downloads refuse it from step 2 on (only `available` files under `files/` are ever signed).
-An object the scan could not judge (clamd down, storage busy) is left for the next generation's
-pass and counted as an error; the page still advances, so one bad object never stalls a rescan.
+An object the scan could not judge (clamd down, storage busy, a race) is counted as an error and
+kept in the progress record; the page still advances, so one bad object never stalls a rescan, and
+once the listing is done those keys are read again, until judged, before the generation finishes.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ from chalicelib.domain.ports import Catalog, ObjectStore, Rescanner, StoredObjec
 log = logging.getLogger("cartable.rescan")
 
 PAGE = 200
+MAX_RETRY = 2000  # keys kept for another reading (the progress item stays far below 400 KB)
 RESCANNER = "cartable-rescan"
 
 
@@ -52,6 +54,7 @@ class RescanProgress:
     infected: int = 0
     errors: int = 0
     finished_at: str | None = None
+    retry: list[str] = field(default_factory=list)  # keys not judged yet: read again before finishing
 
     @classmethod
     def start(cls, generation: str, now: datetime) -> RescanProgress:
@@ -65,6 +68,7 @@ class RescanProgress:
             "scanned": self.scanned,
             "infected": self.infected,
             "errors": self.errors,
+            "waiting": len(self.retry),
             "finishedAt": self.finished_at,
         }
 
@@ -88,6 +92,7 @@ class RescanService:
             infected=int(saved.get("infected", 0)),
             errors=int(saved.get("errors", 0)),
             finished_at=saved.get("finished_at"),
+            retry=[str(key) for key in saved.get("retry", [])],
         )
 
     def run(self, budget_seconds: float, force: bool = False, on_page: Any = None) -> RescanProgress:
@@ -102,16 +107,24 @@ class RescanService:
             return progress  # this database has read everything already
         while time.monotonic() < deadline:
             page = self._store.list_after(SERVED, progress.after, self._page)
-            if not page:
+            if page:
+                progress.after = page[-1].key
+            elif progress.retry:
+                # The listing is done: what could not be judged is read again until it is.
+                keys, progress.retry = progress.retry[: self._page], progress.retry[self._page :]
+                page = [found for key in keys if (found := self._store.head(key)) is not None]
+            else:
                 progress.finished_at = iso(utcnow())
                 self._save(progress)
                 log.info("rescan finished %s", progress.as_json())
                 break
-            self._judge(page, self._rescanner.scan(page), progress)
-            progress.after = page[-1].key
+            if page:
+                self._judge(page, self._rescanner.scan(page), progress)
             self._save(progress)
             if on_page is not None:
                 on_page(progress)
+            if progress.retry and not self._store.list_after(SERVED, progress.after, 1):
+                time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))  # clamd may be back soon
         return progress
 
     def _save(self, progress: RescanProgress) -> None:
@@ -121,13 +134,25 @@ class RescanService:
         for item, result in zip(page, results, strict=True):
             if isinstance(result, Exception):
                 progress.errors += 1
+                self._later(progress, item.key)
                 log.warning("rescan could not judge key=%s: %s", item.key, result)
                 continue
             progress.scanned += 1
             verdict = scan_verdict(result)
             if result.outcome is ScanOutcome.FOUND and verdict is not None and verdict.status is FileStatus.INFECTED:
-                self.quarantine(item, verdict.reason or "unknown")
+                try:
+                    self.quarantine(item, verdict.reason or "unknown")
+                except Exception:  # storage busy, a file changing meanwhile: this key is read again
+                    progress.errors += 1
+                    self._later(progress, item.key)
+                    log.exception("rescan could not quarantine key=%s", item.key)
+                    continue
                 progress.infected += 1
+
+    @staticmethod
+    def _later(progress: RescanProgress, key: str) -> None:
+        if key not in progress.retry and len(progress.retry) < MAX_RETRY:
+            progress.retry.append(key)
 
     def quarantine(self, item: StoredObject, signature: str) -> None:
         """Steps 1 to 4 of the module's list, for one object."""
