@@ -25,6 +25,7 @@ views = Views(
 
 # Read by the decorator below at deploy time; the queue itself is declared in the infrastructure.
 UPLOADS_QUEUE = os.environ.get("CARTABLE_UPLOADS_QUEUE", "cartable-uploads")
+JOBS_QUEUE = os.environ.get("CARTABLE_JOBS_QUEUE", "cartable-jobs")
 
 
 def _query(name: str) -> str | None:
@@ -79,6 +80,26 @@ def audit_trail(principal: Principal) -> dict[str, Any]:
 @views.route("/v1/me/export", methods=["GET"])
 def export_mine(principal: Principal) -> Response:
     return redirect(wiring.export_service().export(principal))
+
+
+@views.route("/v1/me/export", methods=["POST"], status=202)
+def export_mine_later(principal: Principal) -> dict[str, Any]:
+    return wiring.job_service().start(principal, "export", principal.user_id)
+
+
+@views.route("/v1/users/{user_id}/export", methods=["POST"], status=202)
+def export_user_later(principal: Principal, user_id: str) -> dict[str, Any]:
+    return wiring.job_service().start(principal, "export", user_id)
+
+
+@views.route("/v1/jobs/{job_id}", methods=["GET"])
+def get_job(principal: Principal, job_id: str) -> dict[str, Any]:
+    return wiring.job_service().get(principal, job_id)
+
+
+@views.route("/v1/jobs/{job_id}/content", methods=["GET"])
+def job_content(principal: Principal, job_id: str) -> Response:
+    return redirect(wiring.job_service().content(principal, job_id))
 
 
 @views.route("/v1/users/{user_id}/export", methods=["GET"])
@@ -186,6 +207,11 @@ def notifications(principal: Principal) -> dict[str, Any]:
     return wiring.notification_service().feed(principal, _query("limit"), _query("cursor"))
 
 
+@views.route("/v1/assignments/{assignment_id}/archive", methods=["POST"], status=202)
+def submissions_archive_later(principal: Principal, assignment_id: str) -> dict[str, Any]:
+    return wiring.job_service().start(principal, "archive", assignment_id)
+
+
 @views.route("/v1/assignments/{assignment_id}/archive", methods=["GET"])
 def submissions_archive(principal: Principal, assignment_id: str) -> Response:
     return redirect(wiring.assignment_service().archive(principal, assignment_id))
@@ -270,6 +296,26 @@ def rescan_files(event: Any) -> dict[str, Any]:
     `python -m local.rescan`); what is found infected is quarantined, its shares end, people are told.
     Resumes where the last run stopped; stops short of Lambda's 15 minutes."""
     return wiring.rescan_service().run(budget_seconds=780).as_json()
+
+
+@app.on_sqs_message(queue=JOBS_QUEUE, batch_size=1)
+def run_jobs(event: Any) -> dict[str, list[dict[str, str]]]:
+    """A ZIP asked for with POST (an archive of submissions, an export): built here, off the request,
+    as its requester (see chalicelib/domain/jobs.py). A job failing for a part is retried by the queue."""
+    from chalicelib.domain.jobs import job_id_of
+    from chalicelib.domain.scanning import message_id
+    from chalicelib.errors import BadRequestError
+
+    failed: list[str] = []
+    for record in event:
+        try:
+            wiring.job_service().run(job_id_of(record.body))
+        except BadRequestError:
+            app.log.warning("a message that is not a job was dropped")
+        except Exception:
+            failed.append(message_id(record))
+            app.log.exception("job failed; the message will be retried")
+    return {"batchItemFailures": [{"itemIdentifier": item} for item in failed]}
 
 
 @app.on_sqs_message(queue=UPLOADS_QUEUE, batch_size=5)

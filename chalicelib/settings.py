@@ -57,6 +57,7 @@ class Settings:
     multipart_ttl: int = 24 * 3600  # a large upload may take hours on a school's line; each part URL lives 15 min
     scan_max_size: int = 2 * GIB  # larger files end rejected `too_large_to_scan`, never available
     queue_url: str | None = None  # the uploads queue, where the sweeper re-announces unscanned objects
+    jobs_queue_url: str | None = None  # ZIPs built off the request (run_jobs)
     sqs_endpoint: str | None = None
 
     @property
@@ -132,6 +133,7 @@ class Settings:
             multipart_ttl=int(number("CARTABLE_MULTIPART_TTL", str(24 * 3600), MAX_UPLOAD_TTL, 36 * 3600)),
             scan_max_size=int(number("CARTABLE_SCAN_MAX_SIZE", str(2 * GIB), 1, MAX_SCAN_SIZE)),
             queue_url=env.get("CARTABLE_QUEUE_URL") or None,
+            jobs_queue_url=env.get("CARTABLE_JOBS_QUEUE_URL") or None,
             sqs_endpoint=env.get("CARTABLE_SQS_ENDPOINT") or None,
         )
         if problems:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.errors import ServiceUnavailableError
 from chalicelib.settings import Settings, settings
 
 if TYPE_CHECKING:
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from chalicelib.domain.audit import AuditService
     from chalicelib.domain.export import ExportService
     from chalicelib.domain.files import FileService
+    from chalicelib.domain.jobs import Build, Check, JobService
+    from chalicelib.domain.models import Principal
     from chalicelib.domain.notifications import NotificationService, Publisher
     from chalicelib.domain.receipts import ReceiptService
     from chalicelib.domain.rescan import RescanService
@@ -235,6 +238,27 @@ def rescan_service() -> RescanService:
     config = settings()
     scanner = ClamdScanner(config.clamd_address, config.clamd_timeout)
     return RescanService(catalog(), store(), S3Rescanner(config.bucket, aio_client_kwargs(config), scanner))
+
+
+@lru_cache(maxsize=1)
+def job_service() -> JobService:
+    from chalicelib.adapters.sqs import SqsEventQueue
+    from chalicelib.domain.jobs import JobService
+
+    config = settings()
+    if not config.jobs_queue_url:
+        raise ServiceUnavailableError("Background jobs are not configured here (CARTABLE_JOBS_QUEUE_URL).")
+    exports, archives = export_service(), assignment_service()
+
+    def check_export(principal: Principal, user_id: str) -> None:
+        exports.check(principal, user_id)
+
+    kinds: dict[str, tuple[Check, Build]] = {
+        "export": (check_export, exports.build),
+        "archive": (archives.check_archive, archives.build_archive),
+    }
+    queue = SqsEventQueue(LazyClient("sqs", config), config.jobs_queue_url)
+    return JobService(catalog(), queue, store(), kinds, config.download_ttl)
 
 
 @lru_cache(maxsize=1)

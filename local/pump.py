@@ -54,14 +54,20 @@ def lambda_event(messages: list[Any], queue_arn: str, region: str) -> dict[str, 
     }
 
 
-def run(stop_after: float | None = None) -> None:
-    """Pump until interrupted (or for `stop_after` seconds)."""
+# queue → (the environment name of its URL, the function Lambda's event source mapping would call)
+QUEUES = {"uploads": ("CARTABLE_QUEUE_URL", "scan_uploads"), "jobs": ("CARTABLE_JOBS_QUEUE_URL", "run_jobs")}
+
+
+def run(stop_after: float | None = None, queue: str = "uploads") -> None:
+    """Pump one queue until interrupted (or for `stop_after` seconds)."""
     import boto3
 
-    from app import scan_uploads
+    import app
 
+    url_name, function = QUEUES[queue]
+    handler = getattr(app, function)
     region = os.environ["AWS_DEFAULT_REGION"]
-    queue_url = os.environ["CARTABLE_QUEUE_URL"]
+    queue_url = os.environ[url_name]
     sqs = boto3.client("sqs", endpoint_url=os.environ["CARTABLE_SQS_ENDPOINT"], region_name=region)
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     deadline = None if stop_after is None else time.monotonic() + stop_after
@@ -78,7 +84,8 @@ def run(stop_after: float | None = None) -> None:
         if not messages:
             continue
         try:
-            answer = scan_uploads(lambda_event(messages, arn, region), LocalContext(aws_request_id=str(uuid.uuid4())))
+            context = LocalContext(function_name=f"cartable-local-{function}", aws_request_id=str(uuid.uuid4()))
+            answer = handler(lambda_event(messages, arn, region), context)
         except Exception as exc:  # the whole batch failed: every message comes back
             log.warning("batch failed, retrying in %ss: %s", RETRY_DELAY_SECONDS, exc)
             answer = {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}
@@ -106,7 +113,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="pump %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        run()
+        run(queue=sys.argv[1] if len(sys.argv) > 1 else "uploads")
     except KeyboardInterrupt:
         pass
 

@@ -42,6 +42,7 @@ class StackConfig:
     bucket: str = "cartable-local-files"
     table: str = "cartable-local"
     queue: str = "cartable-local-uploads"
+    jobs_queue: str = "cartable-local-jobs"
     max_upload_size: int = 5 * 1024**3  # the service's own limit; above 64 MiB uploads are multipart
     scan_max_size: int = 1024**3  # what the local clamd reads whole; larger files end too_large_to_scan
     jwt_secret: str = "local-dev-secret"
@@ -111,6 +112,7 @@ class LocalStack:
             config.build_dir / "clamav", max_stream=min(config.max_upload_size, config.scan_max_size)
         )
         self.queue_url = ""
+        self.jobs_queue_url = ""
 
     @property
     def aws_endpoint(self) -> str:
@@ -136,6 +138,7 @@ class LocalStack:
                 "CARTABLE_DYNAMODB_ENDPOINT": self.aws_endpoint,
                 "CARTABLE_SQS_ENDPOINT": self.aws_endpoint,
                 "CARTABLE_QUEUE_URL": self.queue_url,
+                "CARTABLE_JOBS_QUEUE_URL": self.jobs_queue_url,
                 "CARTABLE_CLAMD_ADDRESS": self.clamd.address,
                 "CARTABLE_MAX_UPLOAD_SIZE": str(self.config.max_upload_size),
                 "CARTABLE_SCAN_MAX_SIZE": str(self.config.scan_max_size),
@@ -171,6 +174,7 @@ class LocalStack:
             self.clamd.start()
             self.start_api()
             self.start_pump()
+            self._spawn("jobs", [sys.executable, "-m", "local.pump", "jobs"])
             self.wait_healthy()
         except BaseException:
             self.stop()
@@ -201,6 +205,8 @@ class LocalStack:
         self.queue_url = sqs.create_queue(QueueName=self.config.queue, Attributes={"VisibilityTimeout": "30"})[
             "QueueUrl"
         ]
+        jobs = sqs.create_queue(QueueName=self.config.jobs_queue, Attributes={"VisibilityTimeout": "900"})
+        self.jobs_queue_url = jobs["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         s3.put_bucket_notification_configuration(
             Bucket=self.config.bucket,

@@ -16,6 +16,9 @@ Keys (pk / sk):
   CHG#{school}#{space} / {seq:012d}  a file's latest change in its space's feed (HEAD#… / HEAD: the counter)
   SHA#{school}#{space}#{sha256} / FILE#{fileId}  where clean bytes of a digest already are (dedup)
   NOTIF#{school}#{audience} / {at}#{id}  a notification of a user, a class or its teachers (TTL 90 days)
+  JOB#{id} / JOB                            a ZIP built off the request (TTL: a day after its ZIP goes)
+  RESCAN / RESCAN                           how far the current rescan got
+  RETAIN#{school}#{year} / RETAIN           when a closed year falls past the retention (due index)
 A trashed file leaves its folder for gsi1pk = `TRASH#{school}#{space}`, and the sparse GSI `due`
 (gsi2pk = `DUE#trash#{day}`) finds it when its purge falls due; a grant is in it as
 `DUE#grant#{day}` until its verdict, so the sweeper finds grants that expired unused.
@@ -39,6 +42,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.content import Verdict
+from chalicelib.domain.jobs import LIFETIME as JOB_LIFETIME
+from chalicelib.domain.jobs import Job
 from chalicelib.domain.models import (
     Assignment,
     AuditEntry,
@@ -384,6 +389,26 @@ def version_from_item(item: Item) -> FileVersion:
         owner=item["owner"],
         created_at=parse_iso(item["createdAt"]),
     )
+
+
+def _job_item(job: Job) -> Item:
+    return {
+        "pk": f"JOB#{job.id}",
+        "sk": "JOB",
+        "jobId": job.id,
+        "school": job.school,
+        "requester": job.requester,
+        "role": job.role,
+        "kind": job.kind,
+        "subject": job.subject,
+        "status": job.status,
+        "createdAt": iso(job.created_at),
+        "finishedAt": iso(job.finished_at) if job.finished_at else None,
+        "target": job.target,
+        "name": job.name,
+        "reason": job.reason,
+        "ttl": int((job.created_at + JOB_LIFETIME).timestamp()) + 86400,
+    }
 
 
 def class_from_item(item: Item) -> ClassRecord:
@@ -821,6 +846,40 @@ class DynamoCatalog:
         if actions:
             self._transact(actions)
         return before
+
+    # -- jobs -----------------------------------------------------------------------------------
+    def put_job(self, job: Job) -> None:
+        self._call("put_item", TableName=self._table, Item=dump(_job_item(job)))
+
+    def get_job(self, job_id: str) -> Job | None:
+        item = self._get(f"JOB#{job_id}", "JOB")
+        if item is None:
+            return None
+        return Job(
+            id=item["jobId"],
+            school=item["school"],
+            requester=item["requester"],
+            role=item["role"],
+            kind=item["kind"],
+            subject=item["subject"],
+            status=item["status"],
+            created_at=parse_iso(item["createdAt"]),
+            finished_at=parse_iso(item["finishedAt"]) if "finishedAt" in item else None,
+            target=item.get("target"),
+            name=item.get("name"),
+            reason=item.get("reason"),
+        )
+
+    def finish_job(self, job: Job) -> None:
+        """A job's end, once: a repeated message never rewrites it."""
+        self._call(
+            "put_item",
+            TableName=self._table,
+            Item=dump(_job_item(job)),
+            ConditionExpression="#st = :pending",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues=dump({":pending": "pending"}),
+        )
 
     def get_file_anywhere(self, file_id: str) -> FileRecord | None:
         """A file whatever its school (for the platform's own work: rescans)."""

@@ -26,11 +26,18 @@ def object_event(key: str) -> str:
 
 
 class SqsEventQueue:
-    """The EventQueue port."""
+    """The EventQueue port (on the uploads queue) and the JobQueue port (on the jobs queue)."""
 
     def __init__(self, client: Any, queue_url: str) -> None:
         self._sqs = client
         self._url = queue_url
+
+    def send_job(self, job_id: str) -> None:
+        """A job for the `run_jobs` function (the JobQueue port, on the jobs queue)."""
+        try:
+            self._sqs.send_message(QueueUrl=self._url, MessageBody=json.dumps({"jobId": job_id}))
+        except ClientError as exc:
+            raise ServiceUnavailableError("The jobs queue is busy; try again shortly.") from exc
 
     def send_object_events(self, keys: Sequence[str]) -> None:
         for start in range(0, len(keys), BATCH):

@@ -194,6 +194,18 @@ class AssignmentService:
 
     def archive(self, principal: Principal, assignment_id: str) -> str:
         """Every available submission as one ZIP in storage; answers a short-lived URL to it (teachers)."""
+        target, name = self.build_archive(principal, assignment_id)
+        return self._store.presign_get(target, name, "application/zip", self._download_ttl)
+
+    def check_archive(self, principal: Principal, assignment_id: str) -> None:
+        """The caller may collect every submission (a teacher of the class), else 404/403."""
+        access = self._access.space(principal, SpaceRef(SpaceKind.ASSIGNMENT, require_id(assignment_id, "id")))
+        access.require(Action.LIST)
+        if not access.sees_every_file():
+            raise ForbiddenError("Only the class's teachers may collect every submission.")
+
+    def build_archive(self, principal: Principal, assignment_id: str) -> tuple[str, str]:
+        """Write the ZIP of every available submission into `exports/`: its key and download name."""
         assignment, files = self.submitted_files(principal, assignment_id, teachers_only=True)
         klass = self._catalog.get_class(principal.school, assignment.class_id)
         folder = zip_segment(f"{klass.name if klass else assignment.class_id} - {assignment.title}")
@@ -202,7 +214,7 @@ class AssignmentService:
         size = self._archiver.archive(archive_entries(folder, available), target)
         reason = f"{len(available)} files, {size} bytes"
         self._catalog.record_audit(entry(principal, "assignment.archive", f"assignment:{assignment.id}", reason=reason))
-        return self._store.presign_get(target, f"{folder}.zip", "application/zip", self._download_ttl)
+        return target, f"{folder}.zip"
 
     def submitted_files(
         self, principal: Principal, assignment_id: str, teachers_only: bool = False

@@ -51,11 +51,21 @@ class ExportService:
 
     def export(self, principal: Principal, user_id: str | None = None) -> str:
         """The caller's own export, or (an admin of the school) one user's; a URL to the ZIP."""
+        target, name = self.build(principal, user_id)
+        return self._store.presign_get(target, name, "application/zip", self._download_ttl)
+
+    def check(self, principal: Principal, user_id: str | None = None) -> str:
+        """Whose export the caller may have: their own, or any user's of the school for an admin."""
         subject = principal.user_id
         if user_id is not None:
             subject = require_id(user_id, "userId")
             if subject != principal.user_id and not self._access.school(principal).allows(Action.MANAGE):
                 raise NotFoundError().because("export of another user by a non-admin")
+        return subject
+
+    def build(self, principal: Principal, user_id: str | None = None) -> tuple[str, str]:
+        """Write the export into `exports/`: its key and download name."""
+        subject = self.check(principal, user_id)
         files = sorted(self.owned_files(principal.school, subject), key=lambda f: (str(f.space), f.path, f.name))
         entries, listed = self._entries(files)
         audit = [entry_json(e) for e in self._audit(principal.school, subject)]
@@ -74,8 +84,7 @@ class ExportService:
         size = self._archiver.archive([ArchiveEntry("manifest.json", "", data), *entries], target)
         reason = f"{len(entries)} files, {len(audit)} audit entries, {size} bytes"
         self._catalog.record_audit(entry(principal, "user.export", f"user:{subject}", reason=reason))
-        name = f"cartable-{zip_segment(subject)}-{utcnow().date().isoformat()}.zip"
-        return self._store.presign_get(target, name, "application/zip", self._download_ttl)
+        return target, f"cartable-{zip_segment(subject)}-{utcnow().date().isoformat()}.zip"
 
     def owned_files(self, school: str, user_id: str) -> Iterator[FileRecord]:
         """The user's files in their drive, their classes' assignments and the class folders they teach."""

@@ -25,6 +25,7 @@ ACCOUNT = "111122223333"
 BUCKET = "arn:aws:s3:::cartable-prod-files"
 TABLE = f"arn:aws:dynamodb:eu-west-3:{ACCOUNT}:table/cartable-prod-CatalogTable-X"
 QUEUE = f"arn:aws:sqs:eu-west-3:{ACCOUNT}:cartable-prod-UploadsQueue-X"
+JOBS = f"arn:aws:sqs:eu-west-3:{ACCOUNT}:cartable-prod-JobsQueue-X"
 TOPIC = f"arn:aws:sns:eu-west-3:{ACCOUNT}:cartable-prod-NotificationsTopic-X"
 SCANNER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cartable-prod-ScanUploadsRole-X"
 API_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cartable-prod-ApiHandlerRole-X"
@@ -38,6 +39,7 @@ PLACEHOLDERS = {
     "FilesBucket.Arn": BUCKET,
     "CatalogTable.Arn": TABLE,
     "UploadsQueue.Arn": QUEUE,
+    "JobsQueue.Arn": JOBS,
     "NotificationsTopic.TopicArn": TOPIC,
     "ScanUploadsRole.Arn": SCANNER_ROLE,
 }
@@ -59,6 +61,26 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
             (action, TABLE)
             for action in TABLE_ACTIONS
             | {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem"}
+        },
+        ("dynamodb:Query", f"{TABLE}/index/*"),
+        ("sqs:SendMessage", JOBS),
+    },
+    "jobs.json": {
+        ("logs:CreateLogStream", f"{LOGS}-RunJobs-*:*"),
+        ("logs:PutLogEvents", f"{LOGS}-RunJobs-*:*"),
+        *{(action, JOBS) for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")},
+        ("s3:GetObject", f"{BUCKET}/files/*"),
+        ("s3:PutObject", f"{BUCKET}/exports/*"),
+        ("s3:AbortMultipartUpload", f"{BUCKET}/exports/*"),
+        *{
+            (action, TABLE)
+            for action in (
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            )
         },
         ("dynamodb:Query", f"{TABLE}/index/*"),
     },
