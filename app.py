@@ -107,9 +107,10 @@ def export_user(principal: Principal, user_id: str) -> Response:
     return redirect(wiring.export_service().export(principal, user_id))
 
 
-@views.route("/v1/years/close", methods=["POST"])
+@views.route("/v1/years/close", methods=["POST"], status=202)
 def close_year(principal: Principal) -> dict[str, Any]:
-    return wiring.year_service().close_year(principal, json_body(current_request(app).raw_body))
+    year = wiring.year_service().year_of(json_body(current_request(app).raw_body))
+    return wiring.job_service().start(principal, "year-close", year)
 
 
 @views.route("/v1/retention", methods=["GET"])

@@ -243,19 +243,20 @@ def rescan_service() -> RescanService:
 @lru_cache(maxsize=1)
 def job_service() -> JobService:
     from chalicelib.adapters.sqs import SqsEventQueue
-    from chalicelib.domain.jobs import JobService
+    from chalicelib.domain.jobs import JobResult, JobService
 
     config = settings()
     if not config.jobs_queue_url:
         raise ServiceUnavailableError("Background jobs are not configured here (CARTABLE_JOBS_QUEUE_URL).")
-    exports, archives = export_service(), assignment_service()
+    exports, archives, years = export_service(), assignment_service(), year_service()
 
     def check_export(principal: Principal, user_id: str) -> None:
         exports.check(principal, user_id)
 
     kinds: dict[str, tuple[Check, Build]] = {
-        "export": (check_export, exports.build),
-        "archive": (archives.check_archive, archives.build_archive),
+        "export": (check_export, lambda p, user: JobResult(*exports.build(p, user))),
+        "archive": (archives.check_archive, lambda p, a: JobResult(*archives.build_archive(p, a))),
+        "year-close": (years.check_close, lambda p, year: JobResult(summary=years.close_year(p, year))),
     }
     queue = SqsEventQueue(LazyClient("sqs", config), config.jobs_queue_url)
     return JobService(catalog(), queue, store(), kinds, config.download_ttl)

@@ -407,6 +407,7 @@ def _job_item(job: Job) -> Item:
         "target": job.target,
         "name": job.name,
         "reason": job.reason,
+        "summary": job.summary,
         "ttl": int((job.created_at + JOB_LIFETIME).timestamp()) + 86400,
     }
 
@@ -868,6 +869,7 @@ class DynamoCatalog:
             target=item.get("target"),
             name=item.get("name"),
             reason=item.get("reason"),
+            summary=item.get("summary"),
         )
 
     def finish_job(self, job: Job) -> None:

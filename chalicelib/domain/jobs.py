@@ -1,12 +1,14 @@
-"""Long work off the request: ZIPs that may take longer than API Gateway's 29 seconds.
+"""Long work off the request: what may take longer than API Gateway's 29 seconds.
 
-`POST /v1/assignments/{id}/archive`, `POST /v1/me/export` and `POST /v1/users/{id}/export` check the
-caller's right at once (the same 404/403 as their `GET` twins), record a job and queue it, and answer
-202 with the job. The `run_jobs` function takes it from the queue and builds the ZIP as the caller,
-so a right lost meanwhile fails the job instead of leaking anything. `GET /v1/jobs/{id}` tells its
-state to its requester only; once `ready`, `GET /v1/jobs/{id}/content` answers 302 to a short-lived
-URL. A job that fails for the caller's reasons ends `failed` with the reason; one that fails for a
-part's (storage busy) is retried by the queue, and lands in its dead-letter queue after five tries.
+`POST /v1/assignments/{id}/archive`, `POST /v1/me/export` and `POST /v1/users/{id}/export` (ZIPs) and
+`POST /v1/years/close` (a whole school's classes) check the caller's right at once (the same 404/403
+as their direct twins), record a job and queue it, and answer 202 with the job. The `run_jobs`
+function takes it from the queue and does the work as the caller, so a right lost meanwhile fails
+the job instead of leaking anything. `GET /v1/jobs/{id}` tells its state (and, for work without a
+ZIP, its `result`) to its requester only; a ZIP's `GET /v1/jobs/{id}/content` answers 302 to a
+short-lived URL once `ready`. A job that fails for the caller's reasons ends `failed` with the
+reason; one that fails for a part's (storage busy) is retried by the queue, and lands in its
+dead-letter queue after five tries.
 The ZIPs live in `exports/`, which the bucket empties after a day; the job records expire with them.
 """
 
@@ -41,6 +43,7 @@ class Job:
     target: str | None = None
     name: str | None = None
     reason: str | None = None
+    summary: dict[str, Any] | None = None
 
     @property
     def principal(self) -> Principal:
@@ -59,9 +62,18 @@ class JobQueue(Protocol):
     def send_job(self, job_id: str) -> None: ...
 
 
-# kind → (check the caller's right now, build the ZIP as the caller: its key and download name)
+@dataclass(frozen=True)
+class JobResult:
+    """What a job made: a ZIP in `exports/` (its key and download name), or a summary of its work."""
+
+    target: str | None = None
+    name: str | None = None
+    summary: dict[str, Any] | None = None
+
+
+# kind → (check the caller's right now, do the work as the caller)
 Check = Callable[[Principal, str], None]
-Build = Callable[[Principal, str], tuple[str, str]]
+Build = Callable[[Principal, str], JobResult]
 
 
 def job_json(job: Job) -> dict[str, Any]:
@@ -74,6 +86,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "createdAt": iso(job.created_at),
         "finishedAt": iso(job.finished_at) if job.finished_at else None,
         "expiresAt": iso(job.created_at + LIFETIME),
+        "result": job.summary,
     }
 
 
@@ -117,13 +130,13 @@ class JobService:
             return
         _, build = self._kinds[job.kind]
         try:
-            target, name = build(job.principal, job.subject)
+            made = build(job.principal, job.subject)
         except CartableError as error:
             if error.status >= 500:
                 raise  # a part is down: the queue tries again
             self._store.finish_job(self._done(job, "failed", reason=error.code))
             return
-        self._store.finish_job(self._done(job, "ready", target=target, name=name))
+        self._store.finish_job(self._done(job, "ready", target=made.target, name=made.name, summary=made.summary))
         log.info("job ready id=%s kind=%s", job.id, job.kind)
 
     @staticmethod

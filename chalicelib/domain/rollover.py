@@ -81,12 +81,22 @@ class YearService:
         self._access = access
 
     # -- closing a year ---------------------------------------------------------------------------
-    def close_year(self, principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Archive every open class of the school; safe to run again (it finishes what a crash left)."""
-        self._access.school(principal).require(Action.MANAGE)
+    @staticmethod
+    def year_of(body: Mapping[str, Any]) -> str:
         year = body.get("year")
         if not isinstance(year, str) or not YEAR.fullmatch(year):
             raise BadRequestError("year must name the school year, e.g. 2025-2026.")
+        return year
+
+    def check_close(self, principal: Principal, year: str) -> None:
+        """An admin of the school closes its years (the job runs `close_year` as them)."""
+        self._access.school(principal).require(Action.MANAGE)
+        self.year_of({"year": year})
+
+    def close_year(self, principal: Principal, year: str) -> dict[str, Any]:
+        """Archive every open class of the school; safe to run again (it finishes what a crash left).
+        Its cost grows with the school's files (their shares end): a job runs it, off the request."""
+        self.check_close(principal, year)
         now = utcnow().replace(microsecond=0)
         classes = assignments = shares = 0
         for record in self._classes(principal.school):

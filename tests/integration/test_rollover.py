@@ -3,6 +3,7 @@ archives, their shares end, and the retention dry run lists exactly the pupils' 
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,21 @@ def answer(api: DemoApi, method: str, path: str, body: Any = None) -> Any:
     )
 
 
+def close(admin: DemoApi, year: str) -> dict[str, Any]:
+    """Close the school year: a job (a whole school's files), followed until it is done."""
+    started = answer(admin, "POST", "/v1/years/close", {"year": year})
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 30
+    while True:
+        job = answer(admin, "GET", f"/v1/jobs/{started.json()['id']}").json()
+        if job["status"] != "pending" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert job["status"] == "ready", job
+    result: dict[str, Any] = job["result"]
+    return result
+
+
 @pytest.fixture(scope="module")
 def demo(api_url: str) -> DemoSchool:
     return seed(api_url)
@@ -53,11 +69,11 @@ def test_closing_the_year_archives_classes_ends_their_shares_and_keeps_reads(
     assert answer(david, "GET", f"/v1/files/{consignes}").status_code == 200
     assert answer(direction, "GET", f"/v1/retention?asOf={day(400)}").json()["items"] == []
 
-    closed = answer(direction, "POST", "/v1/years/close", {"year": "2025-2026"})
-    assert closed.status_code == 200, closed.text
-    assert (closed.json()["classes"], closed.json()["assignments"]) == (2, 2)
-    assert closed.json()["sharesEnded"] >= 2
+    closed = close(direction, "2025-2026")
+    assert (closed["classes"], closed["assignments"]) == (2, 2)
+    assert closed["sharesEnded"] >= 2
     assert answer(bilal, "POST", "/v1/years/close", {"year": "2025-2026"}).status_code in (403, 404)
+    assert answer(direction, "POST", "/v1/years/close", {"year": "l'an dernier"}).status_code == 400
 
     # Writes to last year's class folders and assignments: 403.
     grant = {"space": "class:5B", "path": "/", "name": "nouveau.txt", "size": 5, "contentType": "text/plain"}
@@ -80,7 +96,7 @@ def test_closing_the_year_archives_classes_ends_their_shares_and_keeps_reads(
     assert answer(alice, "POST", "/v1/uploads", own).status_code == 201
 
     # Closing again changes nothing; the new year: last year's classes cannot be rewritten, new ones can.
-    assert answer(direction, "POST", "/v1/years/close", {"year": "2025-2026"}).json()["classes"] == 0
+    assert close(direction, "2025-2026")["classes"] == 0
     same = {"name": "5e B", "teachers": ["prof-durand"], "students": ["eleve-alice"]}
     assert answer(direction, "PUT", "/v1/classes/5B", same).status_code == 409
     assert answer(direction, "PUT", "/v1/classes/5B-2026", same).status_code == 200
@@ -91,7 +107,7 @@ def test_the_retention_dry_run_lists_exactly_the_pupils_work_past_it(
     api_url: str, demo: DemoSchool, stack: LocalStack
 ) -> None:
     direction = DemoApi(api_url, "dir-martin")
-    answer(direction, "POST", "/v1/years/close", {"year": "2025-2026"})  # the first test may have done it
+    close(direction, "2025-2026")  # the first test may have done it
     within = answer(direction, "GET", f"/v1/retention?asOf={day(364)}").json()
     assert within["retentionDays"] == 365 and within["items"] == []
     past = answer(direction, "GET", f"/v1/retention?asOf={day(366)}").json()
