@@ -17,7 +17,8 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Page, Playwright, sync_playwright
 
 from local.demo import DemoApi, DemoSchool, seed
-from local.stack import LocalStack, StackConfig, free_port
+from local.stack import LocalStack
+from tests.stacks import running_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,18 +40,7 @@ MIB = 1024 * 1024
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The whole local stack for this package only (torn down before the integration tests start theirs)."""
-    config = StackConfig(
-        build_dir=tmp_path_factory.mktemp("browser-stack"),
-        port=free_port(),
-        moto_port=free_port(),
-        max_upload_size=16 * MIB,
-        # Multipart from 6 MiB in 5 MiB parts, as the integration stack: the page's multipart path is tried.
-        extra_env={"CARTABLE_MULTIPART_THRESHOLD": str(6 * MIB), "CARTABLE_PART_SIZE": str(5 * MIB)},
-    )
-    local = LocalStack(config)
-    local.start()
-    yield local
-    local.stop()
+    yield from running_stack(tmp_path_factory, "browser-stack")
 
 
 @pytest.fixture(scope="package")

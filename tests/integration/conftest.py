@@ -12,7 +12,8 @@ import jwt
 import pytest
 import requests
 
-from local.stack import LocalStack, StackConfig, free_port
+from local.stack import LocalStack
+from tests.stacks import running_stack
 
 SECRET = "integration-secret-of-at-least-32-bytes"
 SCHOOL = "lycee-hugo"
@@ -130,24 +131,13 @@ def post_to_storage(grant: dict[str, Any], data: bytes, content_type: str) -> re
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    config = StackConfig(
-        build_dir=tmp_path_factory.mktemp("stack"),
-        port=free_port(),
-        moto_port=free_port(),
+    yield from running_stack(
+        tmp_path_factory,
+        "stack",
         jwt_secret=SECRET,
-        max_upload_size=16 * MIB,
-        scan_max_size=12 * MIB,
-        extra_env={
-            "CARTABLE_QUOTAS_FILE": str(Path(__file__).resolve().parents[1] / "quotas.json"),
-            # Multipart from 6 MiB in parts of 5 MiB (S3's smallest), so tests need no 64 MiB files.
-            "CARTABLE_MULTIPART_THRESHOLD": str(6 * MIB),
-            "CARTABLE_PART_SIZE": str(5 * MIB),
-        },
+        scan_max_size=12 * MIB,  # the multipart tests send 13 MiB to see too_large_to_scan
+        extra_env={"CARTABLE_QUOTAS_FILE": str(Path(__file__).resolve().parents[1] / "quotas.json")},
     )
-    local = LocalStack(config)
-    local.start()
-    yield local
-    local.stop()
 
 
 @pytest.fixture(scope="session")
