@@ -88,6 +88,10 @@ export class Api {
     return this.get("/v1/shares/received");
   }
 
+  notifications() {
+    return this.get("/v1/notifications?limit=50");
+  }
+
   file(fileId) {
     return this.get(`/v1/files/${encodeURIComponent(fileId)}`);
   }

@@ -124,6 +124,7 @@ function render({ focus = true, notice = null } = {}) {
   let content;
   if (!signedIn) content = signInView(notice);
   else if (name === "shared") content = sharedView();
+  else if (name === "news") content = newsView();
   else if (name === "classes") content = classesView();
   else if (name === "class" && args[0]) content = classView(args[0]);
   else if (name === "assignment" && args[1]) content = assignmentView(args[0], args[1]);
@@ -569,6 +570,42 @@ function sharedView() {
     );
   });
   return page(t("navShared"), section);
+}
+
+function newsText(item) {
+  const kind = item.type === "submission.received" && item.late ? "submission.late" : item.type;
+  const values = { name: item.name, by: displayName(item.by || ""), reason: item.reason || "" };
+  return t(`news_${kind.replace(".", "_")}`, values);
+}
+
+function newsView() {
+  const list = h("div");
+  const section = h("section", { class: "card" }, list);
+  loading(section, async () => {
+    const answer = await api.notifications();
+    // One's own material shows once: "is available" already says it.
+    const mine = (item) => item.type === "material.added" && item.by === state.claims.sub;
+    answer.items = answer.items.filter((item) => !mine(item));
+    if (!answer.items.length) {
+      list.append(h("p", { class: "empty" }, t("newsEmpty")));
+      return;
+    }
+    list.append(
+      h(
+        "ul",
+        { class: "news-list" },
+        answer.items.map((item) =>
+          h(
+            "li",
+            { class: "news-item", "data-type": item.type },
+            h("span", { class: "name" }, newsText(item)),
+            h("span", { class: "meta" }, formatDate(item.at, language())),
+          ),
+        ),
+      ),
+    );
+  });
+  return page(t("navNews"), section);
 }
 
 // -- classes and assignments --------------------------------------------------------------------

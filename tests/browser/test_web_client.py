@@ -143,6 +143,12 @@ def test_a_teacher_sees_the_submission_and_downloads_it(
         assert any(name.endswith("eleve-bilal - redaction-bilal.txt") for name in names), names
     shots("archive-downloaded")
 
+    # What's new: the teacher sees the submission without opening every assignment.
+    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="What’s new").click()
+    expect(page.get_by_role("heading", level=1, name="What’s new")).to_be_visible()
+    expect(page.locator(".news-item", has_text="Chloé Petit turned in expose-chloe.pdf.")).to_be_visible()
+    shots("whats-new")
+
 
 def test_late_submissions_are_flagged_for_the_teacher(
     browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
