@@ -146,6 +146,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("logs:CreateLogStream", f"{LOGS}-SweepTrash-*:*"),
         ("logs:PutLogEvents", f"{LOGS}-SweepTrash-*:*"),
         ("dynamodb:Query", f"{TABLE}/index/due"),
+        ("dynamodb:Query", f"{TABLE}/index/dir"),  # retention: the archived classes' assignments
         ("dynamodb:Query", TABLE),
         *{
             (action, TABLE)
