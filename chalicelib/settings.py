@@ -58,6 +58,7 @@ class Settings:
     scan_max_size: int = 2 * GIB  # larger files end rejected `too_large_to_scan`, never available
     queue_url: str | None = None  # the uploads queue, where the sweeper re-announces unscanned objects
     jobs_queue_url: str | None = None  # ZIPs built off the request (run_jobs)
+    record_calls: str | None = None  # stage local: a directory where every AWS call is written down
     sqs_endpoint: str | None = None
 
     @property
@@ -134,6 +135,7 @@ class Settings:
             scan_max_size=int(number("CARTABLE_SCAN_MAX_SIZE", str(2 * GIB), 1, MAX_SCAN_SIZE)),
             queue_url=env.get("CARTABLE_QUEUE_URL") or None,
             jobs_queue_url=env.get("CARTABLE_JOBS_QUEUE_URL") or None,
+            record_calls=(env.get("CARTABLE_RECORD_CALLS") or None) if local else None,
             sqs_endpoint=env.get("CARTABLE_SQS_ENDPOINT") or None,
         )
         if problems:

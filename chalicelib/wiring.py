@@ -47,7 +47,14 @@ def aws_client(service: str, config: Settings) -> Any:
         read_timeout=30,
     )
     session: Any = boto3.session.Session()
-    return session.client(service, endpoint_url=endpoints.get(service), config=client_config)
+    client = session.client(service, endpoint_url=endpoints.get(service), config=client_config)
+    if config.record_calls and config.is_local:
+        from pathlib import Path
+
+        from chalicelib.adapters.calls import record_calls
+
+        record_calls(client, Path(config.record_calls))
+    return client
 
 
 class LazyClient:

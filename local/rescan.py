@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from chalicelib import wiring
 from chalicelib.domain.rescan import RescanProgress
 
 
 def main() -> None:
+    os.environ.setdefault("CARTABLE_FUNCTION", "rescan_files")  # for the local stack's record of AWS calls
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--force", action="store_true", help="start a new generation even if nothing changed")
     parser.add_argument("--budget", type=float, default=3600, help="seconds before stopping (it resumes later)")

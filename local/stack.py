@@ -174,7 +174,7 @@ class LocalStack:
             self.clamd.start()
             self.start_api()
             self.start_pump()
-            self._spawn("jobs", [sys.executable, "-m", "local.pump", "jobs"])
+            self._spawn("jobs", [sys.executable, "-m", "local.pump", "jobs"], "run_jobs")
             self.wait_healthy()
         except BaseException:
             self.stop()
@@ -236,8 +236,9 @@ class LocalStack:
             ]
         }
 
-    def _spawn(self, name: str, command: list[str]) -> None:
-        self._processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
+    def _spawn(self, name: str, command: list[str], function: str) -> None:
+        env = {**self.env, "CARTABLE_FUNCTION": function}  # whose IAM policy its AWS calls fall under
+        self._processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
     def start_api(self) -> None:
         command = [
@@ -252,13 +253,13 @@ class LocalStack:
         ]
         if not self.config.autoreload:
             command.append("--no-autoreload")
-        self._spawn("api", command)
+        self._spawn("api", command, "api_handler")
 
     def start_pump(self) -> None:
         """Start the pump unless it runs (two pumps would race for the same messages)."""
         running = self._processes.get("pump")
         if running is None or running.poll() is not None:
-            self._spawn("pump", [sys.executable, "-m", "local.pump"])
+            self._spawn("pump", [sys.executable, "-m", "local.pump"], "scan_uploads")
 
     def stop_pump(self) -> None:
         self._terminate("pump")

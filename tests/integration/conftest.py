@@ -136,7 +136,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         "stack",
         jwt_secret=SECRET,
         scan_max_size=12 * MIB,  # the multipart tests send 13 MiB to see too_large_to_scan
-        extra_env={"CARTABLE_QUOTAS_FILE": str(Path(__file__).resolve().parents[1] / "quotas.json")},
+        extra_env={
+            "CARTABLE_QUOTAS_FILE": str(Path(__file__).resolve().parents[1] / "quotas.json"),
+            # Every AWS call of every function, for test_zz_least_privilege.py.
+            "CARTABLE_RECORD_CALLS": str(tmp_path_factory.mktemp("aws-calls")),
+        },
     )
 
 

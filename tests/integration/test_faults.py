@@ -182,6 +182,7 @@ def harness(stack: LocalStack, as_user: Any, monkeypatch: pytest.MonkeyPatch, re
     """The handler's environment in this process (as Lambda's configuration), the pump stopped."""
     for name, value in stack.env.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CARTABLE_FUNCTION", "scan_uploads")  # the calls below are the scan handler's
     _clear_caches()
     stack.stop_pump()
     # moto answers a long poll the pump left open (1 s) with the next message even though nobody
@@ -300,6 +301,7 @@ def test_crash_between_the_copy_and_the_record(harness: Harness, monkeypatch: py
     harness.delete(harness.receive(len(messages)))
     from chalicelib.domain.models import utcnow
 
+    monkeypatch.setenv("CARTABLE_FUNCTION", "sweep_trash")  # the sweeper's own clients from here
     assert wiring.sweeper().requeue_stale(utcnow(), settle=_zero()) >= len(harness.sent)
     harness.recover()
     harness.record("crash between copy and record")
