@@ -327,15 +327,13 @@ class FileService:
         return None
 
     def _serve_copy(self, upload: UploadRecord, source: CleanCopy) -> bool:
-        """Serve the grant from bytes scanned clean before: a server-side copy, then the same clean
-        verdict a scan would write. False (the client sends the bytes) if the source is gone."""
-        target = f"{SERVED}{upload.key[len(INCOMING) :]}"
+        """Fill the grant from bytes scanned clean before: a server-side copy into the grant's own
+        place in `incoming/`, so the scan judges them as if sent (with today's signatures), and only
+        the scanner ever writes what is served. False (the client sends the bytes) if the source is gone."""
         try:
-            self._store.copy(source.object_key, target, None, source.size)
+            self._store.copy(source.object_key, upload.key, None, source.size)
         except FileNotFoundError:
             return False
-        assert upload.sha256 is not None
-        self._catalog.record_verdict(upload, Verdict(FileStatus.AVAILABLE, None), upload.sha256, target, utcnow())
         return True
 
     def _grant_access(self, principal: Principal, grant: GrantRequest, existing: FileRecord | None) -> SpaceAccess:
