@@ -96,6 +96,15 @@ class Api:
             post_to_storage(grant, data, content_type)
         return grant
 
+    def wait_upload(self, upload_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Poll one upload until its verdict (or the timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            upload: dict[str, Any] = self.get(f"/v1/uploads/{upload_id}").json()
+            if upload["status"] != "pending" or time.monotonic() > deadline:
+                return upload
+            time.sleep(0.1)
+
     def wait_status(self, file_id: str, timeout: float = 10.0, leave: str = "pending") -> dict[str, Any]:
         """Poll the file until it leaves `leave` (the contract promises within 10 s locally)."""
         deadline = time.monotonic() + timeout

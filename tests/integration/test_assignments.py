@@ -42,12 +42,7 @@ def klass(admin: Api, as_user: Any) -> dict[str, Any]:
 
 
 def wait_upload(user: Api, upload_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        upload: dict[str, Any] = user.get(f"/v1/uploads/{upload_id}").json()
-        if upload["status"] != "pending" or time.monotonic() > deadline:
-            return upload
-        time.sleep(0.1)
+    return user.wait_upload(upload_id)
 
 
 def test_homework_from_setting_to_collecting(as_user: Any, klass: dict[str, Any]) -> None:

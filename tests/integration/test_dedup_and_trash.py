@@ -4,7 +4,6 @@ purge after 30 days, over the real stack."""
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -41,15 +40,6 @@ def klass(admin: Api, as_user: Any) -> dict[str, Any]:
     }
 
 
-def wait_upload(api: Api, upload_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        upload: dict[str, Any] = api.get(f"/v1/uploads/{upload_id}").json()
-        if upload["status"] != "pending" or time.monotonic() > deadline:
-            return upload
-        time.sleep(0.1)
-
-
 def download(api: Api, file_id: str) -> bytes:
     answer = api.get(f"/v1/files/{file_id}/content")
     assert answer.status_code == 302, answer.text
@@ -81,7 +71,7 @@ def test_known_clean_content_needs_no_bytes(klass: dict[str, Any]) -> None:
     assert teacher.wait_status(source["fileId"])["status"] == "available"
     version = teacher.grant("fiche.txt", changed, "text/plain", space=space, sha256=sha(changed))
     assert version.json()["upload"] == {"method": "NONE"} and version.json()["file"]["version"] == 1
-    assert wait_upload(teacher, version.json()["uploadId"])["status"] == "available"
+    assert teacher.wait_upload(version.json()["uploadId"])["status"] == "available"
     assert teacher.get(f"/v1/files/{first['fileId']}").json()["version"] == 2
     assert download(teacher, first["fileId"]) == changed
 

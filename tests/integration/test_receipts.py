@@ -4,7 +4,6 @@ changed in any field or shown to another school."""
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,12 +23,7 @@ def stamp(moment: datetime) -> str:
 
 
 def wait_upload(user: Api, upload_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        upload: dict[str, Any] = user.get(f"/v1/uploads/{upload_id}").json()
-        if upload["status"] != "pending" or time.monotonic() > deadline:
-            return upload
-        time.sleep(0.1)
+    return user.wait_upload(upload_id)
 
 
 @pytest.fixture(scope="module")

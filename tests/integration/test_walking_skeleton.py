@@ -172,14 +172,7 @@ def test_same_name_makes_a_new_version_once_available(as_user: Any) -> None:
 
 
 def _wait_upload(user: Api, upload_id: str) -> dict[str, Any]:
-    import time
-
-    deadline = time.monotonic() + 10
-    while True:
-        upload: dict[str, Any] = user.get(f"/v1/uploads/{upload_id}").json()
-        if upload["status"] != "pending" or time.monotonic() > deadline:
-            return upload
-        time.sleep(0.1)
+    return user.wait_upload(upload_id)
 
 
 def test_listing_shows_folders_then_files_with_pages(as_user: Any) -> None:
