@@ -38,6 +38,7 @@ from chalicelib.domain.models import (
     Share,
     SpaceKind,
     SpaceRef,
+    is_valid_id,
     iso,
     parse_iso,
     utcnow,
@@ -45,13 +46,16 @@ from chalicelib.domain.models import (
 from chalicelib.domain.paging import parse_limit
 from chalicelib.domain.ports import Catalog
 from chalicelib.domain.sharing import position as share_position
-from chalicelib.domain.sync import due_days, live_files
+from chalicelib.domain.sync import due_days, live_changes, live_files
 from chalicelib.errors import BadRequestError, StaleWriteError
 
 log = logging.getLogger("cartable.rollover")
 
 YEAR = re.compile(r"[0-9A-Za-z_-]{1,32}")
 SWEEPER = "cartable-sweeper"
+
+
+Position = tuple[str, int, int]
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class RetainedFile:
     file: FileRecord
     class_id: str
     archived_at: datetime
+    position: Position  # (class, assignment's index in the class, feed sequence): where a page resumes
 
 
 def parse_as_of(raw: str | None) -> datetime:
@@ -160,18 +165,24 @@ class YearService:
         days = self._access.rules.school_setting(school, "retentionDays")
         return int(days) if isinstance(days, int) and not isinstance(days, bool) and days > 0 else None
 
-    def past_retention(self, school: str, when: datetime) -> Iterator[RetainedFile]:
-        """Pupils' work of classes archived at least `retentionDays` before `when`, class by class."""
+    def past_retention(self, school: str, when: datetime, after: Position | None = None) -> Iterator[RetainedFile]:
+        """Pupils' work of classes archived at least `retentionDays` before `when`, class by class,
+        assignment by assignment, in feed order; strictly after the position `after` when given."""
         days = self.retention_days(school)
         if days is None:
             return
         cutoff = when - timedelta(days=days)
         for record in self._classes(school):
-            if record.archived_at is None or record.archived_at > cutoff:
-                continue
-            for assignment in self._catalog.list_assignments(school, record.id):
-                for file in live_files(self._catalog, school, SpaceRef(SpaceKind.ASSIGNMENT, assignment.id)):
-                    yield RetainedFile(file, record.id, record.archived_at)
+            if record.archived_at is None or record.archived_at > cutoff or (after and record.id < after[0]):
+                continue  # not past retention, or before where this page resumes
+            for index, assignment in enumerate(self._catalog.list_assignments(school, record.id)):
+                start = _resume(after, record.id, index)
+                if start is None:
+                    continue
+                space = SpaceRef(SpaceKind.ASSIGNMENT, assignment.id)
+                for change in live_changes(self._catalog, school, space, start):
+                    position = (record.id, index, change.seq)
+                    yield RetainedFile(change.file, record.id, record.archived_at, position)
 
     def retention_report(
         self, principal: Principal, as_of: str | None, limit: str | None, cursor: str | None
@@ -180,16 +191,17 @@ class YearService:
         self._access.school(principal).require(Action.MANAGE)
         when = parse_as_of(as_of)
         page_size = parse_limit(limit)
-        skip = _decode_position(cursor)
+        after = _decode_position(cursor) if cursor else None
         days = self.retention_days(principal.school)
         items: list[dict[str, Any]] = []
         next_cursor = None
-        for position, item in enumerate(self.past_retention(principal.school, when)):
-            if position < skip:
-                continue
+        last: Position | None = None
+        for item in self.past_retention(principal.school, when, after):
             if len(items) == page_size:
-                next_cursor = _encode_position(position)
+                assert last is not None
+                next_cursor = _encode_position(last)  # the next page resumes right after the last item
                 break
+            last = item.position
             items.append(
                 {
                     "fileId": item.file.id,
@@ -228,17 +240,26 @@ class YearService:
         return moved
 
 
-def _encode_position(position: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"p": position}).encode()).decode().rstrip("=")
-
-
-def _decode_position(cursor: str | None) -> int:
-    if not cursor:
+def _resume(after: Position | None, class_id: str, index: int) -> int | None:
+    """Where to read an assignment's feed from, resuming after `after`; None: it was read already."""
+    if after is None or (class_id, index) > after[:2]:
         return 0
+    return after[2] if (class_id, index) == after[:2] else None
+
+
+def _encode_position(position: Position) -> str:
+    text = json.dumps({"c": position[0], "a": position[1], "s": position[2]}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_position(cursor: str) -> Position:
     try:
-        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["p"]
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position = (value["c"], value["a"], value["s"])
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise BadRequestError("cursor is not one this list gave.") from None
-    if not isinstance(value, int) or value < 0:
+    klass, index, seq = position
+    counts = all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (index, seq))
+    if not is_valid_id(klass) or not counts:
         raise BadRequestError("cursor is not one this list gave.")
-    return value
+    return klass, index, seq

@@ -145,16 +145,20 @@ class SyncService:
             self._sleep(min(POLL_INTERVAL, remaining))
 
 
-def live_files(catalog: Catalog, school: str, space: SpaceRef, page: int = 500) -> Iterator[FileRecord]:
-    """Every file of a space that was ever available and is not in the trash, from its change feed
-    (one position per file), page after page."""
-    after = 0
+def live_changes(catalog: Catalog, school: str, space: SpaceRef, after: int = 0, page: int = 500) -> Iterator[Change]:
+    """The feed positions (one per file) of a space's files that were ever available and are not in
+    the trash, after sequence `after`, page after page."""
     while True:
         changes = catalog.changes(school, space, after, page)
-        yield from (change.file for change in changes if change.op == "upsert")
+        yield from (change for change in changes if change.op == "upsert")
         if len(changes) < page:
             return
         after = changes[-1].seq
+
+
+def live_files(catalog: Catalog, school: str, space: SpaceRef) -> Iterator[FileRecord]:
+    """Every file of a space that was ever available and is not in the trash."""
+    return (change.file for change in live_changes(catalog, school, space))
 
 
 def due_days(now: datetime, lookback_days: int) -> list[str]:
