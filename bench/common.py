@@ -440,3 +440,22 @@ def load_result(name: str) -> dict[str, Any] | None:
         return None
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+@contextmanager
+def ready_child(command: list[str], failure: Callable[[], str], wait: float = 60) -> Iterator[dict[str, Any]]:
+    """A child that prints one JSON line when ready and runs until its stdin closes: that line."""
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line:
+            raise RuntimeError(failure())
+        yield json.loads(line)
+    finally:
+        if child.stdin is not None:
+            child.stdin.close()
+        try:
+            child.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            stop_process(child)

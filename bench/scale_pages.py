@@ -35,9 +35,9 @@ from bench.common import (
     emit,
     free_port,
     quiet_logs,
+    ready_child,
     rss_mb,
     scratch_dir,
-    stop_process,
     table,
     token,
     use_env,
@@ -131,20 +131,8 @@ def moto_child(port: int, user: str, count: int, build: str) -> None:
 def seeded_moto(user: str, count: int, build: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     port = free_port()
     command = [sys.executable, "-m", "bench.scale_pages", "--moto-child", str(port), user, str(count), str(build)]
-    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        if not line:
-            raise RuntimeError("the seeded moto server did not start")
-        yield port, json.loads(line)
-    finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            stop_process(child)
+    with ready_child(command, lambda: "the seeded moto server did not start", wait=30) as ready:
+        yield port, ready
 
 
 def list_cursor(user: str, position: int) -> str:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.common import SECRET, free_port, stop_process
+from bench.common import SECRET, free_port, ready_child
 
 
 def stack_child(build: str, max_upload: int) -> None:
@@ -49,27 +48,14 @@ def stack_child(build: str, max_upload: int) -> None:
 
 @contextmanager
 def local_stack_process(build: Path, max_upload: int) -> Iterator[dict[str, Any]]:
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bench.stack_process", str(build), str(max_upload)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        if not line:
-            log = build / "stack.log"
-            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-            raise RuntimeError(f"the local stack did not start:\n{tail}")
-        yield json.loads(line)
-    finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        try:
-            child.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            stop_process(child)
+    def failure() -> str:
+        log = build / "stack.log"
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+        return f"the local stack did not start:\n{tail}"
+
+    command = [sys.executable, "-m", "bench.stack_process", str(build), str(max_upload)]
+    with ready_child(command, failure) as ready:
+        yield ready
 
 
 @contextmanager

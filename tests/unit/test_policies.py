@@ -45,6 +45,21 @@ PLACEHOLDERS = {
 }
 TABLE_ACTIONS = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
+# What a function in the VPC of the clamd fleet needs (the scanner, the rescan): its network interfaces.
+VPC_ACCESS = {
+    *{
+        (action, f"arn:aws:ec2:eu-west-3:{ACCOUNT}:*/*")
+        for action in (
+            "ec2:CreateNetworkInterface",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
+        )
+    },
+    ("ec2:DescribeNetworkInterfaces", "*"),
+    ("ec2:DescribeSubnets", "*"),
+}
+
 # Every grant, as (action, resource) pairs: anything more, or less, fails the test.
 EXPECTED: dict[str, set[tuple[str, str]]] = {
     "api.json": {
@@ -106,17 +121,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("s3:AbortMultipartUpload", f"{BUCKET}/quarantine/*"),
         ("s3:ListBucket", BUCKET),
         *{(action, TABLE) for action in TABLE_ACTIONS | {"dynamodb:ConditionCheckItem"}},
-        *{
-            (action, f"arn:aws:ec2:eu-west-3:{ACCOUNT}:*/*")
-            for action in (
-                "ec2:CreateNetworkInterface",
-                "ec2:DeleteNetworkInterface",
-                "ec2:AssignPrivateIpAddresses",
-                "ec2:UnassignPrivateIpAddresses",
-            )
-        },
-        ("ec2:DescribeNetworkInterfaces", "*"),
-        ("ec2:DescribeSubnets", "*"),
+        *VPC_ACCESS,
         # the notifications outbox, drained after each batch
         ("dynamodb:Query", f"{TABLE}/index/due"),
         ("sns:Publish", TOPIC),
@@ -130,17 +135,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("s3:PutObject", f"{BUCKET}/quarantine/*"),
         ("s3:AbortMultipartUpload", f"{BUCKET}/quarantine/*"),
         *{(action, TABLE) for action in TABLE_ACTIONS | {"dynamodb:ConditionCheckItem"}},
-        *{
-            (action, f"arn:aws:ec2:eu-west-3:{ACCOUNT}:*/*")
-            for action in (
-                "ec2:CreateNetworkInterface",
-                "ec2:DeleteNetworkInterface",
-                "ec2:AssignPrivateIpAddresses",
-                "ec2:UnassignPrivateIpAddresses",
-            )
-        },
-        ("ec2:DescribeNetworkInterfaces", "*"),
-        ("ec2:DescribeSubnets", "*"),
+        *VPC_ACCESS,
     },
     "sweeper.json": {
         ("logs:CreateLogStream", f"{LOGS}-SweepTrash-*:*"),
