@@ -1,17 +1,32 @@
 # Cartable: `make dev` runs the whole local stack, `make test` runs every test.
-# Both install what they need: a virtualenv and Debian's clamav-daemon (as root); `make test` also Debian's chromium.
+# Both install what they need: a virtualenv and Debian's clamav-daemon and libmagic (as root);
+# `make test` also Debian's chromium. infra/system-deps says what it installs, or what to run.
 
 SHELL := /bin/bash
-PYTHON ?= python3
+# The newest Python >= 3.12 on PATH or under pyenv (infra/find-python); `make PYTHON=...` chooses one.
+# The venv, the tests and `chalice package` (hence the Lambda runtime) all use it.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell infra/find-python)
+else
+PYTHON := $(shell infra/find-python "$(PYTHON)")
+endif
+ifeq ($(PYTHON),)
+$(error no Python 3.12 or newer: see the message above)
+endif
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-$(PYTHON_VERSION)
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: dev test check lint typecheck unit integration browser bench package lint-template deps system-deps browser-deps clean
+.PHONY: dev try lock test check lint typecheck unit integration browser bench package lint-template deps system-deps browser-deps clean
 
 dev: deps
 	$(BIN)/python -m local.stack $(DEV_ARGS)
+
+# With `make dev` running: grant, upload, wait for the scan, download (the README's quickstart).
+try: deps
+	$(BIN)/python -m local.quickstart
 
 test: deps browser-deps check package lint-template
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -51,34 +66,22 @@ browser: deps browser-deps
 deps: system-deps $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt
+	@if [ -x $(BIN)/python ] && [ "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != $(PYTHON_VERSION) ]; then \
+	  echo "$(VENV) has another Python than $(PYTHON_VERSION): making it anew"; rm -rf $(VENV); fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "pip<26.3"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-# clamd and libmagic come from Debian; we never download signatures (the project builds its own).
+# clamd, libmagic and its database come from Debian, each checked on its own; we never download
+# signatures (the project builds its own). `infra/system-deps --dry-run ...` only says what it would do.
+SYSTEM_DEPS ?= clamd libmagic magicdb
 system-deps:
-	@if ! command -v clamd >/dev/null 2>&1 && [ ! -x /usr/sbin/clamd ] || [ ! -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] && ! ldconfig -p | grep -q libmagic.so.1; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing Debian's clamav-daemon and libmagic1..."; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clamav-daemon libmagic1 >/dev/null; \
-	  else \
-	    echo "clamd or libmagic is missing: run 'sudo apt-get install clamav-daemon libmagic1', then this command again." >&2; \
-	    exit 1; \
-	  fi; \
-	fi
+	@infra/system-deps $(SYSTEM_DEPS_FLAGS) $(SYSTEM_DEPS)
 
 # The browser tests drive Debian's chromium through Playwright; no browser is ever downloaded.
 browser-deps:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing Debian's chromium..."; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else \
-	    echo "chromium is missing: run 'sudo apt-get install chromium', then this command again." >&2; \
-	    exit 1; \
-	  fi; \
-	fi
+	@infra/system-deps chromium
 
 clean:
 	rm -rf .build .mypy_cache .ruff_cache .pytest_cache
