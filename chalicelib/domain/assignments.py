@@ -25,6 +25,7 @@ from chalicelib.domain.models import (
     require_id,
     utcnow,
 )
+from chalicelib.domain.names import check_title
 from chalicelib.domain.ports import ArchiveEntry, Archiver, Catalog, ObjectStore
 from chalicelib.errors import BadRequestError, ForbiddenError
 
@@ -134,9 +135,7 @@ class AssignmentService:
         """A new assignment of a class; its teachers only."""
         class_id = require_id(class_id, "classId")
         self._access.space(principal, SpaceRef(SpaceKind.CLASS, class_id)).require(Action.ASSIGN)
-        title = body.get("title")
-        if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE:
-            raise BadRequestError(f"title must be 1 to {MAX_TITLE} characters.")
+        title = check_title(body.get("title"), "title", MAX_TITLE)
         due_at = _time(body, "dueAt", required=True)
         assert due_at is not None
         closes_at = _time(body, "closesAt", required=False)
@@ -151,7 +150,7 @@ class AssignmentService:
             id=new_id(),
             school=principal.school,
             class_id=class_id,
-            title=title.strip(),
+            title=title,
             due_at=due_at,
             closes_at=closes_at,
             max_size=max_size,

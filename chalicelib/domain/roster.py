@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.domain.access import AccessControl
 from chalicelib.domain.models import Action, ClassRecord, Principal, is_valid_id, iso, require_id
+from chalicelib.domain.names import check_title, nfc, text_problem
 from chalicelib.domain.paging import parse_limit
 from chalicelib.domain.ports import Catalog
 from chalicelib.errors import BadRequestError, ConflictError, PayloadTooLargeError
@@ -40,9 +41,7 @@ def _members(body: Mapping[str, Any], field_name: str) -> tuple[str, ...]:
 
 
 def _class_name(value: object) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_CLASS_NAME:
-        raise BadRequestError(f"name must be a non-empty string of at most {MAX_CLASS_NAME} characters.")
-    return value.strip()
+    return check_title(value, "name", MAX_CLASS_NAME)
 
 
 @dataclass
@@ -65,7 +64,7 @@ class RosterImport:
 
     def take(self, line: int, row: dict[str, str]) -> None:
         """Apply one data line, or report why it is refused (a refused line changes nothing)."""
-        class_id, name = row["class_id"].strip(), row["class_name"].strip()
+        class_id, name = row["class_id"].strip(), nfc(row["class_name"]).strip()
         user, role = row["user_id"].strip(), row["role"].strip().lower()
         problem = _line_problem(class_id, name, user, role)
         if problem:
@@ -102,6 +101,9 @@ def _line_problem(class_id: str, name: str, user: str, role: str) -> str | None:
         return "class_id must match [A-Za-z0-9_-]{1,64}"
     if not name or len(name) > MAX_CLASS_NAME:
         return f"class_name must be 1 to {MAX_CLASS_NAME} characters"
+    problem = text_problem(name)
+    if problem:
+        return f"class_name {problem}"
     if not is_valid_id(user):
         return "user_id must match [A-Za-z0-9_-]{1,64}"
     if role not in ("teacher", "student"):

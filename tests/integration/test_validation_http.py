@@ -30,16 +30,42 @@ def _code(answer: Any) -> str:
         "x" * 300,
         "",
         "evil\u202eexe.pdf",
-        "e\u0301te.txt",
+        "lone\ud800surrogate.txt",
         42,
         None,
     ],
-    ids=["dotdot", "dot", "slash", "nul", "tab", "newline", "300-chars", "empty", "bidi", "not-nfc", "number", "null"],
+    ids=["dotdot", "dot", "slash", "nul", "tab", "newline", "300-chars", "empty", "bidi", "lone-surrogate", "number", "null"],
 )
 def test_bad_names_answer_400(as_user: Any, name: Any) -> None:
     answer = as_user("val-1").post("/v1/uploads", {**GOOD, "name": name})
     assert answer.status_code == 400, answer.text
     assert _code(answer) == "bad_request"
+
+
+def test_a_name_typed_on_an_ipad_round_trips_as_nfc(as_user: Any) -> None:
+    pupil = as_user("val-nfd")
+    nfd, stored = "re\u0301daction e\u0301te\u0301.txt", "r\u00e9daction \u00e9t\u00e9.txt"
+    grant = pupil.upload(nfd, b"Mon ete.\n", "text/plain", path="/Franc\u0327ais/")
+    file = pupil.wait_status(grant["fileId"])
+    assert (file["status"], file["name"], file["path"]) == ("available", stored, "/Fran\u00e7ais/")
+    listing = pupil.get("/v1/spaces/me/files", params={"path": "/Fran\u00e7ais/"}).json()
+    assert [f["name"] for f in listing["items"]] == [stored]
+    # the same name in NFC is the same file: a new version, not a second file
+    again = pupil.upload(stored, b"Mon ete, encore.\n", "text/plain", path="/Fran\u00e7ais/")
+    assert again["fileId"] == grant["fileId"]
+
+
+@pytest.mark.parametrize("title", ["5e\ud800B", "5e\x07B", "\u202e5eB"], ids=["lone-surrogate", "control", "bidi"])
+def test_bad_titles_answer_400_never_503(admin: Any, as_user: Any, title: str) -> None:
+    answer = admin.put("/v1/classes/val-class", {"name": title, "teachers": ["val-prof"], "students": []})
+    assert answer.status_code == 400, answer.text
+    assert _code(answer) == "bad_request"
+    assert admin.put("/v1/classes/val-class", {"name": "5e B", "teachers": ["val-prof"], "students": []}).ok
+    created = as_user("val-prof", "teacher").post(
+        "/v1/classes/val-class/assignments", {"title": title, "dueAt": "2030-01-01T00:00:00Z"}
+    )
+    assert created.status_code == 400, created.text
+    assert _code(created) == "bad_request"
 
 
 @pytest.mark.parametrize("path", ["relative/", "/a/../b/", "/a//b/", "/./", 7, "/\x07/"])

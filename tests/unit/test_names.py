@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.names import check_name, normalize_path, parent_chain
+from chalicelib.domain.names import check_name, check_title, normalize_path, parent_chain
 from chalicelib.errors import BadRequestError
 
 
@@ -12,7 +12,23 @@ def test_good_names(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["", ".", "..", "a/b", "a\x00b", "a\x1fb", "a\x7fb", "a" * 256, "x\u202ey", "x\u2066y", "e\u0301", None, 3]
+    "name",
+    [
+        "",
+        ".",
+        "..",
+        "a/b",
+        "a\x00b",
+        "a\x1fb",
+        "a\x7fb",
+        "a" * 256,
+        "x\u202ey",
+        "x\u2066y",
+        "a\ud800b",
+        "\udfff",
+        None,
+        3,
+    ],
 )
 def test_bad_names(name: object) -> None:
     with pytest.raises(BadRequestError):
@@ -36,3 +52,22 @@ def test_bad_paths(path: object) -> None:
 def test_parent_chain() -> None:
     assert parent_chain("/") == []
     assert parent_chain("/a/b/") == [("/", "a"), ("/a/", "b")]
+
+
+def test_a_name_typed_on_an_ipad_is_stored_in_nfc() -> None:
+    # iPadOS and macOS write `é` as `e` + U+0301 (NFD): the same name as the precomposed one
+    assert check_name("re\u0301daction.pdf") == "r\u00e9daction.pdf"
+    assert normalize_path("/E\u0301te\u0301/") == "/\u00c9t\u00e9/"
+
+
+@pytest.mark.parametrize(
+    ("title", "stored"), [("  Rédaction  ", "Rédaction"), ("5e B \u2014 Fran\u0063\u0327ais", "5e B \u2014 Français")]
+)
+def test_titles_are_trimmed_nfc(title: str, stored: str) -> None:
+    assert check_title(title, "title", 200) == stored
+
+
+@pytest.mark.parametrize("title", ["", "   ", "a\ud800", "tab\there", "x\u202ey", "a" * 201, None, 7])
+def test_bad_titles_answer_400(title: object) -> None:
+    with pytest.raises(BadRequestError):
+        check_title(title, "title", 200)
