@@ -1,6 +1,6 @@
 // Cartable's web client: sign in, browse spaces, upload with progress, follow scans, share, collect homework.
 import { Api } from "./api.js";
-import { initialLanguage, language, setLanguage, t, translatePage } from "./i18n.js";
+import { initialLanguage, language, reasonText, setLanguage, t, translatePage, typesText } from "./i18n.js";
 import { announce, claimsOf, formatDate, formatSize, h } from "./ui.js";
 
 const TOKEN_KEY = "cartable.token";
@@ -240,7 +240,7 @@ function tokenForm() {
 function statusBadge(status, reason) {
   return [
     h("span", { class: `status status-${status}`, dataset: { status } }, t(`status_${status}`)),
-    reason ? h("span", { class: "reason" }, reason) : null,
+    reason ? h("span", { class: "reason" }, reasonText(status, reason)) : null,
   ].filter(Boolean);
 }
 
@@ -422,7 +422,7 @@ function uploader({ space, path = () => "/", heading, onFile }) {
             );
           };
           const done = await api.waitScanned(grant.uploadId, showVerdict);
-          announce(t(`announce_${done.status}`, { name: file.name, reason: done.reason || "" }));
+          announce(t(`announce_${done.status}`, { name: file.name, reason: reasonText(done.status, done.reason) }));
           onFile(await api.file(grant.fileId));
           form.reset();
         } catch (failure) {
@@ -574,7 +574,8 @@ function sharedView() {
 
 function newsText(item) {
   const kind = item.type === "submission.received" && item.late ? "submission.late" : item.type;
-  const values = { name: item.name, by: displayName(item.by || ""), reason: item.reason || "" };
+  const status = kind === "upload.rejected" ? "rejected" : "infected"; // a quarantined file's reason is a signature
+  const values = { name: item.name, by: displayName(item.by || ""), reason: reasonText(status, item.reason) };
   return t(`news_${kind.replace(".", "_")}`, values);
 }
 
@@ -751,7 +752,7 @@ function assignmentView(classId, assignmentId) {
         ? [h("dt", {}, t("closesAt")), h("dd", {}, formatDate(assignment.closesAt, language()))]
         : null,
       assignment.allowedTypes
-        ? [h("dt", {}, t("allowedTypes")), h("dd", {}, assignment.allowedTypes.join(", "))]
+        ? [h("dt", {}, t("allowedTypes")), h("dd", {}, typesText(assignment.allowedTypes))]
         : null,
       assignment.maxSize ? [h("dt", {}, t("maxSize")), h("dd", {}, formatSize(assignment.maxSize, language()))] : null,
     );

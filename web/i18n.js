@@ -8,13 +8,13 @@ const STRINGS = {
     navNews: "Nouveautés",
     newsEmpty: "Rien de neuf pour l’instant.",
     news_upload_available: "{name} est disponible.",
-    news_upload_infected: "{name} contient un virus ({reason}) : il est en quarantaine.",
-    news_upload_rejected: "{name} a été refusé ({reason}).",
+    news_upload_infected: "{name} est en quarantaine : {reason}",
+    news_upload_rejected: "{name} a été refusé : {reason}",
     news_feedback_returned: "Votre enseignant·e vous a rendu une correction : {name}.",
     news_submission_received: "{by} a rendu {name}.",
     news_submission_late: "{by} a rendu {name} en retard.",
     news_material_added: "Nouveau document dans la classe : {name}.",
-    news_file_quarantined: "{name} a été retiré : une nouvelle analyse y a trouvé {reason}.",
+    news_file_quarantined: "{name} a été retiré après une nouvelle analyse : {reason}",
     navShared: "Partagés avec moi",
     navClasses: "Classes",
     language: "Langue",
@@ -53,7 +53,7 @@ const STRINGS = {
     announce_pending: "{name} est toujours en cours d’analyse.",
     announce_available: "{name} est disponible.",
     announce_infected: "{name} est infecté et a été mis en quarantaine.",
-    announce_rejected: "{name} a été refusé ({reason}).",
+    announce_rejected: "{name} a été refusé : {reason}",
     download: "Télécharger",
     downloadNamed: "Télécharger {name}",
     downloaded: "{name} téléchargé.",
@@ -138,13 +138,13 @@ const STRINGS = {
     navNews: "What’s new",
     newsEmpty: "Nothing new for now.",
     news_upload_available: "{name} is available.",
-    news_upload_infected: "{name} contains a virus ({reason}): it is quarantined.",
-    news_upload_rejected: "{name} was refused ({reason}).",
+    news_upload_infected: "{name} is quarantined: {reason}",
+    news_upload_rejected: "{name} was refused: {reason}",
     news_feedback_returned: "Your teacher returned feedback: {name}.",
     news_submission_received: "{by} turned in {name}.",
     news_submission_late: "{by} turned in {name} late.",
     news_material_added: "New material in the class: {name}.",
-    news_file_quarantined: "{name} was removed: a new scan found {reason} in it.",
+    news_file_quarantined: "{name} was removed after a new scan: {reason}",
     navShared: "Shared with me",
     navClasses: "Classes",
     language: "Language",
@@ -183,7 +183,7 @@ const STRINGS = {
     announce_pending: "{name} is still being scanned.",
     announce_available: "{name} is available.",
     announce_infected: "{name} is infected and was quarantined.",
-    announce_rejected: "{name} was rejected ({reason}).",
+    announce_rejected: "{name} was refused: {reason}",
     download: "Download",
     downloadNamed: "Download {name}",
     downloaded: "{name} downloaded.",
@@ -267,6 +267,112 @@ export const LANGUAGES = Object.keys(STRINGS);
 let current = "fr";
 
 /** The first supported language among the browser's preferences; French otherwise. */
+// Why a file was refused, as a sentence: one per stable code of openapi.yaml's `x-cartable-reasons`
+// (tests/unit/test_reasons.py keeps the two in step). A client shows these, never the code.
+const REASONS = {
+  fr: {
+    type_mismatch: "son contenu n’est pas ce que son type annonce (par exemple une page web nommée .pdf).",
+    executable: "c’est un programme, et les programmes ne sont pas acceptés.",
+    script: "il contient un script ou une page web qui pourrait exécuter du code.",
+    active_content: "c’est un PDF qui exécute du code à l’ouverture (JavaScript, lancement ou actions automatiques).",
+    size_mismatch: "les octets reçus n’ont pas la taille annoncée.",
+    checksum_mismatch: "les octets reçus ne sont pas ceux annoncés (leur empreinte SHA-256 diffère).",
+    type_not_allowed: "ce devoir n’accepte pas ce type de fichier.",
+    too_large_to_scan: "il est plus gros que ce que l’antivirus peut lire en entier.",
+    archive_too_large_to_scan: "c’est une archive qui contient un fichier trop gros pour que l’antivirus le lise en entier.",
+    archive_bomb: "c’est une archive qui se décompresse en bien plus que son poids (une « bombe zip »).",
+    archive_too_deep: "c’est une archive d’archives imbriquées trop profondément pour être vérifiée.",
+    encrypted: "il est chiffré (protégé par un mot de passe) : l’antivirus ne peut pas le lire.",
+    grant_expired: "ses octets sont arrivés après la fin de l’autorisation d’envoi.",
+    cancelled: "son envoi a été abandonné.",
+    conflict: "une version plus récente a été enregistrée depuis un autre appareil entre-temps.",
+    superseded: "un envoi plus récent du même fichier a été servi en premier.",
+    deleted: "le fichier a été mis à la corbeille entre-temps.",
+    scan_failed: "l’analyse n’a pas pu aboutir : le fichier n’a pas été servi.",
+    infected: "un virus y a été trouvé ({signature}) ; il est en quarantaine.",
+    unknown: "il ne respecte pas les règles de contenu de l’établissement.",
+  },
+  en: {
+    type_mismatch: "its content is not what its type says (for example a web page named .pdf).",
+    executable: "it is a program, and programs are not accepted.",
+    script: "it holds a script or a web page that could run code.",
+    active_content: "it is a PDF that runs code when opened (JavaScript, launch or automatic actions).",
+    size_mismatch: "the bytes that arrived are not the size announced.",
+    checksum_mismatch: "the bytes that arrived are not the ones announced (their SHA-256 differs).",
+    type_not_allowed: "the assignment does not accept this type of file.",
+    too_large_to_scan: "it is larger than the antivirus can read whole.",
+    archive_too_large_to_scan: "it is an archive holding a file larger than the antivirus can read whole.",
+    archive_bomb: "it is an archive that expands to far more than it weighs (a zip bomb).",
+    archive_too_deep: "it is an archive of archives nested too deep to be checked.",
+    encrypted: "it is encrypted (password-protected), so the antivirus cannot read it.",
+    grant_expired: "its bytes arrived after the permission to upload had expired.",
+    cancelled: "its upload was given up.",
+    conflict: "a newer version was saved from another device meanwhile.",
+    superseded: "a newer upload of the same file was served first.",
+    deleted: "the file went to the trash meanwhile.",
+    scan_failed: "the scan could not finish, so the file was not served.",
+    infected: "a virus was found in it ({signature}); it is quarantined.",
+    unknown: "it does not meet the school’s content rules.",
+  },
+};
+
+/** The sentence for why a file is `infected` (reason: the signature) or `rejected` (reason: a code). */
+export function reasonText(status, reason) {
+  if (!reason) return "";
+  const table = REASONS[current] ?? REASONS.fr;
+  if (status === "infected") return table.infected.replace("{signature}", reason);
+  return table[reason] ?? table.unknown;
+}
+
+// Types as people name them: "PDF, images, texte" rather than `application/pdf, image/*, text/plain`.
+const TYPE_NAMES = {
+  fr: {
+    "application/pdf": "PDF",
+    "image/*": "images",
+    "audio/*": "enregistrements audio",
+    "video/*": "vidéos",
+    "text/*": "textes",
+    "text/plain": "texte",
+    "text/csv": "tableaux CSV",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "documents Word",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "classeurs Excel",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "présentations PowerPoint",
+    "application/vnd.oasis.opendocument.text": "documents OpenDocument",
+    "application/vnd.oasis.opendocument.spreadsheet": "classeurs OpenDocument",
+    "application/vnd.oasis.opendocument.presentation": "présentations OpenDocument",
+    "application/zip": "archives ZIP",
+    "image/jpeg": "photos JPEG",
+    "image/png": "images PNG",
+    "image/heic": "photos HEIC",
+  },
+  en: {
+    "application/pdf": "PDF",
+    "image/*": "images",
+    "audio/*": "audio recordings",
+    "video/*": "videos",
+    "text/*": "texts",
+    "text/plain": "text",
+    "text/csv": "CSV tables",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word documents",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel workbooks",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PowerPoint presentations",
+    "application/vnd.oasis.opendocument.text": "OpenDocument texts",
+    "application/vnd.oasis.opendocument.spreadsheet": "OpenDocument spreadsheets",
+    "application/vnd.oasis.opendocument.presentation": "OpenDocument presentations",
+    "application/zip": "ZIP archives",
+    "image/jpeg": "JPEG photos",
+    "image/png": "PNG images",
+    "image/heic": "HEIC photos",
+  },
+};
+
+/** A list of accepted types in words; an unknown type shows its subtype (`x-foo`), never a whole MIME type. */
+export function typesText(patterns) {
+  const names = TYPE_NAMES[current] ?? TYPE_NAMES.fr;
+  const words = patterns.map((p) => names[p] ?? String(p).split("/").pop().toUpperCase());
+  return [...new Set(words)].join(", ");
+}
+
 export function initialLanguage(preferences) {
   for (const tag of preferences) {
     const base = String(tag || "")
