@@ -73,8 +73,9 @@ def _frames(chunks: Iterable[bytes], chunk_size: int) -> Iterator[bytes]:
     """INSTREAM frames of at most `chunk_size` bytes, lazily, then the zero-length end frame."""
     for chunk in chunks:
         # An empty chunk would be a zero-length frame, which ends the stream early: skip it.
-        for start in range(0, len(chunk), chunk_size):
-            piece = chunk[start : start + chunk_size]
+        view = memoryview(chunk)  # slices without copying; each frame is built with one copy
+        for start in range(0, len(view), chunk_size):
+            piece = view[start : start + chunk_size]
             yield struct.pack("!L", len(piece)) + piece
     yield END_OF_STREAM
 
@@ -82,7 +83,7 @@ def _frames(chunks: Iterable[bytes], chunk_size: int) -> Iterator[bytes]:
 class ClamdScanner:
     """The Scanner port: one connection per stream, replies read even after clamd hangs up."""
 
-    def __init__(self, address: str, timeout: float, chunk_size: int = 256 * 1024) -> None:
+    def __init__(self, address: str, timeout: float, chunk_size: int = 1024 * 1024) -> None:
         if not 0 < chunk_size <= MAX_FRAME:
             raise ValueError(f"chunk_size must be between 1 and {MAX_FRAME}, not {chunk_size}")
         if timeout <= 0:

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters.readahead import read_ahead
 from chalicelib.domain.ports import PresignedPost, StoredObject, UploadedPart
 from chalicelib.errors import BadRequestError, ServiceUnavailableError, StaleWriteError
 
@@ -93,15 +94,20 @@ class S3ObjectStore:
         )
 
     def read_chunks(self, key: str, etag: str, chunk_size: int) -> Iterator[bytes]:
-        """Stream the object in chunks, refusing a different object than the one inspected."""
+        """Stream the object in chunks, refusing a different object than the one inspected.
+        The next chunks are read while the caller uses this one (two in flight at most)."""
         try:
             body = self._s3.get_object(Bucket=self._bucket, Key=key, IfMatch=etag)["Body"]
         except ClientError as exc:
             raise translate(exc) from exc
-        try:
-            yield from body.iter_chunks(chunk_size)
-        finally:
-            body.close()
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from body.iter_chunks(chunk_size)
+            finally:
+                body.close()
+
+        yield from read_ahead(chunks, depth=2)
 
     def copy(self, source: str, target: str, etag: str | None, size: int | None = None) -> None:
         """Copy exactly the object that was scanned: a replaced source fails, it is not copied.
