@@ -65,13 +65,20 @@ browser: deps browser-deps
 
 deps: system-deps $(STAMP)
 
+# The venv is exactly the hashed lock: requirements-dev.txt holds the runtime closure of requirements.txt
+# (what `make package` bundles for Lambda) and the tools, each file with its sha256.
 $(STAMP): requirements.txt requirements-dev.txt
 	@if [ -x $(BIN)/python ] && [ "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != $(PYTHON_VERSION) ]; then \
 	  echo "$(VENV) has another Python than $(PYTHON_VERSION): making it anew"; rm -rf $(VENV); fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check "pip<26.3"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	touch $(STAMP)
+
+# The locks, compiled from the files edited by hand (requirements.in, requirements-dev.in).
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+lock: deps
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements-dev.in
 
 # clamd, libmagic and its database come from Debian, each checked on its own; we never download
 # signatures (the project builds its own). `infra/system-deps --dry-run ...` only says what it would do.

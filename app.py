@@ -8,16 +8,18 @@ from typing import Any
 
 from chalice.app import Chalice, Rate, Response
 
-from chalicelib import webapp, wiring
+from chalicelib import invocation, webapp, wiring
 from chalicelib.domain.models import Principal
-from chalicelib.http import Views, current_request, json_body, no_content, redirect
+from chalicelib.http import CSV_BODY_LIMIT, Views, current_request, json_body, no_content, redirect
 
-app = Chalice(app_name="cartable")
-app.log.setLevel(logging.INFO)
-logging.getLogger("cartable").setLevel(logging.INFO)
+# app.log is the `cartable` logger: its lines, and those of every `cartable.*` module, are JSON from the
+# first invocation on (Powertools, chalicelib/adapters/telemetry.py), not Chalice's plain text.
+app = Chalice(app_name="cartable", configure_logs=False)
+app.log.setLevel(logging.INFO)  # CARTABLE_LOG_LEVEL from the first invocation on
+app.register_middleware(invocation.observe, "all")
 views = Views(
     app,
-    authenticate=lambda header: wiring.token_verifier().verify(header),
+    authenticate=lambda header: invocation.identify(wiring.token_verifier().verify(header)),
     on_denied=lambda principal, target, status, reason: wiring.audit_service().denied(
         principal, target, status, reason
     ),
@@ -49,9 +51,7 @@ def put_class(principal: Principal, class_id: str) -> dict[str, Any]:
     return wiring.roster_service().put_class(principal, class_id, body)
 
 
-@views.route(
-    "/v1/roster/import", methods=["POST"], content_types=["text/csv", "text/plain", "application/octet-stream"]
-)
+@views.route("/v1/roster/import", methods=["POST"], max_body=CSV_BODY_LIMIT)
 def import_roster(principal: Principal) -> dict[str, Any]:
     return wiring.roster_service().import_roster(principal, _raw_body())
 
@@ -324,16 +324,15 @@ def scan_uploads(event: Any) -> dict[str, list[dict[str, str]]]:
     """S3 ObjectCreated → SQS → here: scan each arrived object. A message that fails is reported
     alone (SQS partial batch response), so the others of its batch are not run again; one that
     keeps failing reaches the dead-letter queue, its file still pending, never available."""
-    from chalicelib.domain.scanning import message_id, message_keys
+    from chalicelib.domain.scanning import message_id
 
     service = wiring.scan_service()
     failed: list[str] = []
     for record in event:
         try:
-            for key in message_keys(record):
-                service.handle(key)
-        except Exception:
+            service.handle_message(record)
+        except Exception:  # the scan logged why, with the upload's ids
             failed.append(message_id(record))
-            app.log.exception("scan failed; the message will be retried")
+            app.log.warning("message %s failed; it will be retried", message_id(record))
     _publish_notifications()  # the verdicts' notifications, written with them, pushed once committed
     return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}

@@ -218,10 +218,11 @@ def token(sub: str, role: str = "student", school: str = SCHOOL) -> str:
 
 
 def quiet_logs(app: Any) -> None:
-    """The app's log lines are still formatted, as on Lambda, but written to /dev/null, not our terminal."""
-    sink = open(os.devnull, "w")
-    for handler in app.log.handlers:
-        handler.setStream(sink)
+    """The app's log lines and metrics are still formatted, as on Lambda, but written to /dev/null, not our
+    terminal (the JSON logger the first invocation would set up, set up now)."""
+    from chalicelib import wiring
+
+    wiring.telemetry().redirect(open(os.devnull, "w"))
 
 
 def use_env(env: dict[str, str]) -> None:

@@ -11,7 +11,7 @@ from chalicelib.domain.models import Principal, Role, is_valid_id
 from chalicelib.errors import ServiceUnavailableError, UnauthorizedError
 from chalicelib.settings import Settings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("cartable.auth")
 
 LOCAL_ALGORITHMS = ["HS256"]
 IDP_ALGORITHMS = ["RS256", "ES256"]

@@ -1,10 +1,17 @@
-"""One decorator around every view: authentication, JSON bodies, and the contract's error map."""
+"""One decorator around every view: authentication, JSON bodies, and the contract's error map.
+
+Every route takes a body whatever its Content-Type (`*/*`: Chalice then never answers its own 415, and
+`json_body` reads JSON sent as text/plain, as a form, as octet-stream or with no type), up to a size
+per route: 413 above it, 415 for a type no route could read (an image, a multipart form). Chalice's
+own answers that still happen (a method a path does not declare) become the contract's body too.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,11 +19,15 @@ from chalice.app import Chalice, Request, Response
 
 from chalicelib.domain.models import Principal
 from chalicelib.errors import (
+    BadRequestError,
     CartableError,
     ConfigurationError,
+    PayloadTooLargeError,
     ScannerUnavailableError,
     ServiceUnavailableError,
+    TooManyRequestsError,
     UnauthorizedError,
+    UnsupportedMediaTypeError,
 )
 
 log = logging.getLogger("cartable.http")
@@ -24,6 +35,11 @@ log = logging.getLogger("cartable.http")
 Headers = dict[str, str | list[str]]
 JSON_HEADERS: Headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 RETRY_AFTER_SECONDS = "5"
+JSON_BODY_LIMIT = 1024 * 1024  # the largest JSON body a route reads (a batch of 100 grants is ~30 kB)
+CSV_BODY_LIMIT = 5 * 1024 * 1024  # the roster import's, as chalicelib/domain/roster.py's MAX_IMPORT_BYTES
+ANY_CONTENT_TYPE = ["*/*"]
+# Top-level media types of bodies no route reads: refused with 415 instead of 400 "not JSON".
+UNREADABLE_BODIES = frozenset({"image", "audio", "video", "font", "model", "multipart"})
 
 
 def error_response(error: CartableError) -> Response:
@@ -31,7 +47,7 @@ def error_response(error: CartableError) -> Response:
     headers: Headers = dict(JSON_HEADERS)
     if isinstance(error, UnauthorizedError):
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-    if isinstance(error, ServiceUnavailableError | ScannerUnavailableError):
+    if isinstance(error, ServiceUnavailableError | ScannerUnavailableError | TooManyRequestsError):
         headers["Retry-After"] = RETRY_AFTER_SECONDS
     body = {"error": {"code": error.code, "message": error.message}}
     return Response(body=body, status_code=error.status, headers=headers)
@@ -54,17 +70,26 @@ class Views:
         self._app = app
         self._authenticate = authenticate
         self._on_denied = on_denied
+        app.register_middleware(framework_answers, "http")
 
     def route(
-        self, path: str, methods: list[str], status: int = 200, public: bool = False, **kwargs: Any
+        self,
+        path: str,
+        methods: list[str],
+        status: int = 200,
+        public: bool = False,
+        max_body: int = JSON_BODY_LIMIT,
+        **kwargs: Any,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """`@views.route(...)`: the view receives the principal first (unless public) and returns a body."""
+        kwargs.setdefault("content_types", ANY_CONTENT_TYPE)
 
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(view)
             def wrapped(**params: Any) -> Response:
                 principal: Principal | None = None
                 try:
+                    refuse_body(current_request(self._app), max_body)
                     if public:
                         result = view(**params)
                     else:
@@ -94,6 +119,41 @@ class Views:
         return register
 
 
+def refuse_body(request: Request, limit: int) -> None:
+    """413 for a body over `limit` bytes, 415 for one no route reads; any other reaches the view."""
+    body = request.raw_body
+    if not body:
+        return
+    if len(body) > limit:
+        raise PayloadTooLargeError(f"The request body is over the {limit} bytes this route takes.")
+    media_type = str(request.headers.get("content-type", "")).split(";")[0].strip().lower()
+    if media_type.split("/")[0] in UNREADABLE_BODIES:
+        raise UnsupportedMediaTypeError("This route does not take a body of this type.")
+
+
+def framework_answers(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """A Chalice middleware: the answers Chalice makes itself (`{"Code", "Message"}`) in the contract's body.
+
+    A method a path does not declare answers 404, as API Gateway does (it never forwards one).
+    """
+    try:
+        response = get_response(event)
+    except Exception:  # a middleware registered after this one failed
+        log.exception("unhandled error")
+        return internal_error()
+    body = response.body
+    if not (isinstance(body, dict) and set(body) == {"Code", "Message"}):
+        return response
+    if response.status_code == 405:
+        answer = {"error": {"code": "not_found", "message": "No route answers this method and path."}}
+        return Response(body=answer, status_code=404, headers=JSON_HEADERS)
+    if response.status_code == 415:
+        return error_response(UnsupportedMediaTypeError("This route does not take a body of this type."))
+    if response.status_code == 400:
+        return error_response(BadRequestError("The request is malformed."))
+    return internal_error()
+
+
 def current_request(app: Chalice) -> Request:
     """The request being served (always set inside a view)."""
     request = app.current_request
@@ -101,16 +161,22 @@ def current_request(app: Chalice) -> Request:
     return request
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]", re.ASCII)
+
+
 def json_body(raw: bytes | str | None) -> dict[str, Any]:
     """The request's JSON object, or 400 with the contract's body (never Chalice's own)."""
-    from chalicelib.errors import BadRequestError
-
     try:
         value = json.loads(raw or b"")
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequestError("The body must be a JSON object.") from exc
     if not isinstance(value, dict):
         raise BadRequestError("The body must be a JSON object.")
+    if _SURROGATE_ESCAPE.search(raw if isinstance(raw, str) else (raw or b"").decode("utf-8", "replace")):
+        try:  # a `\ud83d\ude00` pair is an emoji; a lone half cannot be stored anywhere: 400, never 503
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise BadRequestError("The body must be valid Unicode: it holds a lone surrogate.") from exc
     return value
 
 

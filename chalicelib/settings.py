@@ -24,6 +24,7 @@ MAX_FILE_SIZE = 5 * GIB
 MIN_PART_SIZE = 5 * MIB
 # clamd reads a stream of at most 4 GB (StreamMaxLength is a 32-bit count).
 MAX_SCAN_SIZE = 4 * GIB - 1
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class Settings:
     jobs_queue_url: str | None = None  # ZIPs built off the request (run_jobs)
     record_calls: str | None = None  # stage local: a directory where every AWS call is written down
     sqs_endpoint: str | None = None
+    log_level: str = "INFO"
+    service_name: str = "cartable"  # the `service` of every log line and metric dimension
+    metrics_namespace: str = "Cartable"
+    log_dir: str | None = None  # stage local: a directory where each process also writes its JSON log lines
 
     @property
     def is_local(self) -> bool:
@@ -137,6 +142,11 @@ class Settings:
             jobs_queue_url=env.get("CARTABLE_JOBS_QUEUE_URL") or None,
             record_calls=(env.get("CARTABLE_RECORD_CALLS") or None) if local else None,
             sqs_endpoint=env.get("CARTABLE_SQS_ENDPOINT") or None,
+            log_level=_log_level(get("CARTABLE_LOG_LEVEL", "INFO"), problems),
+            # Powertools' own names, so that any of its utilities agrees with ours.
+            service_name=get("POWERTOOLS_SERVICE_NAME", "cartable"),
+            metrics_namespace=get("POWERTOOLS_METRICS_NAMESPACE", "Cartable"),
+            log_dir=(env.get("CARTABLE_LOG_DIR") or None) if local else None,
         )
         if problems:
             raise ConfigurationError("; ".join(problems))
@@ -152,6 +162,14 @@ def _identity(env: Mapping[str, str], local: bool, problems: list[str]) -> tuple
     elif not local and not jwks_url:
         problems.append("CARTABLE_JWKS_URL is required outside stage local")
     return secret, jwks_url
+
+
+def _log_level(raw: str, problems: list[str]) -> str:
+    """A level name of the standard library's logging, upper case."""
+    level = raw.upper()
+    if level not in LOG_LEVELS:
+        problems.append(f"CARTABLE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    return level
 
 
 def _topic(raw: str, problems: list[str]) -> str | None:

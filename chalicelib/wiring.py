@@ -5,12 +5,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.errors import ServiceUnavailableError
+from chalicelib.errors import ConfigurationError, ServiceUnavailableError
 from chalicelib.settings import Settings, settings
 
 if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb import DynamoCatalog
     from chalicelib.adapters.s3 import S3ObjectStore
+    from chalicelib.adapters.telemetry import PowertoolsTelemetry
     from chalicelib.adapters.zipstream import S3ZipArchiver
     from chalicelib.auth import TokenVerifier
     from chalicelib.domain.access import AccessControl
@@ -87,6 +88,28 @@ def store() -> S3ObjectStore:
 
 
 @lru_cache(maxsize=1)
+def telemetry() -> PowertoolsTelemetry:
+    """JSON log lines and EMF metrics (Powertools), set up by the first invocation."""
+    import os
+    from pathlib import Path
+
+    from chalicelib.adapters.telemetry import PowertoolsTelemetry
+
+    try:
+        config = settings()
+    except ConfigurationError:  # the routes answer it themselves; the lines stay JSON meanwhile
+        return PowertoolsTelemetry()
+    log_file = Path(config.log_dir) / f"{os.getpid()}.jsonl" if config.log_dir else None
+    return PowertoolsTelemetry(
+        service=config.service_name,
+        namespace=config.metrics_namespace,
+        level=config.log_level,
+        local=config.is_local,
+        log_file=log_file,
+    )
+
+
+@lru_cache(maxsize=1)
 def token_verifier() -> TokenVerifier:
     from chalicelib.auth import TokenVerifier
 
@@ -124,6 +147,7 @@ def file_service() -> FileService:
             multipart_ttl=config.multipart_ttl,
         ),
         download_ttl=config.download_ttl,
+        telemetry=telemetry(),
     )
 
 
@@ -244,7 +268,8 @@ def rescan_service() -> RescanService:
 
     config = settings()
     scanner = ClamdScanner(config.clamd_address, config.clamd_timeout)
-    return RescanService(catalog(), store(), S3Rescanner(config.bucket, aio_client_kwargs(config), scanner))
+    rescanner = S3Rescanner(config.bucket, aio_client_kwargs(config), scanner)
+    return RescanService(catalog(), store(), rescanner, telemetry=telemetry())
 
 
 @lru_cache(maxsize=1)
@@ -298,4 +323,5 @@ def scan_service() -> ScanService:
         sniffer=MagicSniffer(),
         content=load_content_policy(),
         scan_limit=config.scan_max_size,
+        telemetry=telemetry(),
     )

@@ -1,5 +1,6 @@
 """The whole local stack in one process tree: moto (S3, DynamoDB, SQS over HTTP), clamd, `chalice local`
-and the event pump. `make dev` runs it in the foreground; the integration tests start the same thing.
+(as local/api.py, with API Gateway's own answers) and the event pump. `make dev` runs it in the
+foreground; the integration tests start the same thing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
 REGION = "eu-west-3"
 log = logging.getLogger("cartable.stack")
 
@@ -241,9 +241,11 @@ class LocalStack:
         self._processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
     def start_api(self) -> None:
+        """`chalice local`, answering what API Gateway answers itself as the deployed API does (local/api.py)."""
         command = [
-            str(VENV_BIN / "chalice"),
-            "local",
+            sys.executable,
+            "-m",
+            "local.api",
             "--stage",
             "local",
             "--host",
@@ -269,7 +271,7 @@ class LocalStack:
         while time.monotonic() < deadline:
             api = self._processes.get("api")
             if api is not None and api.poll() is not None:
-                raise RuntimeError("chalice local exited; see its output above")
+                raise RuntimeError("the local API (local/api.py) exited; see its output above")
             try:
                 with urllib.request.urlopen(f"{self.api_url}/v1/health", timeout=2) as answer:
                     if answer.status == 200 and json.load(answer) == {"status": "ok"}:

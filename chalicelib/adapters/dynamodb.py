@@ -574,20 +574,21 @@ class DynamoCatalog:
         object_key: str,
         now: datetime,
         arrived_at: datetime | None = None,
-    ) -> None:
+    ) -> Verdict:
         """Write a verdict once: the upload leaves pending; a clean one becomes the served version and a
         change of its space's feed. Lost races on the space's sequence are retried here, not rescanned.
-        `arrived_at` is when storage received the bytes (its clock, never the device's); `now` if unknown."""
+        `arrived_at` is when storage received the bytes (its clock, never the device's); `now` if unknown.
+        Answers the verdict written: a clean one may end `rejected` (conflict, superseded, deleted)."""
         arrived = (now if arrived_at is None else min(arrived_at, now)).replace(microsecond=0)
         for attempt in range(6):
             try:
-                self._record_verdict_once(upload, verdict, sha256, object_key, now, arrived)
-                return
+                return self._record_verdict_once(upload, verdict, sha256, object_key, now, arrived)
             except StaleWriteError:
                 current = self.get_upload(upload.id)
                 if current is None or current.status is not FileStatus.PENDING or attempt == 5:
                     raise
                 time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not a secret
+        raise AssertionError("unreachable: the last attempt raises")
 
     def _record_verdict_once(
         self,
@@ -597,7 +598,7 @@ class DynamoCatalog:
         object_key: str,
         now: datetime,
         arrived: datetime | None = None,
-    ) -> None:
+    ) -> Verdict:
         file = self._get(f"FILE#{upload.file_id}", "FILE")
         if file is None:
             raise StaleWriteError("The file of this upload is gone.")
@@ -640,12 +641,13 @@ class DynamoCatalog:
         actions += self._notification_actions(file, upload, verdict, served + 1, now, arrived)
         if verdict.clean:
             version = served + 1
+            judged = verdict.content_type or upload.content_type  # what the bytes were judged is what is served
             after.update(
                 version=version,
                 servedVersion=version,
                 status=FileStatus.AVAILABLE.value,
                 size=upload.size,
-                contentType=upload.content_type,
+                contentType=judged,
                 sha256=sha256,
                 objectKey=object_key,
                 updatedAt=stamp,
@@ -659,7 +661,7 @@ class DynamoCatalog:
                 "version": version,
                 "uploadId": upload.id,
                 "size": upload.size,
-                "contentType": upload.content_type,
+                "contentType": judged,
                 "sha256": sha256,
                 "objectKey": object_key,
                 "owner": upload.owner,
@@ -675,11 +677,12 @@ class DynamoCatalog:
             if upload.quota_key is not None:
                 actions.append(release_action(upload.quota_key, upload.size))  # refused bytes are not kept
             self._transact(actions)  # a refused new version: the served one stays as it was
-            return
+            return verdict
         if not verdict.clean and upload.quota_key is not None:
             actions.append(release_action(upload.quota_key, upload.size))
         actions.append(self._put_file_if_unchanged(after, file))
         self._transact(actions)
+        return verdict
 
     def _notification_actions(
         self, file: Item, upload: UploadRecord, verdict: Verdict, version: int, now: datetime, arrived: datetime | None

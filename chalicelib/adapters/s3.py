@@ -109,19 +109,25 @@ class S3ObjectStore:
 
         yield from read_ahead(chunks, depth=2)
 
-    def copy(self, source: str, target: str, etag: str | None, size: int | None = None) -> None:
+    def copy(
+        self, source: str, target: str, etag: str | None, size: int | None = None, content_type: str | None = None
+    ) -> None:
         """Copy exactly the object that was scanned: a replaced source fails, it is not copied.
-        A missing source raises FileNotFoundError. Objects over the copy limit go part by part."""
+        A missing source raises FileNotFoundError. Objects over the copy limit go part by part.
+        With `content_type`, the copy is stored with that type (the judged one) instead of the source's."""
         conditions = {"CopySourceIfMatch": etag} if etag else {}
+        metadata = {"MetadataDirective": "COPY"}
+        if content_type:
+            metadata = {"MetadataDirective": "REPLACE", "ContentType": content_type}
         try:
             if size is not None and size > self._copy_limit:
-                self._copy_in_parts(source, target, size, conditions)
+                self._copy_in_parts(source, target, size, conditions, content_type)
                 return
             self._s3.copy_object(
                 Bucket=self._bucket,
                 Key=target,
                 CopySource={"Bucket": self._bucket, "Key": source},
-                MetadataDirective="COPY",
+                **metadata,
                 **conditions,
             )
         except ClientError as exc:
@@ -129,12 +135,13 @@ class S3ObjectStore:
                 raise FileNotFoundError(source) from exc
             raise translate(exc) from exc
 
-    def _copy_in_parts(self, source: str, target: str, size: int, conditions: dict[str, str]) -> None:
+    def _copy_in_parts(
+        self, source: str, target: str, size: int, conditions: dict[str, str], content_type: str | None = None
+    ) -> None:
         """UploadPartCopy of ranges, each on the scanned ETag; the target appears whole or not at all."""
         head = self._s3.head_object(Bucket=self._bucket, Key=source, **_if_match(conditions))
-        started = self._s3.create_multipart_upload(
-            Bucket=self._bucket, Key=target, ContentType=head.get("ContentType", "application/octet-stream")
-        )
+        kind = content_type or head.get("ContentType", "application/octet-stream")
+        started = self._s3.create_multipart_upload(Bucket=self._bucket, Key=target, ContentType=kind)
         upload_id = started["UploadId"]
         parts = []
         try:

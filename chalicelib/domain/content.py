@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from chalicelib.domain.models import FileStatus
 
@@ -34,38 +36,117 @@ class ScanResult:
 
 @dataclass(frozen=True)
 class TypeRule:
+    """One way bytes may be what was declared: what libmagic may call them, their first bytes, the
+    school formats their container must hold, the type they are then judged (and served), and why."""
+
     sniffed: frozenset[str]
     starts: tuple[bytes, ...]
+    judged: str | None = None  # None: the declared type itself
+    containers: tuple[str, ...] = ()  # any of these, by the member names of the container's directory
+    why: str | None = None
+
+    @classmethod
+    def parse(cls, rule: Mapping[str, Any]) -> TypeRule:
+        judged = rule.get("judged")
+        return cls(
+            sniffed=frozenset(str(s).lower() for s in rule["sniffed"]),
+            starts=tuple(bytes.fromhex(h) for h in rule.get("starts", [])),
+            judged=str(judged).lower() if judged else None,
+            containers=tuple(str(c) for c in rule.get("containers", [])),
+            why=rule.get("why"),
+        )
+
+
+@dataclass(frozen=True)
+class Container:
+    """A school format inside a generic container (a zip), told by the member names of its directory."""
+
+    name: str
+    sniffed: str  # what libmagic calls the container
+    type: str | None  # what it is judged when the directory alone tells (None: only confirms a declared type)
+    members: tuple[str, ...]  # each must be there: an exact name, or a folder (`word/`) holding a member
+    others: re.Pattern[str] | None = None  # when set, every other member must match it (Scratch's assets)
+    why: str | None = None
+
+    def holds(self, names: tuple[str, ...]) -> bool:
+        """Whether a directory of these member names is this format."""
+        present = set(names)
+        for wanted in self.members:
+            found = any(n.startswith(wanted) for n in names) if wanted.endswith("/") else wanted in present
+            if not found:
+                return False
+        others = self.others
+        if others is None:
+            return True
+        return all(n in self.members or n.endswith("/") or others.fullmatch(n) for n in names)
+
+    @classmethod
+    def parse(cls, item: Mapping[str, Any]) -> Container:
+        others = item.get("others")
+        return cls(
+            name=str(item["name"]),
+            sniffed=str(item["sniffed"]).lower(),
+            type=str(item["type"]).lower() if item.get("type") else None,
+            members=tuple(str(m) for m in item["members"]),
+            others=re.compile(others) if others else None,
+            why=item.get("why"),
+        )
 
 
 @dataclass(frozen=True)
 class ContentPolicy:
-    """Accepted declared types, what each may sniff as, and the types refused outright."""
+    """Accepted declared types and the rules their bytes must meet, the declared types that leave the
+    decision to the bytes, the school formats told from a container's directory, and the types refused
+    outright."""
 
-    accepted: Mapping[str, TypeRule]
+    accepted: Mapping[str, tuple[TypeRule, ...]]
     executable: frozenset[str]
     script: frozenset[str]
     markers: tuple[bytes, ...]
+    untyped: frozenset[str] = frozenset()  # "no type" (application/octet-stream): the sniffed type decides
+    containers: tuple[Container, ...] = ()
 
     def accepts(self, content_type: str) -> bool:
-        return base_type(content_type) in self.accepted
+        """Whether a grant may declare this type (415 otherwise)."""
+        kind = base_type(content_type)
+        return kind in self.accepted or kind in self.untyped
+
+    def reads_members(self, sniffed: str) -> bool:
+        """Whether the verdict on bytes sniffed so needs the member names of their container."""
+        return any(c.sniffed == base_type(sniffed) for c in self.containers)
+
+    def judged_types(self, declared: str) -> frozenset[str] | None:
+        """Every type bytes declared so may be judged (None: any accepted type, the bytes decide)."""
+        kind = base_type(declared)
+        if kind in self.untyped:
+            return None
+        return frozenset(rule.judged or kind for rule in self.accepted.get(kind, ()))
 
     @classmethod
     def parse(cls, document: Mapping[str, object]) -> ContentPolicy:
         accepted = document["accepted"]
         assert isinstance(accepted, dict)
-        return cls(
+        untyped = document.get("untyped", {})
+        assert isinstance(untyped, dict)
+        policy = cls(
             accepted={
-                name.lower(): TypeRule(
-                    sniffed=frozenset(s.lower() for s in rule["sniffed"]),
-                    starts=tuple(bytes.fromhex(h) for h in rule.get("starts", [])),
-                )
+                name.lower(): tuple(TypeRule.parse(r) for r in (rule, *rule.get("also", [])))
                 for name, rule in accepted.items()
             },
             executable=frozenset(str(t).lower() for t in _list(document, "executable")),
             script=frozenset(str(t).lower() for t in _list(document, "script")),
             markers=tuple(str(m).lower().encode() for m in _list(document, "activeMarkers")),
+            untyped=frozenset(str(t).lower() for t in untyped.get("types", [])),
+            containers=tuple(Container.parse(c) for c in _list(document, "containers") if isinstance(c, dict)),
         )
+        names = {c.name for c in policy.containers}
+        for kind, rules in policy.accepted.items():
+            unknown = {c for rule in rules for c in rule.containers} - names
+            assert not unknown, f"{kind} names unknown containers {sorted(unknown)}"
+        return policy
+
+    def container(self, name: str) -> Container:
+        return next(c for c in self.containers if c.name == name)
 
 
 def _list(document: Mapping[str, object], key: str) -> list[object]:
@@ -112,12 +193,14 @@ class Observed:
     sniffed_type: str
     head: bytes
     scan: ScanResult
+    members: tuple[str, ...] | None = None  # the member names of its container's directory, when read
 
 
 @dataclass(frozen=True)
 class Verdict:
     status: FileStatus
     reason: str | None
+    content_type: str | None = None  # a clean verdict: the type the bytes were judged, which is served
 
     @property
     def clean(self) -> bool:
@@ -140,26 +223,77 @@ def scan_verdict(scan: ScanResult) -> Verdict | None:
     return None
 
 
-def type_problem(policy: ContentPolicy, declared: str, sniffed: str, head: bytes) -> str | None:
-    """Why the bytes contradict the declared type (or are active content), else None."""
+@dataclass(frozen=True)
+class TypeJudgement:
+    """What the bytes are (the type served), or why they are refused."""
+
+    problem: str | None
+    judged: str | None = None
+
+
+def identify(policy: ContentPolicy, sniffed: str, members: tuple[str, ...] | None) -> str:
+    """The type bytes of no declared type are: the school format their container's directory names,
+    else what libmagic calls them."""
     sniffed = base_type(sniffed)
-    if sniffed in policy.executable:
-        return "executable"
-    if sniffed in policy.script:
-        return "script"
-    rule = policy.accepted.get(base_type(declared))
-    if rule is None or sniffed not in rule.sniffed:
-        return "type_mismatch"
+    if members is not None:
+        for container in policy.containers:
+            if container.type and container.sniffed == sniffed and container.holds(members):
+                return container.type
+    return sniffed
+
+
+def _fits(policy: ContentPolicy, rule: TypeRule, sniffed: str, head: bytes, members: tuple[str, ...] | None) -> bool:
+    if sniffed not in rule.sniffed:
+        return False
+    if rule.containers and (
+        members is None or not any(policy.container(name).holds(members) for name in rule.containers)
+    ):
+        return False
     if rule.starts:
         # libmagic finds a PDF signature anywhere in the first kilobyte, so an HTML page that
         # carries `%PDF-` sniffs as PDF: binary formats must also start with their magic and
         # hold no markup where a browser would look for it.
         if not head.startswith(rule.starts):
-            return "type_mismatch"
+            return False
         window = head[:MARKER_WINDOW].lower()
         if any(marker in window for marker in policy.markers):
-            return "type_mismatch"
-    return None
+            return False
+    return True
+
+
+def judge_type(
+    policy: ContentPolicy, declared: str, sniffed: str, head: bytes, members: tuple[str, ...] | None = None
+) -> TypeJudgement:
+    """The type the bytes are judged, from the declared type, libmagic's and the container's directory;
+    or why they are refused (a program, a script, a type contradicting the declared one or not accepted)."""
+    sniffed = base_type(sniffed)
+    if sniffed in policy.executable:
+        return TypeJudgement("executable")
+    if sniffed in policy.script:
+        return TypeJudgement("script")
+    kind = base_type(declared)
+    if kind in policy.untyped:
+        kind = identify(policy, sniffed, members)
+        if kind not in policy.accepted:
+            return TypeJudgement("type_not_accepted")
+    for rule in policy.accepted.get(kind, ()):
+        if _fits(policy, rule, sniffed, head, members):
+            return TypeJudgement(None, rule.judged or kind)
+    return TypeJudgement("type_mismatch")
+
+
+def type_problem(
+    policy: ContentPolicy, declared: str, sniffed: str, head: bytes, members: tuple[str, ...] | None = None
+) -> str | None:
+    """Why the bytes contradict the declared type (or are active content), else None."""
+    return judge_type(policy, declared, sniffed, head, members).problem
+
+
+def grant_allowed(policy: ContentPolicy, patterns: tuple[str, ...] | None, declared: str) -> bool:
+    """Whether bytes declared so may turn out of a type an assignment allows (the scan checks the type
+    they are judged); bytes of no declared type are judged by the scan alone."""
+    judged = policy.judged_types(declared)
+    return judged is None or any(type_allowed(patterns, kind) for kind in judged)
 
 
 def judge(policy: ContentPolicy, expected: Expected, observed: Observed) -> Verdict:
@@ -171,12 +305,12 @@ def judge(policy: ContentPolicy, expected: Expected, observed: Observed) -> Verd
         return Verdict(FileStatus.REJECTED, "size_mismatch")
     if expected.sha256 is not None and observed.sha256 != expected.sha256.lower():
         return Verdict(FileStatus.REJECTED, "checksum_mismatch")
-    problem = type_problem(policy, expected.content_type, observed.sniffed_type, observed.head)
-    if problem is not None:
-        return Verdict(FileStatus.REJECTED, problem)
-    # The bytes are what was declared (checked above), so the declared type stands for them here.
-    if not type_allowed(expected.allowed_types, expected.content_type):
+    typed = judge_type(policy, expected.content_type, observed.sniffed_type, observed.head, observed.members)
+    if typed.problem is not None or typed.judged is None:
+        return Verdict(FileStatus.REJECTED, typed.problem or "type_mismatch")
+    # What the bytes were judged, not what the device said, is what an assignment's types must allow.
+    if not type_allowed(expected.allowed_types, typed.judged):
         return Verdict(FileStatus.REJECTED, "type_not_allowed")
     if observed.scan.outcome is not ScanOutcome.CLEAN:
         return Verdict(FileStatus.REJECTED, "scan_failed")  # unreachable by construction; fail closed
-    return Verdict(FileStatus.AVAILABLE, None)
+    return Verdict(FileStatus.AVAILABLE, None, typed.judged)

@@ -12,7 +12,7 @@ from typing import Any
 
 from chalicelib.domain.access import AccessControl, SpaceAccess
 from chalicelib.domain.audit import entry
-from chalicelib.domain.content import ContentPolicy, Verdict, base_type, type_allowed
+from chalicelib.domain.content import ContentPolicy, Verdict, base_type, grant_allowed
 from chalicelib.domain.models import (
     Action,
     Assignment,
@@ -32,6 +32,7 @@ from chalicelib.domain.names import check_name, normalize_path, parent_chain
 from chalicelib.domain.paging import parse_limit
 from chalicelib.domain.ports import Catalog, CleanCopy, ObjectStore, UploadedPart
 from chalicelib.domain.quotas import QuotaPolicy
+from chalicelib.domain.telemetry import NullTelemetry, Telemetry
 from chalicelib.errors import (
     AlreadyExistsError,
     AssignmentClosedError,
@@ -134,7 +135,10 @@ def parse_grant(principal: Principal, body: Mapping[str, Any]) -> GrantRequest:
     name = check_name(body.get("name"))
     size = parse_size(body.get("size"))
     content_type = body.get("contentType")
-    if not isinstance(content_type, str) or not CONTENT_TYPE.fullmatch(content_type):
+    # Parameters are dropped: MediaRecorder's `audio/webm;codecs=opus` is audio/webm.
+    if not isinstance(content_type, str) or len(content_type) > 255:
+        raise BadRequestError("contentType must be a MIME type such as application/pdf.")
+    if not CONTENT_TYPE.fullmatch(base_type(content_type)):
         raise BadRequestError("contentType must be a MIME type such as application/pdf.")
     sha256 = body.get("sha256")
     if sha256 is not None and (not isinstance(sha256, str) or not SHA256.fullmatch(sha256)):
@@ -220,8 +224,10 @@ class FileService:
         terms: UploadTerms,
         download_ttl: int,
         quotas: QuotaPolicy | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._quotas = quotas
+        self._telemetry: Telemetry = telemetry or NullTelemetry()
         self._catalog = catalog
         self._store = store
         self._access = access
@@ -234,6 +240,14 @@ class FileService:
     # -- uploads ------------------------------------------------------------------------------
     def grant_upload(self, principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
         """Check and record an upload, and sign a POST that can only carry those exact bytes."""
+        try:
+            return self._grant_upload(principal, body)
+        except QuotaExceededError:
+            self._telemetry.quota_refused()
+            log.info("grant refused: quota exceeded")
+            raise
+
+    def _grant_upload(self, principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
         grant = parse_grant(principal, body)
         existing = self._existing_file(principal, grant)
         access = self._grant_access(principal, grant, existing)
@@ -389,7 +403,9 @@ class FileService:
             raise AssignmentClosedError("This assignment is closed; submissions are no longer accepted.")
         if assignment.max_size is not None and grant.size > assignment.max_size:
             raise PayloadTooLargeError(f"This assignment accepts files of at most {assignment.max_size} bytes.")
-        if not type_allowed(assignment.allowed_types, grant.content_type):
+        # A Windows CSV (application/vnd.ms-excel) may be judged text/csv, and bytes of no declared type
+        # anything: the scan checks the judged type against the assignment's.
+        if not grant_allowed(self._content, assignment.allowed_types, grant.content_type):
             raise UnsupportedMediaTypeError(f"This assignment does not accept {grant.content_type}.")
         if assignment.closes_at is not None:
             lifetime = max(1, min(lifetime, int((assignment.closes_at - now).total_seconds())))

@@ -95,7 +95,9 @@ class ObjectStore(Protocol):
 
     def read_chunks(self, key: str, etag: str, chunk_size: int) -> Iterator[bytes]: ...
 
-    def copy(self, source: str, target: str, etag: str | None, size: int | None = None) -> None: ...
+    def copy(
+        self, source: str, target: str, etag: str | None, size: int | None = None, content_type: str | None = None
+    ) -> None: ...
 
     def delete(self, key: str) -> None: ...
 
@@ -179,7 +181,9 @@ class Catalog(Protocol):
         object_key: str,
         now: datetime,
         arrived_at: datetime | None = None,
-    ) -> None: ...
+    ) -> Verdict:
+        """The verdict written (a clean one may end rejected: conflict, superseded, deleted)."""
+        ...
 
     def list_folder(
         self, school: str, space: SpaceRef, path: str, limit: int, cursor: str | None, owner: str | None = None

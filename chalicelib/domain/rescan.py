@@ -35,6 +35,8 @@ from chalicelib.domain.files import QUARANTINE, SERVED
 from chalicelib.domain.models import FileStatus, Principal, Role, SpaceKind, iso, utcnow
 from chalicelib.domain.notifications import quarantine_notifications
 from chalicelib.domain.ports import Catalog, ObjectStore, Rescanner, StoredObject
+from chalicelib.domain.telemetry import NullTelemetry, Telemetry
+from chalicelib.errors import ScannerUnavailableError
 
 log = logging.getLogger("cartable.rescan")
 
@@ -74,7 +76,15 @@ class RescanProgress:
 
 
 class RescanService:
-    def __init__(self, catalog: Catalog, store: ObjectStore, rescanner: Rescanner, page: int = PAGE) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: ObjectStore,
+        rescanner: Rescanner,
+        page: int = PAGE,
+        telemetry: Telemetry | None = None,
+    ) -> None:
+        self._telemetry: Telemetry = telemetry or NullTelemetry()
         self._catalog = catalog
         self._store = store
         self._rescanner = rescanner
@@ -98,7 +108,11 @@ class RescanService:
     def run(self, budget_seconds: float, force: bool = False, on_page: Any = None) -> RescanProgress:
         """Go on with the current generation (or start one) until done or out of time."""
         deadline = time.monotonic() + budget_seconds
-        generation = self._rescanner.signatures()
+        try:
+            generation = self._rescanner.signatures()
+        except ScannerUnavailableError:
+            self._telemetry.clamd_error()
+            raise
         progress = self.progress()
         if force or progress is None or (progress.finished_at is not None and progress.generation != generation):
             progress = RescanProgress.start(generation, utcnow())
@@ -131,6 +145,9 @@ class RescanService:
         self._catalog.save_rescan_progress({k: v for k, v in asdict(progress).items() if v is not None})
 
     def _judge(self, page: list[StoredObject], results: list[ScanResult | Exception], progress: RescanProgress) -> None:
+        clamd_errors = sum(isinstance(result, ScannerUnavailableError) for result in results)
+        if clamd_errors:
+            self._telemetry.clamd_error(clamd_errors)
         for item, result in zip(page, results, strict=True):
             if isinstance(result, Exception):
                 progress.errors += 1

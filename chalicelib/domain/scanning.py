@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote_plus
@@ -28,7 +28,9 @@ from chalicelib.domain.content import (
 from chalicelib.domain.files import INCOMING, QUARANTINE, SERVED
 from chalicelib.domain.models import FileStatus, UploadRecord, utcnow
 from chalicelib.domain.ports import Catalog, ObjectStore, Scanner, Sniffer, StoredObject
-from chalicelib.errors import StaleWriteError
+from chalicelib.domain.telemetry import NullTelemetry, Telemetry
+from chalicelib.domain.zipdir import TAIL_SIZE, member_names
+from chalicelib.errors import ScannerUnavailableError, StaleWriteError
 
 log = logging.getLogger("cartable.scan")
 
@@ -67,10 +69,12 @@ def object_keys(body: str) -> list[str]:
 
 @dataclass
 class _Tally:
-    """Hashes, counts and keeps the head of a stream as it passes through to the scanner."""
+    """Hashes, counts and keeps the head and the tail (where a zip's directory is) of a stream as it
+    passes through to the scanner."""
 
     size: int = 0
     head: bytes = b""
+    tail: bytes = b""
 
     def __post_init__(self) -> None:
         self._hash = hashlib.sha256()
@@ -81,6 +85,7 @@ class _Tally:
             self._hash.update(chunk)
             if len(self.head) < HEAD_SIZE:
                 self.head += chunk[: HEAD_SIZE - len(self.head)]
+            self.tail = chunk[-TAIL_SIZE:] if len(chunk) >= TAIL_SIZE else (self.tail + chunk)[-TAIL_SIZE:]
             yield chunk
 
     @property
@@ -99,13 +104,25 @@ class ScanService:
         sniffer: Sniffer,
         content: ContentPolicy,
         scan_limit: int | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._scan_limit = scan_limit
+        self._telemetry: Telemetry = telemetry or NullTelemetry()
         self._catalog = catalog
         self._store = store
         self._scanner = scanner
         self._sniffer = sniffer
         self._content = content
+
+    def handle_message(self, record: Any) -> None:
+        """Every object one SQS message names (raising leaves the message for a retry); how long it
+        waited in the queue is measured."""
+        with self._telemetry.scope(message_id=message_id(record)):
+            waited = message_age(record, utcnow())
+            if waited is not None:
+                self._telemetry.queue_age(waited)
+            for key in message_keys(record):
+                self.handle(key)
 
     def handle(self, key: str) -> Outcome:
         """Bring one object of `incoming/` to a verdict (or leave it for a retry by raising)."""
@@ -114,11 +131,20 @@ class ScanService:
             log.info("object outside incoming/ ignored")
             return Outcome.IGNORED
         file_id, upload_id = match.groups()
+        with self._telemetry.scope(file_id=file_id, upload_id=upload_id):
+            try:
+                return self._handle(key, file_id, upload_id)
+            except Exception:
+                log.exception("scan not finished; the message will be retried")
+                raise
+
+    def _handle(self, key: str, file_id: str, upload_id: str) -> Outcome:
         upload = self._catalog.get_upload(upload_id)
         if upload is None or upload.file_id != file_id or upload.key != key:
             log.warning("object without a grant removed file=%s upload=%s", file_id, upload_id)
             self._store.delete(key)
             return Outcome.STRAY
+        self._telemetry.tag(school=upload.school)
         if upload.status is not FileStatus.PENDING:
             # Already judged: a duplicate event, or a crash after the verdict; finish the cleanup.
             self._store.delete(key)
@@ -144,13 +170,22 @@ class ScanService:
             # Bytes the antivirus cannot read whole are never served (clamd would also refuse them).
             return Verdict(FileStatus.REJECTED, "too_large_to_scan"), ""
         tally = _Tally()
-        result = self._scanner.scan_stream(tally.watch(self._store.read_chunks(stored.key, stored.etag, CHUNK)))
+        try:
+            result = self._scanner.scan_stream(tally.watch(self._store.read_chunks(stored.key, stored.etag, CHUNK)))
+        except ScannerUnavailableError as exc:
+            # Not a verdict: the message comes back. Counted, since every one is clamd failing.
+            self._telemetry.clamd_error()
+            log.warning("clamd gave no verdict: %s (%s)", exc.audit_reason or exc.message, _cause(exc))
+            raise
+        sniffed = self._sniffer.sniff(tally.head) if tally.head else "application/x-empty"
         observed = Observed(
             size=tally.size,
             sha256=tally.sha256,
-            sniffed_type=self._sniffer.sniff(tally.head) if tally.head else "application/x-empty",
+            sniffed_type=sniffed,
             head=tally.head,
             scan=result,
+            # A zip is told apart (a Scratch project, an Office document) by its own directory's names.
+            members=member_names(tally.tail, tally.size) if self._content.reads_members(sniffed) else None,
         )
         expected = Expected(
             size=upload.size,
@@ -167,13 +202,17 @@ class ScanService:
         """Copy to the served place or quarantine, record the verdict once, then drop the incoming object."""
         prefix = SERVED if verdict.clean else QUARANTINE
         target = f"{prefix}{stored.key[len(INCOMING) :]}"
-        self._store.copy(stored.key, target, stored.etag, stored.size)
+        # Served with the type the bytes were judged, never the client's claim (a Windows CSV is text/csv).
+        self._store.copy(stored.key, target, stored.etag, stored.size, content_type=verdict.content_type)
         try:
             # A single POST's object is stamped by storage when its bytes arrived; a multipart object
             # may carry its initiation time instead, so there it is when its uploader asked to complete
             # (our clock; the verdict's time if that was not recorded).
             arrived = upload.completed_at if upload.multipart_id else stored.last_modified
-            self._catalog.record_verdict(upload, verdict, sha256, target, utcnow(), arrived_at=arrived)
+            now = utcnow()
+            verdict = self._catalog.record_verdict(upload, verdict, sha256, target, now, arrived_at=arrived)
+            # From the bytes' arrival (the grant's time when a multipart completion was not recorded).
+            self._telemetry.verdict(verdict, now - (arrived or upload.created_at))
         except StaleWriteError:
             current = self._catalog.get_upload(upload.id)
             if current is None or current.status is FileStatus.PENDING:
@@ -193,6 +232,23 @@ def message_id(record: Any) -> str:
     """The SQS message id of one record (Chalice's SQSRecord or a raw dict)."""
     raw = record.to_dict() if hasattr(record, "to_dict") else record
     return str(raw.get("messageId", ""))
+
+
+def message_age(record: Any, now: datetime) -> timedelta | None:
+    """How long an SQS record waited since it was first sent (its `SentTimestamp`), if it says."""
+    raw = record.to_dict() if hasattr(record, "to_dict") else record
+    sent = (raw.get("attributes") or {}).get("SentTimestamp")
+    if sent is None:
+        return None
+    try:
+        return now - datetime.fromtimestamp(int(sent) / 1000, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _cause(error: BaseException) -> str:
+    """The wire error under a domain error (a timeout, a refused connection, a broken pipe), by name."""
+    return type(error.__cause__).__name__ if error.__cause__ is not None else "reply"
 
 
 def message_keys(record: Any) -> list[str]:

@@ -149,6 +149,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
             "CARTABLE_QUOTAS_FILE": str(Path(__file__).resolve().parents[1] / "quotas.json"),
             # Every AWS call of every function, for test_zz_least_privilege.py.
             "CARTABLE_RECORD_CALLS": str(tmp_path_factory.mktemp("aws-calls")),
+            # Every process's JSON log lines and EMF metrics, for test_operating.py.
+            "CARTABLE_LOG_DIR": str(tmp_path_factory.mktemp("logs")),
         },
     )
 

@@ -34,7 +34,20 @@ def _code(answer: Any) -> str:
         42,
         None,
     ],
-    ids=["dotdot", "dot", "slash", "nul", "tab", "newline", "300-chars", "empty", "bidi", "lone-surrogate", "number", "null"],
+    ids=[
+        "dotdot",
+        "dot",
+        "slash",
+        "nul",
+        "tab",
+        "newline",
+        "300-chars",
+        "empty",
+        "bidi",
+        "lone-surrogate",
+        "number",
+        "null",
+    ],
 )
 def test_bad_names_answer_400(as_user: Any, name: Any) -> None:
     answer = as_user("val-1").post("/v1/uploads", {**GOOD, "name": name})
@@ -88,7 +101,7 @@ def test_size_over_the_limit_answers_413(as_user: Any) -> None:
     assert _code(answer) == "payload_too_large"
 
 
-@pytest.mark.parametrize("content_type", ["application/x-msdownload", "text/html", "application/octet-stream"])
+@pytest.mark.parametrize("content_type", ["application/x-msdownload", "text/html", "image/svg+xml"])
 def test_types_not_accepted_answer_415(as_user: Any, content_type: str) -> None:
     answer = as_user("val-1").post("/v1/uploads", {**GOOD, "contentType": content_type})
     assert answer.status_code == 415

@@ -78,8 +78,11 @@ def test_declared_parameters_and_case_are_ignored() -> None:
     assert verdict(b"bonjour\n", "Text/Plain; charset=utf-8", "text/plain")[0] is FileStatus.AVAILABLE
 
 
-def test_office_documents_may_sniff_as_zip() -> None:
+def test_office_documents_may_sniff_as_zip_when_their_directory_says_so() -> None:
     docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-    assert verdict(b"PK\x03\x04rest", docx, "application/zip")[0] is FileStatus.AVAILABLE
+    data = b"PK\x03\x04rest"
+    observed = Observed(len(data), "", "application/zip", data, CLEAN, ("[Content_Types].xml", "word/document.xml"))
+    assert judge(load_content_policy(), Expected(len(data), docx, None), observed).content_type == docx
+    assert verdict(data, docx, "application/zip") == (FileStatus.REJECTED, "type_mismatch")  # no directory read
     assert load_content_policy().accepts(docx)
     assert not load_content_policy().accepts("application/x-msdownload")

@@ -45,10 +45,13 @@ class _Scanner:
     def __init__(self) -> None:
         self.seen: list[str] = []
 
-    def handle(self, key: str) -> None:
-        self.seen.append(key)
-        if key == "incoming/bad/bad":
-            raise RuntimeError("poison")
+    def handle_message(self, record: object) -> None:
+        from chalicelib.domain.scanning import message_keys
+
+        for key in message_keys(record):
+            self.seen.append(key)
+            if key == "incoming/bad/bad":
+                raise RuntimeError("poison")
 
 
 def test_the_handler_reports_only_the_failed_messages(monkeypatch: pytest.MonkeyPatch) -> None:

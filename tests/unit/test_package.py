@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import pytest
 
 from chalicelib.adapters.dynamodb import table_definition
 from chalicelib.domain.files import INCOMING, QUARANTINE
-from infra.package import offline_env, pinned_template
+from infra.libmagic import LAYER_ZIP
+from infra.package import lambda_runtime, offline_env, pinned_template
 
 ROOT = Path(__file__).resolve().parents[2]
 CHALICE = Path(sys.executable).parent / "chalice"
@@ -143,6 +145,14 @@ def test_package_pins_the_stage_and_hides_credentials() -> None:
     assert env["AWS_EC2_METADATA_DISABLED"] == "true" and env["AWS_DEFAULT_REGION"] and env["HOME"] == "/h"
 
 
+def test_package_makes_the_layer_for_the_functions_runtime() -> None:
+    layer = properties("LibmagicLayer")
+    assert layer["ContentUri"] == f"./{LAYER_ZIP}" and layer["CompatibleArchitectures"] == ["x86_64"]
+    assert layer["CompatibleRuntimes"] == [], "make package fills it: the runtime is the packaging interpreter's"
+    pinned = pinned_template("dev", TEMPLATE)["Resources"]["LibmagicLayer"]["Properties"]
+    assert pinned["CompatibleRuntimes"] == [lambda_runtime()] == [f"python{sys.version_info[0]}.{sys.version_info[1]}"]
+
+
 # -- the packaged template ------------------------------------------------------------------------------
 
 
@@ -156,7 +166,30 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     lint = subprocess.run([str(CFN_LINT), str(path)], capture_output=True, text=True, check=False)
     template: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     template["_lint"] = lint
+    template["_dir"] = path.parent
     return template
+
+
+def test_the_package_carries_the_rules_its_functions_read(packaged: dict[str, Any], tmp_path: Path) -> None:
+    """chalice bundles app.py and chalicelib/ only: the content, sharing and quota rules are added, and
+    the packaged code finds them where it looks (relative to itself), with nothing of this checkout."""
+    with zipfile.ZipFile(packaged["_dir"] / "deployment.zip") as bundle:
+        bundle.extractall(tmp_path / "task")
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from chalicelib.domain import content, permissions, quotas;"
+        "print(content.TYPES_PATH.is_file(), permissions.RULES_PATH.is_file(), quotas.QUOTAS_PATH.is_file());"
+        "print(len(content.load_content_policy().accepted) > 10)"
+    )
+    answer = subprocess.run(
+        [sys.executable, "-I", "-c", probe, str(tmp_path / "task")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.split() == ["True", "True", "True", "True"]
 
 
 def test_packaged_template_passes_cfn_lint(packaged: dict[str, Any]) -> None:
@@ -200,3 +233,152 @@ def test_packaged_functions_find_the_stacks_resources(packaged: dict[str, Any]) 
     assert event["Type"] == "SQS" and event["Properties"]["Queue"] == {"Fn::Sub": "${UploadsQueue.Arn}"}
     timeout = resources["ScanUploads"]["Properties"]["Timeout"]
     assert resources["UploadsQueue"]["Properties"]["VisibilityTimeout"] >= 6 * timeout
+
+
+def test_packaged_scan_handler_carries_the_libmagic_layer(packaged: dict[str, Any]) -> None:
+    """Only the scan handler sniffs (wiring.scan_service); the layer is built for its runtime and architecture."""
+    resources = packaged["Resources"]
+    layered = {name for name, resource in resources.items() if "Layers" in resource.get("Properties", {})}
+    assert layered == {"ScanUploads"}
+    scan = resources["ScanUploads"]["Properties"]
+    assert scan["Layers"] == [{"Ref": "LibmagicLayer"}]
+    layer = resources["LibmagicLayer"]["Properties"]
+    assert layer["CompatibleRuntimes"] == [scan["Runtime"]]
+    assert layer["CompatibleArchitectures"] == scan["Architectures"] == ["x86_64"]
+    assert (packaged["_dir"] / layer["ContentUri"]).is_file(), "beside sam.json, as aws cloudformation package reads it"
+
+
+# -- the gateway's own answers, throttling and alarms ---------------------------------------------------
+
+# Every type API Gateway lets one customise (GetGatewayResponse's valid values).
+GATEWAY_RESPONSE_TYPES = {
+    "DEFAULT_4XX", "DEFAULT_5XX", "RESOURCE_NOT_FOUND", "UNAUTHORIZED", "INVALID_API_KEY", "ACCESS_DENIED",
+    "AUTHORIZER_FAILURE", "AUTHORIZER_CONFIGURATION_ERROR", "INVALID_SIGNATURE", "EXPIRED_TOKEN",
+    "MISSING_AUTHENTICATION_TOKEN", "INTEGRATION_FAILURE", "INTEGRATION_TIMEOUT", "API_CONFIGURATION_ERROR",
+    "UNSUPPORTED_MEDIA_TYPE", "BAD_REQUEST_PARAMETERS", "BAD_REQUEST_BODY", "REQUEST_TOO_LARGE", "THROTTLED",
+    "QUOTA_EXCEEDED", "WAF_FILTERED",
+}  # fmt: skip
+# What the contract needs of them: (status, code); a timeout may be 503 or 504.
+GATEWAY_ANSWERS = {
+    "MISSING_AUTHENTICATION_TOKEN": (404, "not_found"),  # an unknown route, or a method its path lacks
+    "RESOURCE_NOT_FOUND": (404, "not_found"),
+    "REQUEST_TOO_LARGE": (413, "payload_too_large"),
+    "UNSUPPORTED_MEDIA_TYPE": (415, "unsupported_media_type"),
+    "THROTTLED": (429, "too_many_requests"),
+    "QUOTA_EXCEEDED": (429, "too_many_requests"),
+    "BAD_REQUEST_BODY": (400, "bad_request"),
+    "BAD_REQUEST_PARAMETERS": (400, "bad_request"),
+    "ACCESS_DENIED": (403, "forbidden"),
+    "UNAUTHORIZED": (401, "unauthorized"),
+    "INTEGRATION_TIMEOUT": (503, "service_unavailable"),
+    "INTEGRATION_FAILURE": (503, "service_unavailable"),
+    "DEFAULT_4XX": (400, "bad_request"),
+    "DEFAULT_5XX": (503, "service_unavailable"),
+}
+ALARM_ACTIONS = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+
+
+def _openapi_error_codes() -> set[str]:
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    return set(spec["components"]["schemas"]["ErrorCode"]["enum"])
+
+
+def test_packaged_gateway_responses_are_the_list_in_the_contract_s_body(packaged: dict[str, Any]) -> None:
+    from infra.gateway import load
+
+    api = packaged["Resources"]["RestAPI"]
+    assert api["Type"] == "AWS::Serverless::Api", "chalice's REST API, which the merge template extends"
+    responses = api["Properties"]["GatewayResponses"]
+    assert set(responses) == set(load()) and set(responses) <= GATEWAY_RESPONSE_TYPES
+    codes = _openapi_error_codes()
+    for kind, response in responses.items():
+        (template,) = response["ResponseTemplates"].values()
+        assert list(response["ResponseTemplates"]) == ["application/json"] and "$" not in template, kind
+        body = json.loads(template)
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, kind
+        assert body["error"]["code"] in codes and body["error"]["message"].strip(), kind
+        status = int(response["StatusCode"])
+        assert (status, body["error"]["code"]) == GATEWAY_ANSWERS.get(kind, (status, body["error"]["code"])), kind
+        headers = response["ResponseParameters"]["Headers"]
+        assert headers["Content-Type"] == "'application/json'", kind
+        assert all(value.startswith("'") and value.endswith("'") for value in headers.values()), kind
+        retry = headers.get("Retry-After")
+        assert (retry is not None) == (status in (429, 503)), kind
+        assert retry is None or int(retry.strip("'")) >= 1, kind
+    assert set(GATEWAY_ANSWERS) <= set(responses)
+
+
+def _decoded(path: str) -> str:
+    """A method setting's path (`/~1v1~1uploads`: a slash, then the path with its slashes as `~1`)."""
+    assert path.startswith("/") and "/" not in path[1:], path
+    return path[1:].replace("~1", "/")
+
+
+def test_the_stage_and_the_expensive_routes_are_throttled(packaged: dict[str, Any]) -> None:
+    api = packaged["Resources"]["RestAPI"]["Properties"]
+    settings = {(s["ResourcePath"], s["HttpMethod"]): s for s in api["MethodSettings"]}
+    default = settings.pop(("/*", "*"))
+    assert default["ThrottlingRateLimit"] == {"Fn::FindInMap": ["ApiThrottling", {"Ref": "Stage"}, "RateLimit"]}
+    assert default["ThrottlingBurstLimit"] == {"Fn::FindInMap": ["ApiThrottling", {"Ref": "Stage"}, "BurstLimit"]}
+    paths = api["DefinitionBody"]["paths"]
+    for (path, method), setting in settings.items():
+        assert method.lower() in paths[_decoded(path)], f"{method} {path}: no such method; the stage would fail"
+        assert {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(setting)
+    throttled = {(_decoded(path), method) for path, method in settings}
+    expensive = {
+        ("/v1/uploads", "POST"),
+        ("/v1/uploads/batch", "POST"),
+        ("/v1/me/export", "GET"),
+        ("/v1/me/export", "POST"),
+        ("/v1/assignments/{assignment_id}/archive", "GET"),
+        ("/v1/assignments/{assignment_id}/archive", "POST"),
+        ("/v1/years/close", "POST"),
+    }
+    assert expensive <= throttled
+    mapping = TEMPLATE["Mappings"]["ApiThrottling"]
+    assert set(mapping) == set(TEMPLATE["Parameters"]["Stage"]["AllowedValues"])
+    for stage, limits in mapping.items():
+        for tier in ("", "Grant", "Batch", "Heavy"):
+            assert 0 < limits[f"{tier}RateLimit"] <= limits[f"{tier}BurstLimit"], (stage, tier)
+            assert limits[f"{tier}RateLimit"] <= limits["RateLimit"] and limits[f"{tier}BurstLimit"] <= 5000
+            assert mapping["dev"][f"{tier}RateLimit"] < mapping["prod"][f"{tier}RateLimit"], tier
+    assert mapping["prod"]["RateLimit"] <= 10000, "an account's regional API Gateway quota"
+
+
+def _alarms() -> dict[str, dict[str, Any]]:
+    return {name: r["Properties"] for name, r in RESOURCES.items() if r.get("Type") == "AWS::CloudWatch::Alarm"}
+
+
+def test_alarms_watch_dead_letters_the_uploads_queue_5xx_and_clamd() -> None:
+    alarms = _alarms()
+    assert all(alarm["AlarmActions"] == ALARM_ACTIONS for alarm in alarms.values()), "all tell the AlarmTopicArn"
+    watched = {(a.get("Namespace"), a.get("MetricName"), json.dumps(a.get("Dimensions"))): a for a in alarms.values()}
+
+    def on_queue(queue: str) -> str:
+        return json.dumps([{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}])
+
+    for queue in ("UploadsDeadLetterQueue", "JobsDeadLetterQueue"):
+        alarm = watched[("AWS/SQS", "ApproximateNumberOfMessagesVisible", on_queue(queue))]
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0), queue
+    age = watched[("AWS/SQS", "ApproximateAgeOfOldestMessage", on_queue("UploadsQueue"))]
+    assert age["Statistic"] == "Maximum" and age["Threshold"] <= 15 * 60
+    clamd = watched[("Cartable", "ClamdErrors", json.dumps([{"Name": "service", "Value": "cartable"}]))]
+    assert clamd["TreatMissingData"] == "notBreaching" and clamd["Statistic"] == "Sum"
+
+
+def test_the_5xx_alarm_is_a_rate_of_this_stage_s_api(packaged: dict[str, Any]) -> None:
+    (alarm,) = (a for a in _alarms().values() if "Metrics" in a)
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    stats = {m["MetricStat"]["Metric"]["MetricName"]: m for m in metrics.values() if "MetricStat" in m}
+    assert set(stats) == {"5XXError", "Count"}
+    api = packaged["Resources"]["RestAPI"]["Properties"]
+    for metric in stats.values():
+        dimensions = {d["Name"]: d["Value"] for d in metric["MetricStat"]["Metric"]["Dimensions"]}
+        assert dimensions == {"ApiName": api["Name"], "Stage": api["StageName"]}
+        assert metric["MetricStat"]["Stat"] == "Sum" and metric["ReturnData"] is False
+    assert {CONFIG["stages"][stage]["api_gateway_stage"] for stage in ("dev", "prod")} == {api["StageName"]}
+    (rate,) = (m for m in metrics.values() if m.get("ReturnData"))
+    assert f"{stats['5XXError']['Id']} / {stats['Count']['Id']}" in rate["Expression"]
+    assert 0 < alarm["Threshold"] < 1 and alarm["TreatMissingData"] == "notBreaching"

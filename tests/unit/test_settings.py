@@ -77,3 +77,15 @@ def test_the_notifications_topic_is_optional_and_an_arn() -> None:
     assert Settings.from_env({**BASE, "CARTABLE_NOTIFICATIONS_TOPIC_ARN": arn}).notifications_topic == arn
     with pytest.raises(ConfigurationError, match="CARTABLE_NOTIFICATIONS_TOPIC_ARN"):
         Settings.from_env({**BASE, "CARTABLE_NOTIFICATIONS_TOPIC_ARN": "cartable-notifications"})
+
+
+def test_the_log_level_is_a_setting_and_the_log_directory_is_local_only() -> None:
+    settings = Settings.from_env(BASE)
+    assert (settings.log_level, settings.service_name, settings.metrics_namespace) == ("INFO", "cartable", "Cartable")
+    assert Settings.from_env({**BASE, "CARTABLE_LOG_LEVEL": "debug"}).log_level == "DEBUG"
+    with pytest.raises(ConfigurationError, match="CARTABLE_LOG_LEVEL"):
+        Settings.from_env({**BASE, "CARTABLE_LOG_LEVEL": "loud"})
+    assert Settings.from_env({**BASE, "CARTABLE_LOG_DIR": "/tmp/logs"}).log_dir == "/tmp/logs"
+    prod = {**BASE, "CARTABLE_STAGE": "prod", "CARTABLE_JWKS_URL": "https://idp/certs", "CARTABLE_JWT_ISSUER": "i"}
+    prod.update(CARTABLE_CURSOR_SECRET="c", CARTABLE_RECEIPT_SECRET="r", CARTABLE_LOG_DIR="/tmp/logs")
+    assert Settings.from_env(prod).log_dir is None
