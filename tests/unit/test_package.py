@@ -192,6 +192,20 @@ def test_the_package_carries_the_rules_its_functions_read(packaged: dict[str, An
     assert answer.stdout.split() == ["True", "True", "True", "True"]
 
 
+def test_every_packaged_function_runs_on_a_supported_python(packaged: dict[str, Any]) -> None:
+    """Python 3.11 runs on Amazon Linux 2 (end of life 2026-06-30): every function is 3.12+, the
+    version the tests ran on (the Makefile's venv), so what is tested is what Lambda runs."""
+    runtimes = {
+        name: resource["Properties"]["Runtime"]
+        for name, resource in packaged["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    assert len(runtimes) >= 5
+    tested = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    assert set(runtimes.values()) == {tested}, runtimes
+    assert sys.version_info >= (3, 12)
+
+
 def test_packaged_template_passes_cfn_lint(packaged: dict[str, Any]) -> None:
     lint = packaged["_lint"]
     assert lint.returncode == 0, lint.stdout + lint.stderr
