@@ -24,6 +24,7 @@ FIGURES = [
     "scan_throughput",
     "scale_pages",
     "zip_memory",
+    "archive_memory",
     "large_upload",
     "cost_model",
 ]
@@ -133,6 +134,22 @@ def zip_memory(r: dict[str, Any]) -> Glance:
     ]
 
 
+def archive_memory(r: dict[str, Any]) -> Glance:
+    # The inspector runs in the scan function beside the read-ahead chunks: a few MiB, whatever the zip.
+    large, small = (
+        f"{r['rss_growth_mb']} MB for {r['archive_mb']:,} MB",
+        f"{r['small_rss_growth_mb']} for {r['small_archive_mb']} MB",
+    )
+    return [
+        [
+            "Archive inspector: RSS growth",
+            "flat, < 32 MB",
+            f"{large}, {small}",
+            yes(r["rss_growth_mb"] < 32 and r["rss_growth_mb"] <= r["small_rss_growth_mb"] + 8),
+        ]
+    ]
+
+
 def large_upload(r: dict[str, Any]) -> Glance:
     return [
         [
@@ -168,6 +185,7 @@ GLANCES: dict[str, Callable[[dict[str, Any]], Glance]] = {
     "scan_throughput": scan_throughput,
     "scale_pages": scale_pages,
     "zip_memory": zip_memory,
+    "archive_memory": archive_memory,
     "large_upload": large_upload,
     "cost_model": cost_model,
 }

@@ -8,6 +8,7 @@ queue of chunks) and the archive leaves as multipart-upload parts, so memory sta
 from __future__ import annotations
 
 import asyncio
+import time
 import zipfile
 from collections.abc import Sequence
 from typing import Any
@@ -118,7 +119,7 @@ class S3ZipArchiver:
                         await ship()
                         continue
                     read_ahead(index)
-                    with archive.open(entry.name, "w", force_zip64=True) as member:
+                    with archive.open(_member_info(entry), "w", force_zip64=entry.size is None) as member:
                         while (chunk := await queues[index].get()) is not None:
                             member.write(chunk)
                             await ship()
@@ -143,3 +144,13 @@ class S3ZipArchiver:
             await queue.put(None)  # wake the writer; awaiting this task then raises the error
             raise
         await queue.put(None)
+
+
+def _member_info(entry: ArchiveEntry) -> zipfile.ZipInfo:
+    """The member's header: stored, dated now, and sized when the size is known, so that zipfile
+    writes ZIP64 headers only for a member that may pass 4 GiB (clamd reads nothing under them)."""
+    info = zipfile.ZipInfo(entry.name, date_time=time.localtime(time.time())[:6])
+    info.compress_type = zipfile.ZIP_STORED
+    if entry.size is not None:
+        info.file_size = entry.size
+    return info

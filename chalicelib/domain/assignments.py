@@ -106,7 +106,7 @@ def archive_entries(folder: str, files: list[FileRecord]) -> list[ArchiveEntry]:
             name = f"{stem} ({n}).{ext}" if dot and "/" not in ext else f"{base} ({n})"
         seen.add(name)
         assert file.object_key is not None
-        entries.append(ArchiveEntry(name=name, key=file.object_key))
+        entries.append(ArchiveEntry(name=name, key=file.object_key, size=file.size))
     return entries
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain.findings import ArchiveLimits, PdfRules
 from chalicelib.domain.models import FileStatus
 
 TYPES_PATH = Path(__file__).resolve().parents[2] / "policies" / "content" / "types.json"
@@ -105,6 +106,8 @@ class ContentPolicy:
     markers: tuple[bytes, ...]
     untyped: frozenset[str] = frozenset()  # "no type" (application/octet-stream): the sniffed type decides
     containers: tuple[Container, ...] = ()
+    archives: ArchiveLimits = field(default_factory=ArchiveLimits)  # what a zip may hold, scanned whole
+    pdf: PdfRules = field(default_factory=PdfRules)  # whether PDFs that run code are refused, and how told
 
     def accepts(self, content_type: str) -> bool:
         """Whether a grant may declare this type (415 otherwise)."""
@@ -138,6 +141,8 @@ class ContentPolicy:
             markers=tuple(str(m).lower().encode() for m in _list(document, "activeMarkers")),
             untyped=frozenset(str(t).lower() for t in untyped.get("types", [])),
             containers=tuple(Container.parse(c) for c in _list(document, "containers") if isinstance(c, dict)),
+            archives=ArchiveLimits.parse(_mapping(document, "archives")),
+            pdf=PdfRules.parse(_mapping(document, "pdf")),
         )
         names = {c.name for c in policy.containers}
         for kind, rules in policy.accepted.items():
@@ -147,6 +152,12 @@ class ContentPolicy:
 
     def container(self, name: str) -> Container:
         return next(c for c in self.containers if c.name == name)
+
+
+def _mapping(document: Mapping[str, object], key: str) -> Mapping[str, Any]:
+    value = document[key]
+    assert isinstance(value, dict), key
+    return value
 
 
 def _list(document: Mapping[str, object], key: str) -> list[object]:
@@ -194,6 +205,7 @@ class Observed:
     head: bytes
     scan: ScanResult
     members: tuple[str, ...] | None = None  # the member names of its container's directory, when read
+    findings: tuple[str, ...] = ()  # what the archive and PDF inspectors found (refusal reasons), first first
 
 
 @dataclass(frozen=True)
@@ -301,6 +313,9 @@ def judge(policy: ContentPolicy, expected: Expected, observed: Observed) -> Verd
     verdict = scan_verdict(observed.scan)
     if verdict is not None:
         return verdict
+    if observed.findings:
+        # What clamd misses in archives and PDFs, before the type: the inspectors ran as the policy says.
+        return Verdict(FileStatus.REJECTED, observed.findings[0])
     if observed.size != expected.size:
         return Verdict(FileStatus.REJECTED, "size_mismatch")
     if expected.sha256 is not None and observed.sha256 != expected.sha256.lower():

@@ -122,6 +122,6 @@ class ExportService:
                 name = f"{base} ({n})"
             seen.add(name)
             assert file.object_key is not None
-            entries.append(ArchiveEntry(name=name, key=file.object_key))
+            entries.append(ArchiveEntry(name=name, key=file.object_key, size=file.size))
             listed.append({**file_json(file), "zipName": name})
         return entries, listed

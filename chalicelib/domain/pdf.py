@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
 
-from chalicelib.domain.findings import Finding
+from chalicelib.domain.findings import Finding, PdfRules
 
 DELIMITERS = rb"\x00\t\n\f\r ()<>\[\]{}/%"
 # The filters a stream may name; of them only Flate (or none) is read in an object stream.
@@ -54,28 +52,9 @@ LONGEST_NAME = 64  # raw bytes: the longest active name written wholly in #xx es
 CARRY = 4 * LONGEST_NAME  # a chunk's tail kept for the next, where a token may be cut
 FILE_NAME = 512  # bytes of an attachment's name kept to read its extension
 STEP = 64 * 1024  # bytes inflated at a time from an object stream
-
-
-@dataclass(frozen=True)
-class PdfRules:
-    """Whether PDFs with active content are refused, which names are active, and the bounds of reading."""
-
-    reject_active: bool = True
-    active_names: frozenset[str] = frozenset({"JavaScript", "JS", "Launch", "RichMedia", "XFA"})
-    program_extensions: frozenset[str] = frozenset({"exe", "scr", "bat", "cmd", "com", "js", "vbs", "ps1", "msi"})
-    max_inflated: int = 256 * 1024 * 1024
-
-    @classmethod
-    def parse(cls, document: Mapping[str, Any]) -> PdfRules:
-        active = str(document["activeContent"])
-        if active not in ("reject", "allow"):
-            raise ValueError(f"pdf.activeContent must be reject or allow, not {active!r}")
-        return cls(
-            reject_active=active == "reject",
-            active_names=frozenset(str(n) for n in document["activeNames"]),
-            program_extensions=frozenset(str(e).lower().lstrip(".") for e in document["programExtensions"]),
-            max_inflated=int(document["maxInflated"]),
-        )
+LINE_END = re.compile(rb"[\r\n]")
+STRING_STOP = re.compile(rb"[()\\]")
+OBJECT_HEAD = re.compile(rb"(?:^|\s)(\d+\s+\d+\s+)$")
 
 
 def decode_name(raw: bytes) -> str:
@@ -101,6 +80,22 @@ class _Shared:
         self.encrypted = False  # the file names an /Encrypt dictionary
         self.unreadable = False  # an object stream could not be read
         self.inflated = 0
+        self.token = _tokens(rules.active_names | STRUCTURE)
+
+
+def _tokens(names: frozenset[str]) -> re.Pattern[bytes]:
+    """What is looked for between objects: a string or a comment (skipped), an attachment's name, one of
+    `names` (or any name with escapes, decoded then), and the keywords around objects and streams."""
+    plain = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
+    end = rb"(?=[" + DELIMITERS + rb"]|\Z)"
+    escaped = rb"(?=[^%s]{0,%d}#)[^%s]{1,%d}" % (DELIMITERS, LONGEST_NAME, DELIMITERS, LONGEST_NAME)
+    after_delimiter = rb"(?<![^" + DELIMITERS.replace(b"/", b"") + rb"])"
+    return re.compile(
+        rb"(?P<open>\()|(?P<comment>%)"
+        rb"|/(?P<file>U?F)\s*\("  # an attachment's (or a launched program's) file name follows
+        rb"|/(?P<name>(?:" + plain + rb")" + end + rb"|" + escaped + end + rb")"
+        rb"|" + after_delimiter + rb"(?P<keyword>endstream|endobj|stream|obj)" + end
+    )
 
 
 class _Level:
@@ -108,21 +103,7 @@ class _Level:
 
     def __init__(self, shared: _Shared) -> None:
         self._shared = shared
-        names = sorted(shared.rules.active_names | STRUCTURE | {"F", "UF"}, key=len, reverse=True)
-        plain = b"|".join(re.escape(n.encode()) for n in names)
-        end = rb"(?=[" + DELIMITERS + rb"]|\Z)"
-        not_after = rb"(?<![^" + DELIMITERS.replace(b"/", b"") + rb"])"  # a keyword after a delimiter only
-        self._token = re.compile(
-            rb"(?P<open>\()|(?P<comment>%)"
-            rb"|/(?P<file>U?F)\s*\("  # an attachment's (or a launched program's) name follows
-            rb"|/(?P<name>(?:" + plain + rb")" + end
-            + rb"|(?=[^" + DELIMITERS + rb"]{0,%d}#)[^" % LONGEST_NAME
-            + DELIMITERS
-            + rb"]{1,%d}" % LONGEST_NAME
-            + end
-            + rb")"
-            rb"|" + not_after + rb"(?P<keyword>endstream|endobj|stream|obj)" + end
-        )
+        self._token = shared.token
         self._buf = bytearray()
         self._pos = 0
         self._mode = _Mode.OBJECTS
@@ -152,7 +133,7 @@ class _Level:
         if self._mode is _Mode.STRING:
             return self._string_step(final)
         if self._mode is _Mode.COMMENT:
-            end = re.compile(rb"[\r\n]").search(self._buf, self._pos)
+            end = LINE_END.search(self._buf, self._pos)
             self._pos = len(self._buf) if end is None else end.end()
             if end is not None:
                 self._mode = _Mode.OBJECTS
@@ -197,7 +178,7 @@ class _Level:
         buf = self._buf
         if buf[self._pos : self._pos + 2] == b"\r\n":
             self._pos += 2
-        elif buf[self._pos : self._pos + 1] in (b"\r", b"\n"):
+        elif bytes(buf[self._pos : self._pos + 1]) in (b"\r", b"\n"):
             self._pos += 1
         self._mode = _Mode.STREAM
         if "ObjStm" in self._names:
@@ -218,7 +199,7 @@ class _Level:
 
     def _string_step(self, final: bool) -> bool:
         buf = self._buf
-        match = re.compile(rb"[()\\]").search(buf, self._pos)
+        match = STRING_STOP.search(buf, self._pos)
         if match is None or (match.group() == b"\\" and match.end() >= len(buf) and not final):
             end = len(buf) if match is None else match.start()
             self._keep(buf[self._pos : end])
@@ -319,7 +300,7 @@ def _stream_end(buf: bytearray, start: int) -> tuple[int, int]:
     while at >= 0 and (marker < 0 or at < marker):
         if at - 3 >= start and buf[at - 3 : at] == b"end":
             return at - 3, at - 3  # `endobj` without `endstream`
-        head = re.search(rb"(?:^|[\s])(\d+\s+\d+\s+)$", bytes(buf[max(start, at - 40) : at]))
+        head = OBJECT_HEAD.search(bytes(buf[max(start, at - 40) : at]))
         if head is not None:
             begin = at - len(head.group(1))
             return begin, begin  # the next object, the stream's end never written
@@ -338,13 +319,16 @@ class PdfInspector:
 
     @property
     def finding(self) -> Finding | None:
+        """What was found so far (the inspection stops at the first)."""
         return self._shared.finding
 
     def feed(self, data: bytes) -> None:
+        """The next bytes of the PDF (nothing more is done once something was found)."""
         if self._shared.finding is None and data:
             self._root.feed(data)
 
     def finish(self) -> Finding | None:
+        """The end of the PDF: the first finding, or None."""
         shared = self._shared
         if shared.finding is None:
             self._root.finish()

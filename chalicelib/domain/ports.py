@@ -261,6 +261,9 @@ class ArchiveEntry:
     name: str
     key: str
     data: bytes | None = None  # small bytes made on the spot (a manifest), instead of an object
+    # The object's size when known: a member under 4 GiB is then written without ZIP64 headers, which
+    # clamd cannot read (so an export uploaded again is scanned, not refused as archive_unscannable).
+    size: int | None = None
 
 
 class Archiver(Protocol):

@@ -26,6 +26,7 @@ from chalicelib.domain.content import (
     judge,
 )
 from chalicelib.domain.files import INCOMING, QUARANTINE, SERVED
+from chalicelib.domain.inspection import Inspection
 from chalicelib.domain.models import FileStatus, UploadRecord, utcnow
 from chalicelib.domain.ports import Catalog, ObjectStore, Scanner, Sniffer, StoredObject
 from chalicelib.domain.telemetry import NullTelemetry, Telemetry
@@ -75,6 +76,7 @@ class _Tally:
     size: int = 0
     head: bytes = b""
     tail: bytes = b""
+    inspection: Inspection | None = None  # the archive and PDF inspectors, fed in the same pass
 
     def __post_init__(self) -> None:
         self._hash = hashlib.sha256()
@@ -86,6 +88,8 @@ class _Tally:
             if len(self.head) < HEAD_SIZE:
                 self.head += chunk[: HEAD_SIZE - len(self.head)]
             self.tail = chunk[-TAIL_SIZE:] if len(chunk) >= TAIL_SIZE else (self.tail + chunk)[-TAIL_SIZE:]
+            if self.inspection is not None:
+                self.inspection.feed(chunk)
             yield chunk
 
     @property
@@ -169,7 +173,7 @@ class ScanService:
         if self._scan_limit is not None and stored.size > self._scan_limit:
             # Bytes the antivirus cannot read whole are never served (clamd would also refuse them).
             return Verdict(FileStatus.REJECTED, "too_large_to_scan"), ""
-        tally = _Tally()
+        tally = _Tally(inspection=Inspection(self._content, self._scan_limit))
         try:
             result = self._scanner.scan_stream(tally.watch(self._store.read_chunks(stored.key, stored.etag, CHUNK)))
         except ScannerUnavailableError as exc:
@@ -186,6 +190,8 @@ class ScanService:
             scan=result,
             # A zip is told apart (a Scratch project, an Office document) by its own directory's names.
             members=member_names(tally.tail, tally.size) if self._content.reads_members(sniffed) else None,
+            # What clamd misses: a zip's trimmed, ZIP64 or nested members, a PDF's scripts.
+            findings=tally.inspection.finish() if tally.inspection is not None else (),
         )
         expected = Expected(
             size=upload.size,

@@ -25,7 +25,7 @@ UTF8_NAMES = 0x800  # general purpose flag 11: the name is UTF-8 (else code page
 MAX_COMMENT = 0xFFFF
 
 
-def _end_record(tail: bytes) -> int | None:
+def end_record(tail: bytes) -> int | None:
     """Where the end-of-central-directory record starts: the last one whose comment ends the file."""
     floor = max(0, len(tail) - END_FORMAT.size - MAX_COMMENT)
     at = tail.rfind(END, floor)
@@ -61,7 +61,7 @@ def member_names(tail: bytes, size: int, limit: int = MAX_MEMBERS) -> tuple[str,
     archive split over disks, one with more than `limit` members, or entries that do not parse.
     """
     start = size - len(tail)
-    end = _end_record(tail)
+    end = end_record(tail)
     if start < 0 or end is None:
         return None
     directory = _directory(tail, start, end)

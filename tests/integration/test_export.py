@@ -95,3 +95,14 @@ def admin_name(admin: Any) -> str:
     import jwt
 
     return str(jwt.decode(admin.token, options={"verify_signature": False})["sub"])
+
+
+def test_an_export_uploaded_again_is_scanned_and_kept(as_user: Any, school: dict[str, Any]) -> None:
+    """Our own ZIP is written without ZIP64 headers for members under 4 GiB: clamd reads it, the
+    archive inspector finds nothing, and a pupil who keeps her export in her drive gets it back."""
+    pupil = as_user("exp-eleve-1")
+    answer = pupil.get("/v1/me/export")
+    data = requests.get(answer.headers["Location"], timeout=30).content
+    grant = pupil.upload("mon-export.zip", data, "application/zip")
+    file = pupil.wait_status(grant["fileId"])
+    assert (file["status"], file["reason"]) == ("available", None)

@@ -128,3 +128,42 @@ def test_the_same_bytes_declared_as_what_they_were_judged_need_no_upload(
     file = pupil.wait_status(answer.json()["fileId"], timeout=20)
     assert (file["status"], file["contentType"]) == ("available", "application/pdf")
     assert download(pupil, file["id"]).content == pdf.data
+
+
+def _docx_carrying(member: str, data: bytes) -> bytes:
+    """A real Word document (python-docx) with one more member, as an attacker repacks one."""
+    import io
+    import zipfile
+
+    from local.clamav import EICAR
+
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(corpus._docx())) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for info in source.infolist():
+            target.writestr(info, source.read(info.filename))
+        target.writestr(member, data if data else EICAR)
+    return out.getvalue()
+
+
+SVG_SCRIPT = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>'
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "declared", "verdict"),
+    [
+        ("devoir.docx", lambda: _docx_carrying("word/embeddings/oleObject1.bin", b""), corpus.DOCX, "infected"),
+        ("dessin.svg", lambda: SVG_SCRIPT, OCTET, "rejected"),
+        ("dessin.png", lambda: SVG_SCRIPT, "image/png", "rejected"),
+        ("notes.txt", lambda: b"<html><body onload=alert(1)>Bonjour</body></html>", "text/plain", "rejected"),
+    ],
+    ids=["eicar-in-a-docx", "svg-script-untyped", "svg-script-as-png", "html-as-text"],
+)
+def test_hostile_documents_are_never_served(pupil: Api, name: str, build: Any, declared: str, verdict: str) -> None:
+    grant = pupil.upload(name, build(), declared, path="/hostile-docs")
+    file = pupil.wait_status(grant["fileId"], timeout=20)
+    assert file["status"] == verdict, file
+    assert file["reason"], file
+    assert pupil.get(f"/v1/files/{grant['fileId']}/content").status_code == 409

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from chalicelib.domain.findings import Finding
+
 ROOT = Path(__file__).resolve().parents[2]
 LANGUAGES = ("fr", "en")
 
@@ -21,8 +23,9 @@ def listed_reasons() -> dict[str, str]:
 
 
 def reasons_in_code() -> set[str]:
-    """Every string literal given as the reason of a `Verdict(FileStatus.REJECTED, ...)` in chalicelib."""
-    found: set[str] = set()
+    """Every string literal given as the reason of a `Verdict(FileStatus.REJECTED, ...)` in chalicelib, and
+    every finding of the archive and PDF inspectors (each becomes a rejection's reason)."""
+    found: set[str] = {finding.value for finding in Finding}
     for path in (ROOT / "chalicelib").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
