@@ -11,7 +11,7 @@ from chalicelib.settings import Settings, settings
 if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb import DynamoCatalog
     from chalicelib.adapters.s3 import S3ObjectStore
-    from chalicelib.adapters.telemetry import PowertoolsTelemetry
+    from chalicelib.adapters.telemetry import LambdaTelemetry
     from chalicelib.adapters.zipstream import S3ZipArchiver
     from chalicelib.auth import TokenVerifier
     from chalicelib.domain.access import AccessControl
@@ -88,19 +88,19 @@ def store() -> S3ObjectStore:
 
 
 @lru_cache(maxsize=1)
-def telemetry() -> PowertoolsTelemetry:
-    """JSON log lines and EMF metrics (Powertools), set up by the first invocation."""
+def telemetry() -> LambdaTelemetry:
+    """JSON log lines and EMF metrics, set up by the first invocation."""
     import os
     from pathlib import Path
 
-    from chalicelib.adapters.telemetry import PowertoolsTelemetry
+    from chalicelib.adapters.telemetry import LambdaTelemetry
 
     try:
         config = settings()
     except ConfigurationError:  # the routes answer it themselves; the lines stay JSON meanwhile
-        return PowertoolsTelemetry()
+        return LambdaTelemetry()
     log_file = Path(config.log_dir) / f"{os.getpid()}.jsonl" if config.log_dir else None
-    return PowertoolsTelemetry(
+    return LambdaTelemetry(
         service=config.service_name,
         namespace=config.metrics_namespace,
         level=config.log_level,

@@ -1,14 +1,19 @@
-"""Powertools for AWS Lambda behind the Telemetry port: JSON log lines, and CloudWatch metrics as EMF.
+"""The Telemetry port on Lambda: JSON log lines, and CloudWatch metrics as EMF (Powertools for AWS Lambda).
 
 Logs: Chalice's `app.log` is the `cartable` logger and every module logs under it (`cartable.scan`,
-`cartable.http`, ...). Its one handler carries Powertools' JSON formatter, so every line is one JSON
-object: `level`, `location`, `message`, `timestamp` (RFC 3339, UTC), `service`, `name` (the logger)
-and the keys of the invocation and its scopes. The keys are per thread (`chalice local` serves each
-request on a thread of its own) and cleared when an invocation ends. Lines go to stdout on Lambda,
-to stderr locally, where a log directory may also receive them (the integration tests read it).
+`cartable.http`, ...). Its one handler formats each line as one JSON object, the fields of Powertools'
+Logger: `level`, `location`, `message`, `timestamp` (RFC 3339, UTC), `service`, `name` (the logger),
+a line's `extra` fields, `exception` and `exception_name`, and the keys of the invocation and its
+scopes. The formatter is ours (thirty lines of the standard library): Powertools' Logger costs every
+cold start of the API about 7 ms to import, the first request included, which figure 1 cannot
+afford. The keys are per thread (`chalice local` serves each request on a thread of its own) and
+cleared when an invocation ends. Lines go to stdout on Lambda, to stderr locally, where a log
+directory may also receive them (the integration tests read it).
 
-Metrics: namespace `Cartable`, dimension `service`=`cartable`, kept in memory during an invocation and
-written as EMF lines when it ends, whatever happened: CloudWatch Logs turns each line into metrics, so
+Metrics: Powertools' EMF serializer (validation, units, dimension sets), imported by the first
+invocation that records a metric (the scans, a quota refusal), never by a plain request. Namespace
+`Cartable`, dimension `service`=`cartable`, kept in memory during an invocation and written as EMF
+lines when it ends, whatever happened: CloudWatch Logs turns each line into metrics, so
 no API call and no permission beyond writing logs. Each metric name is an alarm's or a dashboard's
 (README, "Operating it").
 """
@@ -18,20 +23,19 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
-
-from aws_lambda_powertools.logging import Logger
-from aws_lambda_powertools.logging.formatter import BasePowertoolsFormatter
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib.domain.models import FileStatus
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.metrics import EphemeralMetrics
+
     from chalicelib.domain.content import Verdict
 
 SERVICE = "cartable"
@@ -70,7 +74,7 @@ def verdict_reason(verdict: Verdict) -> str:
     return verdict.reason or "unknown"
 
 
-class PowertoolsTelemetry:
+class LambdaTelemetry:
     """The Telemetry port, and what an invocation needs around it: its keys, then its metrics written."""
 
     def __init__(
@@ -83,11 +87,13 @@ class PowertoolsTelemetry:
     ) -> None:
         stream = StandardStream("stderr" if local else "stdout")
         self._service, self._namespace = service, namespace
-        self._logger = _json_logger(service, level, stream)
+        self._keys = _Keys()
+        self._formatter = JsonLines(service, self._keys)
+        _json_logger(service, level, stream, self._formatter)
         self._sinks: list[Any] = [stream]
         if log_file is not None:
-            self._sinks.append(_tee(self._logger, log_file))
-        self._metrics = EphemeralMetrics(namespace=namespace, service=service)
+            self._sinks.append(_tee(service, self._formatter, log_file))
+        self._metric_set: EphemeralMetrics | None = None  # Powertools, on the first metric
         self._verdicts: Counter[tuple[str, str]] = Counter()
 
     # -- around an invocation -------------------------------------------------------------------
@@ -95,15 +101,14 @@ class PowertoolsTelemetry:
     def invocation(self, **keys: object) -> Iterator[None]:
         """One Lambda invocation: its keys on every line and none left for the next; its metrics
         written when it ends, an exception included."""
-        self._logger.thread_safe_clear_keys()
-        self._logger.thread_safe_append_keys(**_present(keys))
+        self._keys.replace(_present(keys))
         try:
             yield
         finally:
             try:
                 self.flush()
             finally:
-                self._logger.thread_safe_clear_keys()
+                self._keys.replace({})
 
     def redirect(self, stream: IO[str]) -> None:
         """Every line and EMF line to `stream` instead (benchmarks: formatted as on Lambda, then dropped)."""
@@ -123,7 +128,19 @@ class PowertoolsTelemetry:
         except Exception:
             log.exception("metrics not written")
 
+    @property
+    def _metrics(self) -> EphemeralMetrics:
+        if self._metric_set is None:
+            from aws_lambda_powertools.metrics import EphemeralMetrics
+
+            self._metric_set = EphemeralMetrics(namespace=self._namespace, service=self._service)
+        return self._metric_set
+
     def _blobs(self) -> list[dict[str, Any]]:
+        if self._metric_set is None and not self._verdicts:
+            return []  # nothing recorded: Powertools need not even be imported
+        from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
         blobs: list[dict[str, Any]] = []
         try:
             if self._metrics.metric_set:
@@ -143,69 +160,94 @@ class PowertoolsTelemetry:
     # -- the port ---------------------------------------------------------------------------------
     @contextmanager
     def scope(self, **keys: str) -> Iterator[None]:
-        before = dict(self._logger.thread_safe_get_current_keys())
-        self._logger.thread_safe_append_keys(**_present(keys))
+        before = self._keys.current()
+        self._keys.replace({**before, **_present(keys)})
         try:
             yield
         finally:
-            self._logger.thread_safe_clear_keys()
-            self._logger.thread_safe_append_keys(**before)
+            self._keys.replace(before)
 
     def tag(self, **keys: str) -> None:
-        self._logger.thread_safe_append_keys(**_present(keys))
+        self._keys.replace({**self._keys.current(), **_present(keys)})
 
     def verdict(self, verdict: Verdict, waited: timedelta | None) -> None:
         self._verdicts[(verdict.status.value, verdict_reason(verdict))] += 1
         if waited is not None:
-            self._metrics.add_metric(UPLOAD_TO_VERDICT, MetricUnit.Milliseconds, _milliseconds(waited))
+            self._metrics.add_metric(UPLOAD_TO_VERDICT, "Milliseconds", _milliseconds(waited))
 
     def clamd_error(self, count: int = 1) -> None:
-        self._metrics.add_metric(CLAMD_ERRORS, MetricUnit.Count, count)
+        self._metrics.add_metric(CLAMD_ERRORS, "Count", count)
 
     def quota_refused(self) -> None:
-        self._metrics.add_metric(QUOTA_REFUSALS, MetricUnit.Count, 1)
+        self._metrics.add_metric(QUOTA_REFUSALS, "Count", 1)
 
     def queue_age(self, waited: timedelta) -> None:
-        self._metrics.add_metric(QUEUE_AGE, MetricUnit.Milliseconds, _milliseconds(waited))
+        self._metrics.add_metric(QUEUE_AGE, "Milliseconds", _milliseconds(waited))
 
 
-def _json_logger(service: str, level: str, stream: StandardStream) -> Logger:
-    """Powertools' Logger on the `service` logger, the only handler there; its children propagate to it."""
+class _Keys(threading.local):
+    """The keys every line of this thread's invocation carries."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, object] = {}
+
+    def current(self) -> dict[str, object]:
+        return dict(self._values)
+
+    def replace(self, values: Mapping[str, object]) -> None:
+        self._values = dict(values)
+
+
+# What every LogRecord has; anything else on a record came from `extra=` and goes on the line.
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object a line, with Powertools' Logger's fields (so its queries and tools read ours)."""
+
+    def __init__(self, service: str, keys: _Keys) -> None:
+        super().__init__()
+        self._service = service
+        self._keys = keys
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created, UTC)
+        line: dict[str, object] = {
+            "level": record.levelname,
+            "location": f"{record.funcName}:{record.lineno}",
+            "message": record.getMessage(),
+            "timestamp": moment.isoformat(timespec="milliseconds"),
+            "service": self._service,
+            "name": record.name,
+            **self._keys.current(),
+            **{k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS},
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            line["exception"] = self.formatException(record.exc_info)
+            line["exception_name"] = record.exc_info[0].__name__
+        return json.dumps(line, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_logger(service: str, level: str, stream: StandardStream, formatter: JsonLines) -> None:
+    """The `service` logger with one handler writing JSON lines; its children propagate to it."""
     base = logging.getLogger(service)
     for handler in list(base.handlers):
-        # A plain handler (Chalice's own) would print each line again as text; an earlier tee is replaced.
-        if isinstance(handler, _TeeHandler) or not isinstance(handler.formatter, BasePowertoolsFormatter):
-            base.removeHandler(handler)
-    logger = Logger(
-        service=service,
-        level=level,
-        stream=cast(IO[str], stream),  # it writes and flushes, all a handler asks of a stream
-        utc=True,
-        use_rfc3339=True,
-        serialize_stacktrace=False,  # the traceback is in `exception` already
-        name="%(name)s",
-    )
-    # Powertools keeps the first configuration of a logger (a test's, a previous wiring's): the level
-    # and the stream are this one's.
-    logger.setLevel(level)
-    handler = logger.registered_handler
-    if isinstance(handler, logging.StreamHandler):
-        handler.setStream(stream)
+        # Chalice's plain handler would print each line again as text; an earlier wiring's is replaced.
+        base.removeHandler(handler)
+    handler = logging.StreamHandler(cast(IO[str], stream))  # it writes and flushes, all a handler asks
+    handler.setFormatter(formatter)
+    base.addHandler(handler)
+    base.setLevel(level)
     base.propagate = False  # Lambda's root handler would print each line a second time
-    return logger
 
 
-class _TeeHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The local copy of the lines in a file."""
-
-
-def _tee(logger: Logger, path: Path) -> IO[str]:
+def _tee(service: str, formatter: JsonLines, path: Path) -> IO[str]:
     """Stage local: the same lines (and the EMF ones) appended to a file too."""
     path.parent.mkdir(parents=True, exist_ok=True)
     file = path.open("a", encoding="utf-8", buffering=1)
-    handler = _TeeHandler(file)
-    handler.setFormatter(logger.registered_formatter)
-    logging.getLogger(logger.service).addHandler(handler)
+    handler = logging.StreamHandler(file)
+    handler.setFormatter(formatter)
+    logging.getLogger(service).addHandler(handler)
     return file
 
 

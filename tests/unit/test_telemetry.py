@@ -15,7 +15,7 @@ import pytest
 
 from chalicelib import settings as settings_module
 from chalicelib import wiring
-from chalicelib.adapters.telemetry import PowertoolsTelemetry
+from chalicelib.adapters.telemetry import LambdaTelemetry
 from chalicelib.domain.content import ScanOutcome, ScanResult, Verdict
 from chalicelib.domain.models import FileStatus, SpaceKind, SpaceRef, UploadRecord
 from chalicelib.domain.ports import StoredObject
@@ -192,7 +192,7 @@ class TextSniffer:
         return "text/plain"
 
 
-def scan_service(telemetry: PowertoolsTelemetry, result: ScanResult | Exception) -> ScanService:
+def scan_service(telemetry: LambdaTelemetry, result: ScanResult | Exception) -> ScanService:
     from chalicelib.domain.content import load_content_policy
 
     return ScanService(
@@ -229,7 +229,7 @@ def emf_blobs(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def test_a_clean_verdict_writes_its_emf_lines_and_the_scans_lines_carry_its_ids(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    telemetry = PowertoolsTelemetry()  # stdout, as on Lambda
+    telemetry = LambdaTelemetry()  # stdout, as on Lambda
     service = scan_service(telemetry, ScanResult(ScanOutcome.CLEAN))
     with telemetry.invocation(request_id="lambda-1"):
         service.handle_message(message(sent=ARRIVED + timedelta(seconds=1)))
@@ -255,7 +255,7 @@ def test_a_clean_verdict_writes_its_emf_lines_and_the_scans_lines_carry_its_ids(
 def test_a_found_signature_is_counted_as_infected_without_the_signature_as_a_dimension(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    telemetry = PowertoolsTelemetry()
+    telemetry = LambdaTelemetry()
     service = scan_service(telemetry, ScanResult(ScanOutcome.FOUND, "Win.Test.EICAR_HDB-1"))
     with telemetry.invocation():
         service.handle("incoming/file1/up1")
@@ -266,7 +266,7 @@ def test_a_found_signature_is_counted_as_infected_without_the_signature_as_a_dim
 def test_clamd_failing_is_counted_once_and_written_although_the_scan_raises(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    telemetry = PowertoolsTelemetry()
+    telemetry = LambdaTelemetry()
     error = ScannerUnavailableError("The antivirus connection failed.")
     error.__cause__ = TimeoutError()
     service = scan_service(telemetry, error)
@@ -287,7 +287,7 @@ def test_scopes_give_back_the_keys_before_them_and_an_invocation_clears_them_all
     import logging
 
     log = logging.getLogger("cartable.test")
-    telemetry = PowertoolsTelemetry()
+    telemetry = LambdaTelemetry()
     with telemetry.invocation(request_id="one"):
         telemetry.tag(school="lycee-hugo")
         with telemetry.scope(upload_id="up1"):
@@ -303,7 +303,7 @@ def test_scopes_give_back_the_keys_before_them_and_an_invocation_clears_them_all
 
 
 def test_quota_refusals_and_nothing_else_make_an_emf_line(capsys: pytest.CaptureFixture[str]) -> None:
-    telemetry = PowertoolsTelemetry()
+    telemetry = LambdaTelemetry()
     with telemetry.invocation():
         pass
     assert capsys.readouterr().out == ""  # no metric, no line (and no warning from Powertools)
@@ -317,7 +317,7 @@ def test_local_lines_go_to_stderr_and_to_the_log_directory(tmp_path: Path, capsy
     import logging
 
     path = tmp_path / "logs" / "1.jsonl"
-    telemetry = PowertoolsTelemetry(local=True, log_file=path)
+    telemetry = LambdaTelemetry(local=True, log_file=path)
     try:
         with telemetry.invocation(request_id="local-1"):
             logging.getLogger("cartable.test").info("hello")
@@ -329,4 +329,4 @@ def test_local_lines_go_to_stderr_and_to_the_log_directory(tmp_path: Path, capsy
         assert in_file[0]["message"] == "hello" and in_file[0]["request_id"] == "local-1"
         assert in_file[1]["QuotaRefusals"] == [1.0]
     finally:
-        PowertoolsTelemetry()  # the next tests' logger writes nowhere else
+        LambdaTelemetry()  # the next tests' logger writes nowhere else
