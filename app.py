@@ -23,6 +23,7 @@ views = Views(
     on_denied=lambda principal, target, status, reason: wiring.audit_service().denied(
         principal, target, status, reason
     ),
+    idempotency=wiring.idempotency,
 )
 
 # Read by the decorator below at deploy time; the queue itself is declared in the infrastructure.

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Request, Response
 
@@ -29,6 +29,9 @@ from chalicelib.errors import (
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
+
+if TYPE_CHECKING:  # a POST with an Idempotency-Key loads it; the cold start of other requests does not
+    from chalicelib.domain.idempotency import Idempotency, StoredAnswer
 
 log = logging.getLogger("cartable.http")
 
@@ -66,10 +69,12 @@ class Views:
         app: Chalice,
         authenticate: Callable[[str | None], Principal],
         on_denied: Callable[[Principal, str, int, str | None], None] | None = None,
+        idempotency: Callable[[], Idempotency] | None = None,
     ) -> None:
         self._app = app
         self._authenticate = authenticate
         self._on_denied = on_denied
+        self._idempotency = idempotency
         app.register_middleware(framework_answers, "http")
 
     def route(
@@ -87,36 +92,73 @@ class Views:
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(view)
             def wrapped(**params: Any) -> Response:
-                principal: Principal | None = None
-                try:
-                    refuse_body(current_request(self._app), max_body)
+                target = f"{methods[0]} {path.format(**params)}"
+                caller: list[Principal] = []
+
+                def answer() -> Any:
+                    request = current_request(self._app)
+                    refuse_body(request, max_body)
                     if public:
-                        result = view(**params)
-                    else:
-                        headers = current_request(self._app).headers
-                        principal = self._authenticate(headers.get("authorization"))
-                        result = view(principal, **params)
-                except ConfigurationError:
-                    log.exception("configuration error")
-                    return internal_error()
-                except CartableError as error:
-                    if error.status >= 500:
-                        log.warning("%s: %s", type(error).__name__, error.message)
-                    if error.status in (403, 404) and principal is not None and self._on_denied is not None:
-                        target = f"{methods[0]} {path.format(**params)}"
-                        self._on_denied(principal, target, error.status, error.audit_reason)
-                    return error_response(error)
-                except Exception:  # the one place a surprise becomes a 500 without a stack
-                    log.exception("unhandled error")
-                    return internal_error()
-                if isinstance(result, Response):
-                    return result
-                return Response(body=result, status_code=status, headers=JSON_HEADERS)
+                        return view(**params)
+                    principal = self._authenticate(request.headers.get("authorization"))
+                    caller.append(principal)
+                    key = request.headers.get("idempotency-key")
+                    if key is None or request.method != "POST" or self._idempotency is None:
+                        return view(principal, **params)
+                    from chalicelib.domain.idempotency import fingerprint
+
+                    # The first answer is kept as given, a refusal included: the view runs inside.
+                    run = functools.partial(self._guard, lambda: view(principal, **params), status, caller, target)
+                    once = fingerprint(request.method, path.format(**params), raw_bytes(request))
+                    return replay(self._idempotency().once(principal, key, once, lambda: stored(run())))
+
+                return self._guard(answer, status, caller, target)
 
             self._app.route(path, methods=methods, **kwargs)(wrapped)
             return wrapped
 
         return register
+
+    def _guard(self, call: Callable[[], Any], status: int, caller: list[Principal], target: str) -> Response:
+        """`call`'s result as a Response, its domain errors as the contract's bodies, a surprise as a 500."""
+        try:
+            result = call()
+        except ConfigurationError:
+            log.exception("configuration error")
+            return internal_error()
+        except CartableError as error:
+            if error.status >= 500:
+                log.warning("%s: %s", type(error).__name__, error.message)
+            if error.status in (403, 404) and caller and self._on_denied is not None:
+                self._on_denied(caller[0], target, error.status, error.audit_reason)
+            return error_response(error)
+        except Exception:  # the one place a surprise becomes a 500 without a stack
+            log.exception("unhandled error")
+            return internal_error()
+        if isinstance(result, Response):
+            return result
+        return Response(body=result, status_code=status, headers=JSON_HEADERS)
+
+
+def raw_bytes(request: Request) -> bytes:
+    body = request.raw_body or b""
+    return body.encode() if isinstance(body, str) else bytes(body)
+
+
+def stored(response: Response) -> StoredAnswer:
+    """A Response as the idempotency store keeps it."""
+    from chalicelib.domain.idempotency import StoredAnswer
+
+    headers = {name: value if isinstance(value, str) else ", ".join(value) for name, value in response.headers.items()}
+    if isinstance(response.body, str | bytes):
+        text = response.body.decode() if isinstance(response.body, bytes) else response.body
+        return StoredAnswer(response.status_code, headers, text, json=False)
+    return StoredAnswer(response.status_code, headers, json.dumps(response.body, separators=(",", ":")), json=True)
+
+
+def replay(answer: StoredAnswer) -> Response:
+    body: Any = json.loads(answer.body) if answer.json else answer.body
+    return Response(body=body, status_code=answer.status, headers=dict(answer.headers))
 
 
 def refuse_body(request: Request, limit: int) -> None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.audit import AuditService
     from chalicelib.domain.export import ExportService
     from chalicelib.domain.files import FileService
+    from chalicelib.domain.idempotency import Idempotency
     from chalicelib.domain.jobs import Build, Check, JobService
     from chalicelib.domain.models import Principal
     from chalicelib.domain.notifications import NotificationService, Publisher
@@ -72,11 +73,25 @@ class LazyClient:
 
 
 @lru_cache(maxsize=1)
+def dynamodb() -> Any:
+    """The one DynamoDB client of this process (a client costs ~40 ms to make)."""
+    return aws_client("dynamodb", settings())
+
+
+@lru_cache(maxsize=1)
 def catalog() -> DynamoCatalog:
     from chalicelib.adapters.dynamodb import DynamoCatalog
 
-    config = settings()
-    return DynamoCatalog(aws_client("dynamodb", config), config.table)
+    return DynamoCatalog(dynamodb(), settings().table)
+
+
+@lru_cache(maxsize=1)
+def idempotency() -> Idempotency:
+    """POSTs with an Idempotency-Key: their first answers, on the catalog's table."""
+    from chalicelib.adapters.idempotency import DynamoIdempotencyStore
+    from chalicelib.domain.idempotency import Idempotency
+
+    return Idempotency(DynamoIdempotencyStore(dynamodb(), settings().table))
 
 
 @lru_cache(maxsize=1)
