@@ -9,6 +9,7 @@ from chalicelib.domain.models import (
     Action,
     Assignment,
     FileRecord,
+    FileStatus,
     Membership,
     Principal,
     Role,
@@ -37,6 +38,13 @@ class SpaceAccess:
     def sees_every_file(self) -> bool:
         """Whether the caller may read files of others in this space (a teacher in an assignment, say)."""
         return self.for_file(file_owner="").allows(Action.READ)
+
+    def sees_unserved(self, file: FileRecord) -> bool:
+        """Pending, infected and rejected files show to their uploader, the space's writers and, in an
+        assignment, its teachers; to anyone else they do not exist."""
+        if file.status is FileStatus.AVAILABLE or file.owner == self.principal.user_id or self.allows(Action.UPLOAD):
+            return True
+        return file.space.kind is SpaceKind.ASSIGNMENT and self.sees_every_file()
 
     def for_file(
         self, file_owner: str, share_roles: frozenset[ShareRole] = frozenset(), subject: str | None = None
@@ -114,6 +122,16 @@ class AccessControl:
         archived = (assignment is not None and assignment.archived_at is not None) or archived_class
         resource = Resource(school or principal.school, space, class_id=class_id, archived=archived)
         return SpaceAccess(self._rules, principal, membership, resource, assignment)
+
+    def require_file(self, principal: Principal, file: FileRecord, action: Action) -> SpaceAccess:
+        """Allow `action` on one file, or raise: whether the caller may see the file comes first,
+        whatever the action, so a file it cannot see answers 404 to a DELETE as to a GET (a 403
+        would tell that the id exists)."""
+        access = self.file(principal, file, action)
+        if not access.sees_unserved(file):
+            raise NotFoundError().because("an unserved file of someone else")
+        access.require(action)
+        return access
 
     def file(self, principal: Principal, file: FileRecord, action: Action) -> SpaceAccess:
         """The caller's access to one file; shares are read only when the space alone does not allow."""

@@ -579,19 +579,8 @@ class FileService:
         file = self._catalog.get_file(principal.school, file_id) if is_valid_id(file_id) else None
         if file is None:
             raise NotFoundError()
-        access = self._access.file(principal, file, action)
-        access.require(action)
-        if file.status is not FileStatus.AVAILABLE and not self._may_see_unserved(access, file):
-            raise NotFoundError()
+        self._access.require_file(principal, file, action)
         return file
-
-    @staticmethod
-    def _may_see_unserved(access: SpaceAccess, file: FileRecord) -> bool:
-        """Pending, infected and rejected files show to their uploader, the space's writers and, in an
-        assignment, its teachers."""
-        if file.owner == access.principal.user_id or access.allows(Action.UPLOAD):
-            return True
-        return file.space.kind is SpaceKind.ASSIGNMENT and access.sees_every_file()
 
     def get_file(self, principal: Principal, file_id: str) -> dict[str, Any]:
         """A file's metadata."""
@@ -642,7 +631,5 @@ class FileService:
         access.require(Action.LIST)
         owner = None if access.sees_every_file() or space.kind is not SpaceKind.ASSIGNMENT else principal.user_id
         page = self._catalog.list_folder(principal.school, space, folder, page_size, cursor or None, owner)
-        items = [
-            file_json(f) for f in page.files if f.status is FileStatus.AVAILABLE or self._may_see_unserved(access, f)
-        ]
+        items = [file_json(f) for f in page.files if access.sees_unserved(f)]
         return {"items": items, "folders": page.folders, "nextCursor": page.next_cursor}

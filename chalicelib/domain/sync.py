@@ -255,14 +255,14 @@ class TrashService:
         file = self._catalog.get_file(principal.school, file_id) if is_valid_id(file_id) else None
         if file is None:
             raise NotFoundError()
-        self._access.file(principal, file, Action.DELETE).require(Action.DELETE)
+        self._access.require_file(principal, file, Action.DELETE)
         self._catalog.trash_file(file.id, utcnow(), entry(principal, "file.delete", f"file:{file.id}"))
 
     def restore(self, principal: Principal, file_id: str) -> dict[str, Any]:
         file = self._catalog.get_trashed_file(principal.school, file_id) if is_valid_id(file_id) else None
         if file is None:
             raise NotFoundError()
-        self._access.file(principal, file, Action.DELETE).require(Action.DELETE)
+        self._access.require_file(principal, file, Action.DELETE)
         if file.trashed_at is not None and utcnow() >= file.trashed_at + TRASH_LIFE:
             raise NotFoundError().because("past the trash's 30 days")
         try:

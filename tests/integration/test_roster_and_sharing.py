@@ -320,3 +320,24 @@ def test_shares_received_come_a_page_at_a_time_from_the_user_and_their_classes(
     assert stamps == sorted(stamps, reverse=True)  # newest first across the partitions
     assert bob.get("/v1/shares/received", params={"cursor": "pas-un-curseur"}).status_code == 400
     assert bob.get("/v1/shares/received", params={"limit": "0"}).status_code == 400
+
+
+def test_a_file_a_pupil_cannot_see_answers_404_whatever_the_method(as_user: Any, sharing_class: dict[str, str]) -> None:
+    """A refused file in the class folder shows to its teachers only: to a pupil of the class it does not
+    exist, to a DELETE as to a GET (403 would say the id exists); a served one she may read but not delete."""
+    from local.clamav import EICAR
+
+    prof, ana = as_user(sharing_class["prof"], "teacher"), as_user(sharing_class["ana"])
+    space = f"class:{sharing_class['class']}"
+    infected = prof.upload("virus.txt", EICAR, "text/plain", space=space)
+    assert prof.wait_status(infected["fileId"])["status"] == "infected"
+    served = prof.upload("cours-2.txt", b"cours\n", "text/plain", space=space)
+    assert prof.wait_status(served["fileId"])["status"] == "available"
+    missing = ana.request("DELETE", "/v1/files/NoSuchFileAtAll")
+    for answer in (
+        ana.get(f"/v1/files/{infected['fileId']}"),
+        ana.request("DELETE", f"/v1/files/{infected['fileId']}"),
+    ):
+        assert (answer.status_code, answer.json()) == (404, missing.json())
+    refused = ana.request("DELETE", f"/v1/files/{served['fileId']}")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
