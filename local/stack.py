@@ -97,6 +97,43 @@ def _back_up_each_table_once_per_transaction() -> None:
     transact_write_items._cartable = True  # type: ignore[attr-defined]
     models.copy = _Copy()  # type: ignore[attr-defined,assignment]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _serialise_the_catalog(models.DynamoDBBackend)
+
+
+# moto's server answers on threads and holds no lock of its own: a transaction's backup (a deep copy of
+# the table) taken while another thread writes fails ("dictionary changed size during iteration"), and
+# thirty copies at once grew the stack to 12 GB. One lock around every DynamoDB operation: locally the
+# table is then used one call at a time, as its own code assumes.
+_CATALOG_LOCK = threading.RLock()
+_SERIALISED = (
+    "get_item",
+    "batch_get_item",
+    "query",
+    "scan",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "batch_write_item",
+    "transact_get_items",
+    "transact_write_items",
+)
+
+
+def _serialise_the_catalog(backend: Any) -> None:
+    import functools
+
+    for name in _SERIALISED:
+        method = getattr(backend, name)
+        if getattr(method, "_serialised", False):
+            continue
+
+        def locked(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            with _CATALOG_LOCK:
+                return _method(*args, **kwargs)
+
+        wrapper = functools.wraps(method)(locked)
+        wrapper._serialised = True  # type: ignore[attr-defined]
+        setattr(backend, name, wrapper)
 
 
 class LocalStack:
