@@ -60,9 +60,10 @@ from chalicelib.domain.models import (
     iso,
     parse_iso,
 )
-from chalicelib.domain.notifications import Notification, NotificationType, verdict_notifications
+from chalicelib.domain.notifications import Notification, NotificationType
 from chalicelib.domain.ports import Change, ClassPage, CleanCopy, Page
 from chalicelib.domain.quotas import quota_key
+from chalicelib.domain.settlement import FileChange, Served, settle
 from chalicelib.errors import (
     AlreadyExistsError,
     BadRequestError,
@@ -599,17 +600,22 @@ class DynamoCatalog:
         now: datetime,
         arrived: datetime | None = None,
     ) -> Verdict:
+        """Read the file, settle the verdict against it (a pure decision), write the settlement on condition."""
         file = self._get(f"FILE#{upload.file_id}", "FILE")
         if file is None:
             raise StaleWriteError("The file of this upload is gone.")
-        served = int(file.get("servedVersion", 0))
-        trashed = "trashedAt" in file
-        if verdict.clean and upload.base_version is not None and served != upload.base_version:
-            # The file moved on since the device read it: a stale tablet never overwrites silently.
-            verdict = Verdict(FileStatus.REJECTED, "conflict")
-        elif verdict.clean and upload.order and upload.order < str(file.get("servedGrantOrder", "")):
-            # Events come out of order: an older upload scanned after a newer one never replaces it.
-            verdict = Verdict(FileStatus.REJECTED, "superseded")
+        record = file_from_item(file)
+        served = Served(
+            file=record,
+            version=int(file.get("servedVersion", 0)),
+            grant_order=str(file.get("servedGrantOrder", "")),
+            trashed="trashedAt" in file,
+        )
+        assignment = None
+        if record.space.kind is SpaceKind.ASSIGNMENT:
+            assignment = self.get_assignment(record.school, record.space.id)
+        settlement = settle(served, upload, verdict, assignment, now, arrived)
+        verdict = settlement.verdict
         stamp = iso(now)
         values = {
             ":st": verdict.status.value,
@@ -633,67 +639,66 @@ class DynamoCatalog:
                 }
             }
         ]
+        actions += [{"Put": {"Item": dump(notification_item(n))}} for n in settlement.notifications]
         after = dict(file)
-        if verdict.clean and trashed:
-            verdict = Verdict(FileStatus.REJECTED, "deleted")  # the file went to the trash meanwhile
-            values.update({":st": verdict.status.value, ":reason": "deleted"})
-            actions[0]["Update"]["ExpressionAttributeValues"] = dump(values)
-        actions += self._notification_actions(file, upload, verdict, served + 1, now, arrived)
-        if verdict.clean:
-            version = served + 1
-            judged = verdict.content_type or upload.content_type  # what the bytes were judged is what is served
-            after.update(
-                version=version,
-                servedVersion=version,
-                status=FileStatus.AVAILABLE.value,
-                size=upload.size,
-                contentType=judged,
-                sha256=sha256,
-                objectKey=object_key,
-                updatedAt=stamp,
-                arrivedAt=iso(arrived or now),
-                servedGrantOrder=upload.order,
+        if settlement.change is FileChange.SERVE:
+            assert settlement.version is not None
+            actions += self._serve_actions(
+                after, upload, verdict, settlement.version, sha256, object_key, stamp, iso(arrived or now)
             )
-            after.pop("reason", None)
-            version_item = {
-                "pk": f"FILE#{upload.file_id}",
-                "sk": f"VERSION#{version:08d}",
-                "version": version,
-                "uploadId": upload.id,
-                "size": upload.size,
-                "contentType": judged,
-                "sha256": sha256,
-                "objectKey": object_key,
-                "owner": upload.owner,
-                "createdAt": stamp,
-                "arrivedAt": iso(arrived or now),
-            }
-            actions.append({"Put": {"Item": dump(version_item), "ConditionExpression": "attribute_not_exists(pk)"}})
-            actions.append({"Put": {"Item": dump(blob_item(after, version))}})
-            actions += self._change(after, "upsert")
-        elif served == 0 and not trashed:
+        elif settlement.change is FileChange.DESCRIBE:
             after.update(status=verdict.status.value, reason=verdict.reason or "", updatedAt=stamp)
-        else:
-            if upload.quota_key is not None:
-                actions.append(release_action(upload.quota_key, upload.size))  # refused bytes are not kept
-            self._transact(actions)  # a refused new version: the served one stays as it was
-            return verdict
-        if not verdict.clean and upload.quota_key is not None:
-            actions.append(release_action(upload.quota_key, upload.size))
-        actions.append(self._put_file_if_unchanged(after, file))
-        self._transact(actions)
+        if settlement.release and upload.quota_key is not None:
+            actions.append(release_action(upload.quota_key, settlement.release))  # refused bytes are not kept
+        if settlement.change is not FileChange.KEEP:
+            actions.append(self._put_file_if_unchanged(after, file))
+        self._transact(actions)  # KEEP: a refused new version, the served one stays as it was
         return verdict
 
-    def _notification_actions(
-        self, file: Item, upload: UploadRecord, verdict: Verdict, version: int, now: datetime, arrived: datetime | None
+    def _serve_actions(
+        self,
+        after: Item,
+        upload: UploadRecord,
+        verdict: Verdict,
+        version: int,
+        sha256: str,
+        object_key: str,
+        stamp: str,
+        arrived: str,
     ) -> list[dict[str, Any]]:
-        """The verdict's notifications (at most two), written in its transaction."""
-        record = file_from_item(file)
-        assignment = None
-        if record.space.kind is SpaceKind.ASSIGNMENT:
-            assignment = self.get_assignment(record.school, record.space.id)
-        notes = verdict_notifications(record, upload.owner, verdict, version, assignment, now, arrived)
-        return [{"Put": {"Item": dump(notification_item(n))}} for n in notes]
+        """A clean upload served: the file's new state (in `after`), its version, its digest, its feed change."""
+        judged = verdict.content_type or upload.content_type  # what the bytes were judged is what is served
+        after.update(
+            version=version,
+            servedVersion=version,
+            status=FileStatus.AVAILABLE.value,
+            size=upload.size,
+            contentType=judged,
+            sha256=sha256,
+            objectKey=object_key,
+            updatedAt=stamp,
+            arrivedAt=arrived,
+            servedGrantOrder=upload.order,
+        )
+        after.pop("reason", None)
+        version_item = {
+            "pk": f"FILE#{upload.file_id}",
+            "sk": f"VERSION#{version:08d}",
+            "version": version,
+            "uploadId": upload.id,
+            "size": upload.size,
+            "contentType": judged,
+            "sha256": sha256,
+            "objectKey": object_key,
+            "owner": upload.owner,
+            "createdAt": stamp,
+            "arrivedAt": arrived,
+        }
+        actions: list[dict[str, Any]] = [
+            {"Put": {"Item": dump(version_item), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"Item": dump(blob_item(after, version))}},
+        ]
+        return actions + self._change(after, "upsert")
 
     def notifications(
         self, school: str, audiences: Sequence[str], before: str | None, limit: int, now: datetime
