@@ -55,7 +55,8 @@ def test_table_is_exactly_the_adapters_definition() -> None:
 def test_table_expires_what_the_adapter_marks_and_can_be_restored() -> None:
     table = properties("CatalogTable")
     assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
-    source = (ROOT / "chalicelib" / "adapters" / "dynamodb.py").read_text(encoding="utf-8")
+    adapter = ROOT / "chalicelib" / "adapters" / "dynamodb"
+    source = "".join(path.read_text(encoding="utf-8") for path in sorted(adapter.glob("*.py")))
     assert '"ttl"' in source, "the adapter writes the TTL attribute the table declares"
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert RESOURCES["CatalogTable"]["DeletionPolicy"] == "Retain"

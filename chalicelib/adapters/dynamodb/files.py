@@ -1,0 +1,268 @@
+"""Files, uploads and versions: grants (with their quota), reads, folder listings, digests and the
+change feed of each space."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from chalicelib.adapters.dynamodb.audit import audit_item
+from chalicelib.adapters.dynamodb.records import (
+    dir_key,
+    entry,
+    entry_name,
+    file_from_item,
+    file_item,
+    reserve_action,
+    upload_from_item,
+    upload_item,
+    version_from_item,
+)
+from chalicelib.adapters.dynamodb.table import DIR_INDEX, Item, Repository, decode_cursor, dump, encode_cursor, load
+from chalicelib.domain.models import AuditEntry, FileRecord, FileStatus, FileVersion, SpaceRef, UploadRecord, iso
+from chalicelib.domain.ports import Change, CleanCopy, Page
+from chalicelib.errors import AlreadyExistsError, QuotaExceededError, StaleWriteError
+
+
+class FileRepository(Repository):
+    """FILE#…/FILE, FILE#…/VERSION#…, UPLOAD#…, NAME#…, FOLDER#…, SHA#…, QUOTA#…, CHG#… and HEAD#…."""
+
+    def get_file(self, school: str, file_id: str) -> FileRecord | None:
+        """A file of the school; one in the trash is not found."""
+        item = self._get(f"FILE#{file_id}", "FILE")
+        if item is None or item.get("school") != school or "trashedAt" in item:
+            return None
+        return file_from_item(item)
+
+    def get_file_anywhere(self, file_id: str) -> FileRecord | None:
+        """A file whatever its school (for the platform's own work: rescans)."""
+        item = self._get(f"FILE#{file_id}", "FILE")
+        return None if item is None else file_from_item(item)
+
+    def get_files(self, school: str, file_ids: Iterable[str]) -> dict[str, FileRecord]:
+        """Several files by id, in batches of 100."""
+        keys = [dump({"pk": f"FILE#{i}", "sk": "FILE"}) for i in sorted(set(file_ids))]
+        files: dict[str, FileRecord] = {}
+        for item in self._batch_get(keys):
+            if item.get("school") == school and "trashedAt" not in item:
+                record = file_from_item(item)
+                files[record.id] = record
+        return files
+
+    def find_file_id(
+        self, school: str, space: SpaceRef, path: str, name: str, owner: str, feedback: bool = False
+    ) -> str | None:
+        item = self._get(f"NAME#{school}#{space}#{path}{entry_name(space, owner, name, feedback)}", "NAME")
+        return None if item is None else str(item["fileId"])
+
+    def create_file(
+        self,
+        file: FileRecord,
+        upload: UploadRecord,
+        folders: Sequence[tuple[str, str]],
+        audit: AuditEntry | None = None,
+    ) -> None:
+        """A new file, its name claim, its first grant, its folders and its audit entry, in one transaction."""
+        claim = {
+            "pk": f"NAME#{file.school}#{file.space}#{file.path}{entry(file)}",
+            "sk": "NAME",
+            "fileId": file.id,
+        }
+        actions: list[dict[str, Any]] = [
+            {"Put": {"Item": dump(claim), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"Item": dump(file_item(file)), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"Item": dump(upload_item(upload)), "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]
+        for parent, name in folders:
+            folder = f"{parent}{name}/"
+            item = {
+                "pk": f"FOLDER#{file.school}#{file.space}#{folder}",
+                "sk": "FOLDER",
+                "gsi1pk": dir_key(file.school, file.space, parent),
+                "gsi1sk": f"D#{name}",
+                "name": name,
+            }
+            actions.append({"Put": {"Item": dump(item)}})
+        try:
+            self._transact_grant(actions, upload, audit)
+        except StaleWriteError as exc:
+            raise AlreadyExistsError("A file with that name was just created.") from exc
+
+    def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None) -> None:
+        """A new grant for an existing file; a file never served shows the new grant's state."""
+        file = self._get(f"FILE#{upload.file_id}", "FILE")
+        if file is None:
+            raise StaleWriteError("The file was just removed.")
+        file_key = dump({"pk": f"FILE#{upload.file_id}", "sk": "FILE"})
+        actions: list[dict[str, Any]] = [
+            {"Put": {"Item": dump(upload_item(upload)), "ConditionExpression": "attribute_not_exists(pk)"}}
+        ]
+        if int(file.get("servedVersion", 0)) == 0:
+            # Nothing served yet: the file describes its latest attempt.
+            values = {
+                ":pending": FileStatus.PENDING.value,
+                ":size": upload.size,
+                ":ct": upload.content_type,
+                ":now": iso(upload.created_at),
+                ":zero": 0,
+            }
+            update = {
+                "Key": file_key,
+                "UpdateExpression": "SET #st = :pending, #sz = :size, contentType = :ct, updatedAt = :now"
+                " REMOVE reason, sha256",
+                "ConditionExpression": "servedVersion = :zero",
+                "ExpressionAttributeNames": {"#st": "status", "#sz": "size"},
+                "ExpressionAttributeValues": dump(values),
+            }
+            actions.append({"Update": update})
+        else:
+            actions.append({"ConditionCheck": {"Key": file_key, "ConditionExpression": "attribute_exists(pk)"}})
+        self._transact_grant(actions, upload, audit)
+
+    def _transact_grant(self, actions: list[dict[str, Any]], upload: UploadRecord, audit: AuditEntry | None) -> None:
+        """A grant's writes, its audit entry and its quota reservation, all or nothing; a full quota is
+        told apart from a lost race."""
+        if audit is not None:
+            actions.append({"Put": {"Item": dump(audit_item(audit))}})
+        if upload.quota_key is not None:
+            actions.append(reserve_action(upload))
+        try:
+            self._transact(actions)
+        except StaleWriteError as exc:
+            if upload.quota_key is not None and len(actions) - 1 in exc.failed:
+                raise QuotaExceededError("This upload would exceed the storage quota.") from exc
+            raise
+
+    def set_multipart(self, upload_id: str, multipart_id: str) -> None:
+        """Name the store's multipart upload on a pending grant, once."""
+        self._set_on_pending_upload(upload_id, "multipartId", multipart_id, once=True)
+
+    def set_completed(self, upload_id: str, now: datetime) -> None:
+        """When a multipart upload's uploader asked to assemble it: its bytes' arrival, by our clock."""
+        self._set_on_pending_upload(upload_id, "completedAt", iso(now))
+
+    def _set_on_pending_upload(self, upload_id: str, name: str, value: str, once: bool = False) -> None:
+        """Set one attribute of an upload still pending (StaleWriteError once judged, or set when `once`)."""
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key=dump({"pk": f"UPLOAD#{upload_id}", "sk": "UPLOAD"}),
+            UpdateExpression="SET #attr = :value",
+            ConditionExpression="#st = :pending" + (" AND attribute_not_exists(#attr)" if once else ""),
+            ExpressionAttributeNames={"#st": "status", "#attr": name},
+            ExpressionAttributeValues=dump({":value": value, ":pending": FileStatus.PENDING.value}),
+        )
+
+    def get_upload(self, upload_id: str) -> UploadRecord | None:
+        item = self._get(f"UPLOAD#{upload_id}", "UPLOAD")
+        return None if item is None else upload_from_item(item)
+
+    def file_versions(self, file_id: str) -> list[FileVersion]:
+        """Every available version of a file, newest first."""
+        result = self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression="pk = :p AND begins_with(sk, :v)",
+            ExpressionAttributeValues=dump({":p": f"FILE#{file_id}", ":v": "VERSION#"}),
+            ScanIndexForward=False,
+            ConsistentRead=True,
+        )
+        return [version_from_item(load(raw)) for raw in result.get("Items", [])]
+
+    def quota_used(self, quota_key: str) -> int:
+        """Bytes reserved or kept against a quota."""
+        item = self._get(f"QUOTA#{quota_key}", "QUOTA")
+        return 0 if item is None else int(item.get("used", 0))
+
+    def clean_copies(self, school: str, space: SpaceRef, sha256: str, limit: int) -> list[CleanCopy]:
+        """Versions of files of the space that hold clean bytes with this digest."""
+        result = self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues=dump({":p": f"SHA#{school}#{space}#{sha256.lower()}"}),
+            Limit=limit,
+        )
+        return [
+            CleanCopy(
+                file_id=str(i["fileId"]),
+                object_key=str(i["objectKey"]),
+                size=int(i["size"]),
+                content_type=str(i["contentType"]),
+                owner=str(i["owner"]),
+                subject=i.get("subject") or None,
+            )
+            for i in (load(raw) for raw in result.get("Items", []))
+        ]
+
+    def changes(self, school: str, space: SpaceRef, after: int, limit: int) -> list[Change]:
+        """Files whose latest change is after sequence `after`, in order: one consistent query."""
+        result = self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression="pk = :p AND sk > :s",
+            ExpressionAttributeValues=dump({":p": f"CHG#{school}#{space}", ":s": f"{after:012d}"}),
+            ConsistentRead=True,
+            Limit=limit,
+        )
+        return [
+            Change(seq=int(item["sk"]), op=str(item["op"]), file=file_from_item(item["file"]))
+            for item in (load(raw) for raw in result.get("Items", []))
+        ]
+
+    def list_folder(
+        self, school: str, space: SpaceRef, path: str, limit: int, cursor: str | None, owner: str | None = None
+    ) -> Page:
+        """One query: subfolders then files of one folder, in name order (only `owner`'s, when given)."""
+        partition = dir_key(school, space, path)
+        condition, values = "gsi1pk = :p", {":p": partition}
+        if owner is not None:
+            condition, values = condition + " AND begins_with(gsi1sk, :o)", {**values, ":o": f"F#{owner}/"}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DIR_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": dump(values),
+            "Limit": limit + 1,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, {"gsi1pk": partition})
+        raw_items = self._call("query", **kwargs).get("Items", [])
+        items = [load(raw) for raw in raw_items]
+        next_cursor = None
+        if len(items) > limit:
+            items = items[:limit]
+            last = items[-1]
+            next_cursor = encode_cursor(dump({k: last[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}))
+        folders = [str(i["name"]) for i in items if str(i["gsi1sk"]).startswith("D#")]
+        files = [file_from_item(i) for i in items if str(i["gsi1sk"]).startswith("F#")]
+        return Page(folders=folders, files=files, next_cursor=next_cursor)
+
+    def change(self, after: Item, op: str) -> list[dict[str, Any]]:
+        """Actions that move a file to the end of its space's change feed (its state as of `after`).
+
+        One position per file: its latest change. The space's head counter is advanced on condition,
+        so changes commit in sequence order and a consistent read never skips one."""
+        feed = f"CHG#{after['school']}#{after['space']}"
+        head = self._get(f"HEAD#{after['school']}#{after['space']}", "HEAD")
+        current = 0 if head is None else int(head["seq"])
+        seq = current + 1
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "Key": dump({"pk": f"HEAD#{after['school']}#{after['space']}", "sk": "HEAD"}),
+                    "UpdateExpression": "SET seq = :next",
+                    "ConditionExpression": "attribute_not_exists(seq) OR seq = :current",
+                    "ExpressionAttributeValues": dump({":next": seq, ":current": current}),
+                }
+            }
+        ]
+        previous = int(after.get("changeSeq", 0))
+        if previous:
+            actions.append({"Delete": {"Key": dump({"pk": feed, "sk": f"{previous:012d}"})}})
+        after["changeSeq"] = seq
+        snapshot = {k: v for k, v in after.items() if k not in ("pk", "sk", "gsi1pk", "gsi1sk")}
+        position = {"pk": feed, "sk": f"{seq:012d}", "op": op, "file": snapshot, "fileId": after["fileId"]}
+        actions.append({"Put": {"Item": dump(position)}})
+        return actions

@@ -1,0 +1,113 @@
+"""Shares: under their file, by their id, and in the `dir` index by whom they were made to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chalicelib.adapters.dynamodb.audit import audit_item
+from chalicelib.adapters.dynamodb.table import DIR_INDEX, Item, Repository, dump, load
+from chalicelib.domain.models import AuditEntry, Share, ShareRole, iso, parse_iso
+
+
+def share_from_item(item: Item) -> Share:
+    expires = item.get("expiresAt")
+    return Share(
+        id=item["shareId"],
+        school=item["school"],
+        file_id=item["fileId"],
+        target_kind=item["targetKind"],
+        target_id=item["targetId"],
+        role=ShareRole(item["role"]),
+        expires_at=parse_iso(expires) if expires else None,
+        created_by=item["createdBy"],
+        created_at=parse_iso(item["createdAt"]),
+    )
+
+
+class ShareRepository(Repository):
+    """FILE#…/SHARE#… and SHARE#…/SHARE."""
+
+    def file_shares(self, file_id: str) -> list[Share]:
+        """Every share of a file, read consistently so a revocation counts on the next request."""
+        result = self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+            ExpressionAttributeValues=dump({":p": f"FILE#{file_id}", ":s": "SHARE#"}),
+            ConsistentRead=True,
+        )
+        return [share_from_item(load(raw)) for raw in result.get("Items", [])]
+
+    def create_share(self, share: Share, audit: AuditEntry) -> None:
+        """The share under its file, its pointer by id, and the audit entry, together."""
+        body: Item = {
+            "shareId": share.id,
+            "school": share.school,
+            "fileId": share.file_id,
+            "targetKind": share.target_kind,
+            "targetId": share.target_id,
+            "role": share.role.value,
+            "expiresAt": iso(share.expires_at) if share.expires_at else None,
+            "createdBy": share.created_by,
+            "createdAt": iso(share.created_at),
+        }
+        if share.expires_at is not None:
+            body["ttl"] = int(share.expires_at.timestamp()) + 86400
+        under_file = {
+            **body,
+            "pk": f"FILE#{share.file_id}",
+            "sk": f"SHARE#{share.id}",
+            "gsi1pk": f"SHAREDWITH#{share.school}#{share.target_kind}#{share.target_id}",
+            "gsi1sk": f"{iso(share.created_at)}#{share.id}",
+        }
+        pointer = {**body, "pk": f"SHARE#{share.id}", "sk": "SHARE"}
+        self._transact(
+            [
+                {
+                    "ConditionCheck": {
+                        "Key": dump({"pk": f"FILE#{share.file_id}", "sk": "FILE"}),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+                {"Put": {"Item": dump(under_file), "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"Item": dump(pointer), "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"Item": dump(audit_item(audit))}},
+            ]
+        )
+
+    def get_share(self, school: str, share_id: str) -> Share | None:
+        item = self._get(f"SHARE#{share_id}", "SHARE")
+        if item is None or item.get("school") != school:
+            return None
+        return share_from_item(item)
+
+    def delete_share(self, share: Share, audit: AuditEntry) -> None:
+        self._transact(
+            [
+                {"Delete": {"Key": dump({"pk": f"FILE#{share.file_id}", "sk": f"SHARE#{share.id}"})}},
+                {"Delete": {"Key": dump({"pk": f"SHARE#{share.id}", "sk": "SHARE"})}},
+                {"Put": {"Item": dump(audit_item(audit))}},
+            ]
+        )
+
+    def shares_received(
+        self, school: str, targets: Sequence[tuple[str, str]], limit: int, before: str | None = None
+    ) -> list[Share]:
+        """Shares made to any of the targets (the user, their classes), newest first, at most `limit` of
+        each (older than the position `before`): one query per target, merged by the caller."""
+        found: list[Share] = []
+        for kind, ident in targets:
+            condition, values = "gsi1pk = :p", {":p": f"SHAREDWITH#{school}#{kind}#{ident}"}
+            if before is not None:
+                condition, values = condition + " AND gsi1sk < :before", {**values, ":before": before}
+            result = self._call(
+                "query",
+                TableName=self._table,
+                IndexName=DIR_INDEX,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=dump(values),
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+            found.extend(share_from_item(load(raw)) for raw in result.get("Items", []))
+        return found

@@ -1,0 +1,192 @@
+"""The table core: one DynamoDB table's calls, transactions, batches, item (de)serialisation, error
+translation, cursors, due keys and definition. No domain rule lives here; the repositories use it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.models import iso
+from chalicelib.errors import BadRequestError, ServiceUnavailableError, StaleWriteError
+
+DIR_INDEX = "dir"
+DUE_INDEX = "due"
+THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "500",  # an endpoint's bare HTTP error (a proxy, an S3-compatible gateway, moto under load)
+    "502",
+    "503",
+    "504",
+}
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+Item = dict[str, Any]
+
+
+def dump(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain dict to DynamoDB's wire form; None values are left out."""
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def load(raw: Mapping[str, Any]) -> Item:
+    return {k: _deserializer.deserialize(v) for k, v in raw.items()}
+
+
+def translate(exc: ClientError) -> Exception:
+    """A wire error as a domain error: lost races become StaleWriteError, throttling 503."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        return StaleWriteError("The record changed meanwhile.")
+    if code == "TransactionCanceledException":
+        reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+        if "ConditionalCheckFailed" in reasons:
+            failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+            return StaleWriteError("The record changed meanwhile.", failed)
+        return ServiceUnavailableError("The catalog is busy; try again shortly.")
+    if code in THROTTLING or code == "TransactionConflictException":
+        return ServiceUnavailableError("The catalog is busy; try again shortly.")
+    return exc
+
+
+def encode_cursor(key: Mapping[str, Any]) -> str:
+    raw = json.dumps(load(key), separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, expected: Mapping[str, str]) -> dict[str, Any]:
+    """An ExclusiveStartKey from a cursor; only string keys, pinned to the partition asked for."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error) as exc:
+        raise BadRequestError("cursor is not valid.") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise BadRequestError("cursor is not valid.")
+    for name, value in expected.items():
+        if data.get(name) != value:
+            raise BadRequestError("cursor is not valid.")
+    return dump(data)
+
+
+def due_key(kind: str, when: datetime) -> tuple[str, str]:
+    """The day partition and sort key of work of a kind due at `when` in the sparse `due` index."""
+    stamp = iso(when)
+    return f"DUE#{kind}#{stamp[:10]}", stamp
+
+
+class Table:
+    """One DynamoDB table through an injected low-level client: calls with their errors translated,
+    transactions, and batches retried on what DynamoDB left unprocessed."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    @property
+    def name(self) -> str:
+        return self._table
+
+    def call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = getattr(self._db, operation)(**kwargs)
+        except ClientError as exc:
+            raise translate(exc) from exc
+        return result
+
+    def get(self, pk: str, sk: str) -> Item | None:
+        raw = self.call("get_item", TableName=self._table, Key=dump({"pk": pk, "sk": sk}), ConsistentRead=True).get(
+            "Item"
+        )
+        return load(raw) if raw else None
+
+    def transact(self, actions: list[dict[str, Any]]) -> None:
+        for action in actions:
+            next(iter(action.values()))["TableName"] = self._table
+        self.call("transact_write_items", TransactItems=actions)
+
+    def batch_write(self, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self._table: requests[start : start + 25]}
+            for attempt in range(8):
+                result = self.call("batch_write_item", RequestItems=pending)
+                pending = result.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not a secret
+            if pending:
+                raise ServiceUnavailableError("The catalog is busy; try again shortly.")
+
+    def batch_get(self, keys: list[dict[str, Any]]) -> list[Item]:
+        found: list[Item] = []
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {self._table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+            for _ in range(8):
+                result = self.call("batch_get_item", RequestItems=pending)
+                found.extend(load(raw) for raw in result.get("Responses", {}).get(self._table, []))
+                pending = result.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+            if pending:
+                raise ServiceUnavailableError("The catalog is busy; try again shortly.")
+        return found
+
+
+class Repository:
+    """What every repository shares: one table, its calls under the names the repositories use."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table.name
+        self._call = table.call
+        self._get = table.get
+        self._transact = table.transact
+        self._batch_write = table.batch_write
+        self._batch_get = table.batch_get
+
+
+def table_definition(table: str) -> dict[str, Any]:
+    """The table and its index, as CreateTable takes them (used by the local stack and tests)."""
+    return {
+        "TableName": table,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+        ],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": DIR_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                # Work that falls due on a day (a trashed file's purge): sparse, read by the sweeper.
+                "IndexName": DUE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "gsi2pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+        ],
+    }
