@@ -4,25 +4,39 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from chalicelib.domain.models import (
     Action,
     Assignment,
+    ClassRecord,
     FileRecord,
     FileStatus,
     Membership,
     Principal,
     Role,
+    Share,
     ShareRole,
     SpaceKind,
     SpaceRef,
     utcnow,
 )
 from chalicelib.domain.permissions import Policy, Resource, can_see, decide
-from chalicelib.domain.ports import Catalog
 from chalicelib.errors import ForbiddenError, NotFoundError
 
 log = logging.getLogger("cartable.access")
+
+
+class AccessStore(Protocol):
+    """What an access decision reads: the caller's classes, a class, an assignment, a file's shares."""
+
+    def membership(self, school: str, user_id: str) -> Membership: ...
+
+    def get_class(self, school: str, class_id: str) -> ClassRecord | None: ...
+
+    def get_assignment(self, school: str, assignment_id: str) -> Assignment | None: ...
+
+    def file_shares(self, file_id: str) -> list[Share]: ...
 
 
 @dataclass(frozen=True)
@@ -84,7 +98,7 @@ class SpaceAccess:
 class AccessControl:
     """Builds a SpaceAccess: the caller's membership and the space's class, from the catalog."""
 
-    def __init__(self, catalog: Catalog, rules: Policy) -> None:
+    def __init__(self, catalog: AccessStore, rules: Policy) -> None:
         self._catalog = catalog
         self._rules = rules
 

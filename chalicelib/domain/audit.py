@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.domain.access import AccessControl
 from chalicelib.domain.models import Action, AuditEntry, Principal, iso, new_id, require_id, utcnow
 from chalicelib.domain.paging import parse_limit
-from chalicelib.domain.ports import Catalog
 
 log = logging.getLogger("cartable.audit")
+
+
+class AuditStore(Protocol):
+    """The audit trail: entries in, a school's (or one actor's) newest first out, a page at a time."""
+
+    def record_audit(self, entry: AuditEntry) -> None: ...
+
+    def list_audit(
+        self, school: str, actor: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[AuditEntry], str | None]: ...
 
 
 def entry(principal: Principal, action: str, target: str, decision: str = "allow", reason: str = "") -> AuditEntry:
@@ -44,7 +53,7 @@ def entry_json(item: AuditEntry) -> dict[str, Any]:
 class AuditService:
     """Records entries and lets a school's admins read their own school's trail, never another's."""
 
-    def __init__(self, catalog: Catalog, access: AccessControl) -> None:
+    def __init__(self, catalog: AuditStore, access: AccessControl) -> None:
         self._catalog = catalog
         self._access = access
 

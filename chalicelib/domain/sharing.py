@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.domain.access import AccessControl
 from chalicelib.domain.audit import entry
 from chalicelib.domain.files import file_json
 from chalicelib.domain.models import (
     Action,
+    AuditEntry,
+    ClassRecord,
+    FileRecord,
     FileStatus,
+    Membership,
     Principal,
     Share,
     ShareRole,
@@ -24,8 +28,30 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.paging import decode_position, encode_position, parse_limit
 from chalicelib.domain.permissions import ShareTarget, decide_share_target
-from chalicelib.domain.ports import Catalog
 from chalicelib.errors import BadRequestError, ForbiddenError, NotFoundError
+
+
+class ShareStore(Protocol):
+    """What sharing reads and writes: files, the caller's and the target's classes, the shares."""
+
+    def get_file(self, school: str, file_id: str) -> FileRecord | None: ...
+
+    def get_files(self, school: str, file_ids: Iterable[str]) -> dict[str, FileRecord]: ...
+
+    def membership(self, school: str, user_id: str) -> Membership: ...
+
+    def get_class(self, school: str, class_id: str) -> ClassRecord | None: ...
+
+    def create_share(self, share: Share, audit: AuditEntry) -> None: ...
+
+    def get_share(self, school: str, share_id: str) -> Share | None: ...
+
+    def delete_share(self, share: Share, audit: AuditEntry) -> None: ...
+
+    def shares_received(
+        self, school: str, targets: Sequence[tuple[str, str]], limit: int, before: str | None = None
+    ) -> list[Share]: ...
+
 
 POSITION = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ#[A-Za-z0-9_-]{1,64}")
 
@@ -69,7 +95,7 @@ def _target(body: Mapping[str, Any]) -> tuple[str, str]:
 class SharingService:
     """Creates, lists and revokes shares; every step is decided by the one permission function."""
 
-    def __init__(self, catalog: Catalog, access: AccessControl) -> None:
+    def __init__(self, catalog: ShareStore, access: AccessControl) -> None:
         self._catalog = catalog
         self._access = access
 

@@ -1,0 +1,121 @@
+"""SharingService on the in-memory catalog: the same rules as the end-to-end tests, in milliseconds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from chalicelib.adapters.memory import MemoryCatalog
+from chalicelib.domain.access import AccessControl
+from chalicelib.domain.models import ClassRecord, FileRecord, FileStatus, Principal, Role, SpaceKind, SpaceRef, utcnow
+from chalicelib.domain.permissions import load_rules
+from chalicelib.domain.sharing import SharingService
+from chalicelib.errors import BadRequestError, NotFoundError
+
+ANA = Principal("ana", "s1", Role.STUDENT)
+BEN = Principal("ben", "s1", Role.STUDENT)
+CHLOE = Principal("chloe", "s1", Role.STUDENT)  # in no class with ana
+OTHER_SCHOOL = Principal("ben", "s2", Role.STUDENT)
+
+
+def drive_file(file_id: str, owner: str = "ana", status: FileStatus = FileStatus.AVAILABLE) -> FileRecord:
+    now = utcnow()
+    return FileRecord(
+        id=file_id,
+        school="s1",
+        space=SpaceRef(SpaceKind.USER, owner),
+        path="/",
+        name=f"{file_id}.pdf",
+        size=10,
+        content_type="application/pdf",
+        sha256="0" * 64,
+        status=status,
+        reason=None,
+        version=1,
+        owner=owner,
+        created_at=now,
+        updated_at=now,
+        object_key=f"files/{file_id}/1",
+    )
+
+
+@pytest.fixture
+def catalog() -> MemoryCatalog:
+    store = MemoryCatalog()
+    store.add_class(ClassRecord("5B", "s1", "5B", ("mme",), ("ana", "ben")))
+    store.add_class(ClassRecord("4A", "s1", "4A", ("mme",), ("chloe",)))
+    for file_id in ("f1", "f2", "f3"):
+        store.add_file(drive_file(file_id))
+    store.add_file(drive_file("pending", status=FileStatus.PENDING))
+    return store
+
+
+@pytest.fixture
+def sharing(catalog: MemoryCatalog) -> SharingService:
+    return SharingService(catalog, AccessControl(catalog, load_rules()))
+
+
+def share(sharing: SharingService, file_id: str, target: tuple[str, str], **extra: str) -> dict[str, object]:
+    body = {"fileId": file_id, "with": {"type": target[0], "id": target[1]}, "role": "viewer", **extra}
+    return sharing.create(ANA, body)
+
+
+def test_a_share_with_a_classmate_is_received_and_audited(sharing: SharingService, catalog: MemoryCatalog) -> None:
+    made = share(sharing, "f1", ("user", "ben"))
+    assert (made["fileId"], made["with"], made["createdBy"]) == ("f1", {"type": "user", "id": "ben"}, "ana")
+    received = sharing.received(BEN)
+    assert [(i["id"], i["file"]["id"]) for i in received["items"]] == [(made["id"], "f1")]
+    assert [(e.actor, e.action, e.target) for e in catalog.trail] == [("ana", "share.create", f"share:{made['id']}")]
+
+
+def test_a_share_with_a_class_reaches_its_members_only(sharing: SharingService) -> None:
+    share(sharing, "f1", ("class", "5B"))
+    assert [i["fileId"] for i in sharing.received(BEN)["items"]] == ["f1"]
+    assert sharing.received(CHLOE)["items"] == []
+
+
+def test_only_what_the_caller_may_share_with_whom_it_may_reach(sharing: SharingService) -> None:
+    with pytest.raises(NotFoundError):  # ben cannot see ana's drive: her file does not exist for him
+        sharing.create(BEN, {"fileId": "f1", "with": {"type": "user", "id": "ana"}, "role": "viewer"})
+    with pytest.raises(NotFoundError):
+        share(sharing, "nope", ("user", "ben"))
+    with pytest.raises(NotFoundError):  # no such class in the school
+        share(sharing, "f1", ("class", "9Z"))
+    with pytest.raises(BadRequestError):
+        sharing.create(ANA, {"fileId": "f1", "with": {"type": "user", "id": "ben"}, "role": "owner"})
+    with pytest.raises(BadRequestError):
+        share(sharing, "f1", ("user", "ben"), expiresAt="tomorrow")
+
+
+def test_expired_shares_and_unserved_files_are_not_listed(sharing: SharingService, catalog: MemoryCatalog) -> None:
+    made = share(sharing, "f1", ("user", "ben"))
+    share(sharing, "pending", ("user", "ben"))
+    assert [i["id"] for i in sharing.received(BEN)["items"]] == [made["id"]]
+    past = (utcnow() - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    catalog.shares.clear()
+    share(sharing, "f1", ("user", "ben"), expiresAt=past)
+    assert sharing.received(BEN)["items"] == []
+
+
+def test_received_pages_never_skip_a_share(sharing: SharingService) -> None:
+    made = {str(share(sharing, f, ("user", "ben"))["id"]) for f in ("f1", "f2", "f3")}
+    first = sharing.received(BEN, limit="2")
+    assert len(first["items"]) == 2 and first["nextCursor"]
+    second = sharing.received(BEN, limit="2", cursor=first["nextCursor"])
+    assert second["nextCursor"] is None
+    assert {i["id"] for i in first["items"] + second["items"]} == made
+
+
+def test_a_share_is_revoked_by_its_creator_and_no_one_else(sharing: SharingService, catalog: MemoryCatalog) -> None:
+    made = share(sharing, "f1", ("user", "ben"))
+    with pytest.raises(NotFoundError):
+        sharing.revoke(BEN, str(made["id"]))
+    with pytest.raises(NotFoundError):
+        sharing.revoke(OTHER_SCHOOL, str(made["id"]))
+    sharing.revoke(ANA, str(made["id"]))
+    assert catalog.shares == {}
+    assert sharing.received(BEN)["items"] == []
+    assert catalog.trail[-1].action == "share.revoke"
+    with pytest.raises(NotFoundError):
+        sharing.revoke(ANA, str(made["id"]))
