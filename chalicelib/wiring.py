@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.access import AccessControl
     from chalicelib.domain.assignments import AssignmentService
     from chalicelib.domain.audit import AuditService
+    from chalicelib.domain.content import ContentPolicy
     from chalicelib.domain.export import ExportService
     from chalicelib.domain.files import FileService
     from chalicelib.domain.idempotency import Idempotency
@@ -140,10 +141,17 @@ def access_control() -> AccessControl:
 
 
 @lru_cache(maxsize=1)
+def content_policy() -> ContentPolicy:
+    """The content rules, read once; imported only where a grant or a scan needs them."""
+    from chalicelib.domain.content import load_content_policy
+
+    return load_content_policy()
+
+
+@lru_cache(maxsize=1)
 def file_service() -> FileService:
     from pathlib import Path
 
-    from chalicelib.domain.content import load_content_policy
     from chalicelib.domain.files import FileService, UploadTerms
     from chalicelib.domain.quotas import load_quotas
 
@@ -153,7 +161,7 @@ def file_service() -> FileService:
         catalog=catalog(),
         store=store(),
         access=access_control(),
-        content=load_content_policy(),
+        content=content_policy,  # read by the first grant: a listing never loads the content rules
         terms=UploadTerms(
             max_size=config.max_upload_size,
             ttl=config.upload_ttl,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.domain.findings import ArchiveLimits, PdfRules
-from chalicelib.domain.models import FileStatus
+from chalicelib.domain.models import FileStatus, base_type
 
 TYPES_PATH = Path(__file__).resolve().parents[2] / "policies" / "content" / "types.json"
 
@@ -170,11 +170,6 @@ def _list(document: Mapping[str, object], key: str) -> list[object]:
 def load_content_policy(path: Path = TYPES_PATH) -> ContentPolicy:
     """The content rules of this deployment, read once per cold start."""
     return ContentPolicy.parse(json.loads(path.read_text(encoding="utf-8")))
-
-
-def base_type(content_type: str) -> str:
-    """`Text/Plain; charset=utf-8` → `text/plain`."""
-    return content_type.split(";", 1)[0].strip().lower()
 
 
 def type_allowed(patterns: tuple[str, ...] | None, content_type: str) -> bool:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.access import AccessControl, SpaceAccess
 from chalicelib.domain.audit import entry
-from chalicelib.domain.content import ContentPolicy, Verdict, base_type, grant_allowed
 from chalicelib.domain.models import (
     Action,
     Assignment,
@@ -22,6 +21,7 @@ from chalicelib.domain.models import (
     SpaceKind,
     SpaceRef,
     UploadRecord,
+    base_type,
     is_valid_id,
     iso,
     new_id,
@@ -33,6 +33,10 @@ from chalicelib.domain.paging import parse_limit
 from chalicelib.domain.ports import Catalog, CleanCopy, ObjectStore, UploadedPart
 from chalicelib.domain.quotas import QuotaPolicy
 from chalicelib.domain.telemetry import NullTelemetry, Telemetry
+
+if TYPE_CHECKING:  # the content rules are read by the first grant, never by a listing
+    from chalicelib.domain.content import ContentPolicy
+
 from chalicelib.errors import (
     AlreadyExistsError,
     AssignmentClosedError,
@@ -220,7 +224,7 @@ class FileService:
         catalog: Catalog,
         store: ObjectStore,
         access: AccessControl,
-        content: ContentPolicy,
+        content: Callable[[], ContentPolicy],
         terms: UploadTerms,
         download_ttl: int,
         quotas: QuotaPolicy | None = None,
@@ -253,7 +257,7 @@ class FileService:
         access = self._grant_access(principal, grant, existing)
         if grant.size > self._max_size:
             raise PayloadTooLargeError(f"Files are limited to {self._max_size} bytes.")
-        if not self._content.accepts(grant.content_type):
+        if not self._content().accepts(grant.content_type):
             raise UnsupportedMediaTypeError(f"Files of type {grant.content_type} are not accepted.")
         if grant.base_version is not None:
             current = existing.version if existing is not None and existing.object_key else 0
@@ -405,7 +409,9 @@ class FileService:
             raise PayloadTooLargeError(f"This assignment accepts files of at most {assignment.max_size} bytes.")
         # A Windows CSV (application/vnd.ms-excel) may be judged text/csv, and bytes of no declared type
         # anything: the scan checks the judged type against the assignment's.
-        if not grant_allowed(self._content, assignment.allowed_types, grant.content_type):
+        from chalicelib.domain.content import grant_allowed
+
+        if not grant_allowed(self._content(), assignment.allowed_types, grant.content_type):
             raise UnsupportedMediaTypeError(f"This assignment does not accept {grant.content_type}.")
         if assignment.closes_at is not None:
             lifetime = max(1, min(lifetime, int((assignment.closes_at - now).total_seconds())))
@@ -566,6 +572,8 @@ class FileService:
         if upload.multipart_id is not None:
             self._store.abort_multipart(upload.key, upload.multipart_id)
         try:
+            from chalicelib.domain.content import Verdict
+
             self._catalog.record_verdict(upload, Verdict(FileStatus.REJECTED, "cancelled"), "", "", utcnow())
         except StaleWriteError:
             current = self._catalog.get_upload(upload.id)

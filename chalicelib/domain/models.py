@@ -286,3 +286,8 @@ def require_id(value: object, what: str) -> str:
         raise BadRequestError(f"{what} must match [A-Za-z0-9_-]{{1,64}}.")
     assert isinstance(value, str)
     return value
+
+
+def base_type(content_type: str) -> str:
+    """`Text/Plain; charset=utf-8` → `text/plain`."""
+    return content_type.split(";", 1)[0].strip().lower()

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from chalicelib.domain.content import ScanResult, Verdict
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: a listing never loads the content rules or the notifications
+    from chalicelib.domain.content import ScanResult, Verdict
     from chalicelib.domain.notifications import Notification
 from chalicelib.domain.models import (
     Assignment,

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from chalicelib.domain.content import Verdict
+if TYPE_CHECKING:  # annotations only: the API's requests never load the content rules
+    from chalicelib.domain.content import Verdict
 
 
 class Telemetry(Protocol):
