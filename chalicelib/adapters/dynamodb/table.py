@@ -8,7 +8,7 @@ import binascii
 import json
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -143,6 +143,24 @@ class Table:
             if pending:
                 raise ServiceUnavailableError("The catalog is busy; try again shortly.")
         return found
+
+
+RACE_ATTEMPTS = 6
+
+
+def retried_on_races[T](once: Callable[[], T], attempts: int = RACE_ATTEMPTS) -> T:
+    """`once()`, tried again after a jittered pause while it loses a race: a transaction whose
+    condition failed because another writer moved a shared record (the space's feed head) meanwhile.
+    `once` reads what it needs again each time. A refusal that is not such a race (no failed action
+    named) is raised at once, and so is the last attempt's."""
+    for attempt in range(attempts):
+        try:
+            return once()
+        except StaleWriteError as error:
+            if not error.failed or attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not a secret
+    raise AssertionError("unreachable: the last attempt raises")
 
 
 class Repository:

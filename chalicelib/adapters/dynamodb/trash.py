@@ -19,6 +19,7 @@ from chalicelib.adapters.dynamodb.table import (
     dump,
     encode_cursor,
     load,
+    retried_on_races,
 )
 from chalicelib.domain.models import AuditEntry, FileRecord, SpaceRef, iso
 from chalicelib.domain.quotas import quota_key
@@ -35,7 +36,11 @@ class TrashRepository(Repository):
         self._files = files
 
     def trash_file(self, file_id: str, now: datetime, audit: AuditEntry) -> None:
-        """Out of listings and name claims, a `delete` in the feed; restorable until purged."""
+        """Out of listings and name claims, a `delete` in the feed; restorable until purged. A delete
+        that lost the race for the space's feed to another writer is tried again, never refused."""
+        retried_on_races(lambda: self._trash_once(file_id, now, audit))
+
+    def _trash_once(self, file_id: str, now: datetime, audit: AuditEntry) -> None:
         file = self._get(f"FILE#{file_id}", "FILE")
         if file is None or "trashedAt" in file:
             raise StaleWriteError("The file was just removed.")
@@ -59,6 +64,9 @@ class TrashRepository(Repository):
 
     def restore_file(self, file_id: str, audit: AuditEntry) -> None:
         """Back in its folder under its name (if still free) and back in the feed."""
+        retried_on_races(lambda: self._restore_once(file_id, audit))
+
+    def _restore_once(self, file_id: str, audit: AuditEntry) -> None:
         file = self._get(f"FILE#{file_id}", "FILE")
         if file is None or "trashedAt" not in file or "purgingAt" in file:
             raise StaleWriteError("The file is not in the trash.")
@@ -76,7 +84,9 @@ class TrashRepository(Repository):
         try:
             self._transact(actions)
         except StaleWriteError as exc:
-            raise AlreadyExistsError("Another file now has this name in this folder.") from exc
+            if 0 in exc.failed:  # the name claim: another file took the name meanwhile
+                raise AlreadyExistsError("Another file now has this name in this folder.") from exc
+            raise  # a race on the feed or the file: tried again
 
     def _name_key(self, file: Item) -> str:
         record = file_from_item(file)
