@@ -191,7 +191,7 @@ def list_assignments(principal: Principal, class_id: str) -> dict[str, Any]:
 
 @views.route("/v1/assignments/{assignment_id}/submissions", methods=["GET"])
 def submissions(principal: Principal, assignment_id: str) -> dict[str, Any]:
-    return wiring.assignment_service().submissions(principal, assignment_id)
+    return wiring.assignment_service().submissions(principal, assignment_id, _query("limit"), _query("cursor"))
 
 
 @views.route("/v1/assignments/{assignment_id}/receipt", methods=["GET"])

@@ -80,8 +80,19 @@ export class Api {
     return this.get(`/v1/classes/${encodeURIComponent(classId)}/assignments`);
   }
 
-  submissions(assignmentId) {
-    return this.get(`/v1/assignments/${encodeURIComponent(assignmentId)}/submissions`);
+  /** Every page of an assignment's submissions (a teacher's lists every student, `missing` included). */
+  async submissions(assignmentId) {
+    const items = [];
+    let cursor = null;
+    for (let page = 0; page < MAX_PAGES; page += 1) {
+      const query = new URLSearchParams({ limit: "1000" });
+      if (cursor) query.set("cursor", cursor);
+      const answer = await this.get(`/v1/assignments/${encodeURIComponent(assignmentId)}/submissions?${query}`);
+      items.push(...answer.items);
+      cursor = answer.nextCursor;
+      if (!cursor) break;
+    }
+    return { items };
   }
 
   received() {

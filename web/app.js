@@ -847,9 +847,11 @@ function submissionsPanel(assignment) {
   );
   loading(section, async () => {
     const answer = await api.submissions(assignment.id);
+    const turnedIn = answer.items.filter((s) => !s.missing);
     summary.textContent = t("submissionCount", {
-      count: answer.items.length,
-      late: answer.items.filter((s) => s.late).length,
+      count: turnedIn.length,
+      late: turnedIn.filter((s) => s.late).length,
+      missing: answer.items.length - turnedIn.length,
     });
     body.replaceChildren(
       ...answer.items.map((item) =>
@@ -876,19 +878,20 @@ function submissionsPanel(assignment) {
               ),
             ),
           ),
-          h("td", { "data-label": t("colSubmitted") }, formatDate(item.submittedAt, language())),
-          h(
-            "td",
-            { "data-label": t("colLate") },
-            h("span", { class: `badge ${item.late ? "badge-late" : "badge-ok"}` }, item.late ? t("late") : t("onTime")),
-          ),
+          h("td", { "data-label": t("colSubmitted") }, item.missing ? "—" : formatDate(item.submittedAt, language())),
+          h("td", { "data-label": t("colLate") }, submissionBadge(item)),
         ),
       ),
     );
     table.hidden = !answer.items.length;
-    zip.disabled = !answer.items.length;
+    zip.disabled = !turnedIn.length;
   });
   return section;
+}
+
+function submissionBadge(item) {
+  if (item.missing) return h("span", { class: "badge badge-missing" }, t("missing"));
+  return h("span", { class: `badge ${item.late ? "badge-late" : "badge-ok"}` }, item.late ? t("late") : t("onTime"));
 }
 
 // -- sharing ------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from chalicelib.domain.models import (
     utcnow,
 )
 from chalicelib.domain.names import check_title
+from chalicelib.domain.paging import decode_position, encode_position, parse_limit
 from chalicelib.domain.ports import ArchiveEntry, Archiver, Catalog, ObjectStore
 from chalicelib.errors import BadRequestError, ForbiddenError
 
@@ -91,6 +92,27 @@ def zip_segment(text: str) -> str:
     """A name safe inside a ZIP on every system: no separators, controls or reserved characters."""
     cleaned = "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in text).strip(" .")
     return cleaned[:120] or "_"
+
+
+STUDENT_POSITION = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def submission_json(assignment: Assignment, student: str, files: list[FileRecord]) -> dict[str, Any]:
+    """One student's line of the submissions: their files, when they turned in, late or missing."""
+    own = [f for f in files if not f.is_feedback]
+    returned = [f for f in files if f.is_feedback and f.status is FileStatus.AVAILABLE]
+    if not own:
+        return {"student": student, "files": [], "submittedAt": None, "late": False, "missing": True, "feedback": []}
+    available = [f for f in own if f.status is FileStatus.AVAILABLE]
+    submitted_at = max(submitted_at_of(f) for f in (available or own))
+    return {
+        "student": student,
+        "files": [file_json(f) for f in own],
+        "submittedAt": iso(submitted_at),
+        "late": submitted_at > assignment.due_at,
+        "missing": False,
+        "feedback": [file_json(f) for f in returned],
+    }
 
 
 def archive_entries(folder: str, files: list[FileRecord]) -> list[ArchiveEntry]:
@@ -168,28 +190,38 @@ class AssignmentService:
         items = [assignment_json(a) for a in self._catalog.list_assignments(principal.school, class_id)]
         return {"items": items, "nextCursor": None}
 
-    def submissions(self, principal: Principal, assignment_id: str) -> dict[str, Any]:
-        """Every student's submission for the class's teachers; only their own for a student."""
-        assignment, files = self.submitted_files(principal, assignment_id)
-        by_student: dict[str, list[FileRecord]] = {}
-        feedback: dict[str, list[FileRecord]] = {}
-        for file in files:
-            (feedback if file.is_feedback else by_student).setdefault(file.belongs_to, []).append(file)
-        items = []
-        for student, own in sorted(by_student.items()):
-            available = [f for f in own if f.status is FileStatus.AVAILABLE]
-            submitted_at = max(submitted_at_of(f) for f in (available or own))
-            returned = [f for f in feedback.get(student, []) if f.status is FileStatus.AVAILABLE]
-            items.append(
-                {
-                    "student": student,
-                    "files": [file_json(f) for f in own],
-                    "submittedAt": iso(submitted_at),
-                    "late": submitted_at > assignment.due_at,
-                    "feedback": [file_json(f) for f in returned],
-                }
-            )
-        return {"items": items}
+    def submissions(
+        self, principal: Principal, assignment_id: str, limit: str | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """A teacher of the class: every student of the class, a page at a time in student order, with
+        their submission or `missing`; a student: their own submission only (one page)."""
+        access = self._access.space(principal, SpaceRef(SpaceKind.ASSIGNMENT, require_id(assignment_id, "id")))
+        access.require(Action.LIST)
+        assignment = access.assignment
+        assert assignment is not None
+        size = parse_limit(limit)
+        if not access.sees_every_file():
+            own = self._files_of(principal.school, assignment, principal.user_id)
+            return {"items": [submission_json(assignment, principal.user_id, own)] if own else [], "nextCursor": None}
+        klass = self._catalog.get_class(principal.school, assignment.class_id)
+        after = decode_position(cursor, STUDENT_POSITION) if cursor else ""
+        roster = sorted(s for s in (klass.students if klass else ()) if s > after)
+        page = roster[:size]
+        items = [submission_json(assignment, s, self._files_of(principal.school, assignment, s)) for s in page]
+        more = len(roster) > size
+        return {"items": items, "nextCursor": encode_position(page[-1]) if more else None}
+
+    def _files_of(self, school: str, assignment: Assignment, student: str) -> list[FileRecord]:
+        """One student's files in the assignment (submissions and feedback): a query or two, whatever
+        the class's size."""
+        files: list[FileRecord] = []
+        cursor = None
+        while True:
+            page = self._catalog.list_folder(school, assignment.space, "/", PAGE, cursor, student)
+            files.extend(page.files)
+            cursor = page.next_cursor
+            if cursor is None:
+                return files
 
     def archive(self, principal: Principal, assignment_id: str) -> str:
         """Every available submission as one ZIP in storage; answers a short-lived URL to it (teachers)."""

@@ -44,3 +44,49 @@ def test_thirty_pupils_turn_in_at_the_same_second(admin: Api, as_user: Any) -> N
     submissions = prof.get(f"/v1/assignments/{assignment['id']}/submissions").json()["items"]
     turned_in = {s["student"] for s in submissions if s["files"]}
     assert turned_in == set(pupils)
+
+
+def test_the_teacher_pages_through_every_pupil_and_sees_who_turned_in_nothing(admin: Api, as_user: Any) -> None:
+    tag = uuid.uuid4().hex[:6]
+    class_id, teacher = f"PAGE-{tag}", f"prof-{tag}"
+    pupils = [f"eleve-{tag}-{n:02d}" for n in range(7)]
+    assert admin.put(f"/v1/classes/{class_id}", {"name": "6e", "teachers": [teacher], "students": pupils}).ok
+    prof = as_user(teacher, "teacher")
+    due = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assignment = prof.post(f"/v1/classes/{class_id}/assignments", {"title": "Exposé", "dueAt": due}).json()
+    turned_in = pupils[1::2]
+    for pupil in turned_in:
+        grant = as_user(pupil).upload("expose.txt", b"mon expose\n", "text/plain", space=assignment["space"])
+        assert as_user(pupil).wait_status(grant["fileId"])["status"] == "available"
+
+    seen: list[dict[str, Any]] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = prof.get(f"/v1/assignments/{assignment['id']}/submissions", params=params).json()
+        assert len(page["items"]) <= 3
+        seen.extend(page["items"])
+        pages += 1
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert pages == 3 and [s["student"] for s in seen] == pupils
+    for line in seen:
+        if line["student"] in turned_in:
+            assert line["missing"] is False and [f["name"] for f in line["files"]] == ["expose.txt"]
+        else:
+            assert line == {
+                "student": line["student"],
+                "files": [],
+                "submittedAt": None,
+                "late": False,
+                "missing": True,
+                "feedback": [],
+            }
+    # a pupil sees their own line only, never the class's
+    own = as_user(turned_in[0]).get(f"/v1/assignments/{assignment['id']}/submissions").json()
+    assert [s["student"] for s in own["items"]] == [turned_in[0]] and own["nextCursor"] is None
+    assert as_user(pupils[0]).get(f"/v1/assignments/{assignment['id']}/submissions").json()["items"] == []
+    bad = prof.get(f"/v1/assignments/{assignment['id']}/submissions", params={"cursor": "!!"})
+    assert bad.status_code == 400
