@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.idempotency import Idempotency
     from chalicelib.domain.jobs import Build, Check, JobService
     from chalicelib.domain.models import Principal
+    from chalicelib.domain.multipart import PendingUploads
     from chalicelib.domain.notifications import NotificationService, Publisher
     from chalicelib.domain.receipts import ReceiptService
     from chalicelib.domain.rescan import RescanService
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.sharing import SharingService
     from chalicelib.domain.sweeper import Sweeper
     from chalicelib.domain.sync import SyncService, TrashService
+    from chalicelib.domain.uploads import UploadService
 
 
 def aws_client(service: str, config: Settings) -> Any:
@@ -150,13 +152,29 @@ def content_policy() -> ContentPolicy:
 
 @lru_cache(maxsize=1)
 def file_service() -> FileService:
+    """Reads and listings; the uploads' services are built by the first upload route."""
+    from chalicelib.domain.files import FileService
+
+    return FileService(
+        catalog=catalog(),
+        store=store(),
+        access=access_control(),
+        download_ttl=settings().download_ttl,
+        uploads=upload_service,  # a listing never loads the grants, the quotas or the content rules
+        pending=pending_uploads,
+    )
+
+
+@lru_cache(maxsize=1)
+def upload_service() -> UploadService:
     from pathlib import Path
 
-    from chalicelib.domain.files import FileService, UploadTerms
+    from chalicelib.domain.grants import UploadTerms
     from chalicelib.domain.quotas import load_quotas
+    from chalicelib.domain.uploads import UploadService
 
     config = settings()
-    return FileService(
+    return UploadService(
         quotas=load_quotas(Path(config.quotas_file) if config.quotas_file else None),
         catalog=catalog(),
         store=store(),
@@ -169,9 +187,15 @@ def file_service() -> FileService:
             part_size=config.part_size,
             multipart_ttl=config.multipart_ttl,
         ),
-        download_ttl=config.download_ttl,
         telemetry=telemetry(),
     )
+
+
+@lru_cache(maxsize=1)
+def pending_uploads() -> PendingUploads:
+    from chalicelib.domain.multipart import PendingUploads
+
+    return PendingUploads(catalog(), store(), settings().upload_ttl)
 
 
 @lru_cache(maxsize=1)

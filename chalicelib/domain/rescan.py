@@ -31,7 +31,7 @@ from typing import Any
 
 from chalicelib.domain.audit import entry
 from chalicelib.domain.content import ScanOutcome, ScanResult, scan_verdict
-from chalicelib.domain.files import QUARANTINE, SERVED
+from chalicelib.domain.keys import QUARANTINE, SERVED
 from chalicelib.domain.models import FileStatus, Principal, Role, SpaceKind, iso, utcnow
 from chalicelib.domain.notifications import quarantine_notifications
 from chalicelib.domain.ports import Catalog, ObjectStore, Rescanner, StoredObject

@@ -25,8 +25,8 @@ from chalicelib.domain.content import (
     Verdict,
     judge,
 )
-from chalicelib.domain.files import INCOMING, QUARANTINE, SERVED
 from chalicelib.domain.inspection import Inspection
+from chalicelib.domain.keys import INCOMING, QUARANTINE, SERVED
 from chalicelib.domain.models import FileStatus, UploadRecord, utcnow
 from chalicelib.domain.ports import Catalog, ObjectStore, Scanner, Sniffer, StoredObject
 from chalicelib.domain.telemetry import NullTelemetry, Telemetry

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from chalicelib.domain.files import INCOMING
+from chalicelib.domain.keys import INCOMING
 from chalicelib.domain.ports import EventQueue, ObjectStore
 from chalicelib.domain.rollover import YearService
 from chalicelib.domain.sync import TrashService

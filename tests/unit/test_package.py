@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.dynamodb import table_definition
-from chalicelib.domain.files import INCOMING, QUARANTINE
+from chalicelib.domain.keys import INCOMING, QUARANTINE
 from infra.libmagic import LAYER_ZIP
 from infra.package import lambda_runtime, offline_env, pinned_template
 

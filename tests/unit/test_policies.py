@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.files import INCOMING, QUARANTINE, SERVED
+from chalicelib.domain.keys import INCOMING, QUARANTINE, SERVED
 
 ROOT = Path(__file__).resolve().parents[2]
 IAM = ROOT / "policies" / "iam"
