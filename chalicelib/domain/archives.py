@@ -10,6 +10,9 @@ which must agree with the local headers. The first problem found ends the inspec
 No I/O: `ZipInspector.feed` takes the bytes in any chunks (S3 reads, a local buffer), `finish` decides.
 Memory stays bounded whatever the archive: a chunk, a header, one inflate window per nesting level and
 each level's directory (at most `DIRECTORY_LIMIT`).
+
+This module parses each level's stream; the budget, a member's header fields and the directory and end
+records are checked by `zipchecks`.
 """
 
 from __future__ import annotations
@@ -22,72 +25,33 @@ from enum import Enum, auto
 from typing import Any
 
 from chalicelib.domain.findings import ArchiveLimits, Finding
-from chalicelib.domain.zipdir import END, END64, END64_FORMAT, END_FORMAT, LOCATOR_FORMAT, end_record
+from chalicelib.domain.zipchecks import (
+    CENTRAL,
+    DEFLATED,
+    DIRECTORY_LIMIT,
+    STORED,
+    Budget,
+    Found,
+    check_directory,
+    check_member,
+)
+from chalicelib.domain.zipdir import END, END64
 
 LOCAL = b"PK\x03\x04"
-CENTRAL = b"PK\x01\x02"
-LOCATOR64 = b"PK\x06\x07"
 DESCRIPTOR = b"PK\x07\x08"
 EXTRA_DATA = b"PK\x06\x08"  # archive extra data record: only with a central directory that is encrypted
 ZIP_MAGIC = (LOCAL, END)
 
 # signature, version, flags, method, time, date, crc, compressed, uncompressed, name and extra lengths
 LOCAL_FORMAT = struct.Struct("<4sHHHHHIIIHH")
-# signature, made by, needed, flags, method, time, date, crc, compressed, uncompressed, name, extra and
-# comment lengths, disk, internal and external attributes, local header offset
-CENTRAL_FORMAT = struct.Struct("<4sHHHHHHIIIHHHHHII")
 DESCRIPTOR_FORMAT = struct.Struct("<III")  # crc, compressed, uncompressed (after an optional signature)
-
-STORED, DEFLATED, AES = 0, 8, 99
-ENCRYPTED_FLAGS = 0x0001 | 0x0040  # traditional or strong encryption
 SIZES_LATER = 0x0008  # sizes and crc follow the data, in a data descriptor
-ZIP64_EXTRA, AES_EXTRA = 0x0001, 0x9901
-ZIP64_MARK = 0xFFFFFFFF
 
 INFLATE_STEP = 64 * 1024  # bytes inflated (and read) at a time: the memory of one member being read
-DIRECTORY_LIMIT = 4 * 1024 * 1024  # 10,000 entries with long names: more is no school file
-
-
-class _Found(Exception):
-    """The inspection ends: the archive is refused for this reason."""
-
-    def __init__(self, finding: Finding) -> None:
-        super().__init__(finding.value)
-        self.finding = finding
-
-
-class _Budget:
-    """What the whole archive, nested levels included, has used of the limits."""
-
-    def __init__(self, limits: ArchiveLimits, member_limit: int) -> None:
-        self.limits = limits
-        self.member_limit = member_limit
-        self.read = 0  # bytes of the archive itself fed so far
-        self.members = 0
-        self.expanded = 0
-
-    def member(self) -> None:
-        self.members += 1
-        if self.members > self.limits.max_members:
-            raise _Found(Finding.BOMB)
-
-    def admit(self, size: int, packed: int) -> None:
-        """A member of `size` bytes expanded from `packed` bytes (both known)."""
-        if size > self.member_limit:
-            raise _Found(Finding.ARCHIVE_TOO_LARGE)
-        if size > self.limits.ratio_from and size > self.limits.max_ratio * max(packed, 1):
-            raise _Found(Finding.BOMB)
-
-    def expand(self, size: int) -> None:
-        self.expanded += size
-        if self.expanded > self.limits.max_total_size:
-            # Far more than it weighs is a bomb; photos that add up are merely more than clamd reads.
-            bomb = self.expanded > self.limits.max_ratio * max(self.read, 1)
-            raise _Found(Finding.BOMB if bomb else Finding.TOO_LARGE)
 
 
 @dataclass
-class _Entry:
+class Entry:
     """A member as its local header (and data descriptor) said, and as its bytes turned out."""
 
     offset: int
@@ -115,42 +79,18 @@ class _State(Enum):
     DIRECTORY = auto()
 
 
-def _extras(extra: bytes) -> dict[int, bytes]:
-    """Extra fields by id; padding shorter than a field header (zipalign) is ignored."""
-    fields: dict[int, bytes] = {}
-    at = 0
-    while at + 4 <= len(extra):
-        ident, size = struct.unpack_from("<HH", extra, at)
-        if at + 4 + size > len(extra):
-            raise _Found(Finding.MALFORMED)
-        fields.setdefault(ident, extra[at + 4 : at + 4 + size])
-        at += 4 + size
-    return fields
-
-
-def _check_member(flags: int, method: int, sizes: tuple[int, int], extra: bytes) -> None:
-    """What a local header or a directory entry alone tells: encrypted, ZIP64, a method clamd cannot read."""
-    extras = _extras(extra)
-    if flags & ENCRYPTED_FLAGS or method == AES or AES_EXTRA in extras:
-        raise _Found(Finding.ENCRYPTED)
-    if ZIP64_EXTRA in extras or ZIP64_MARK in sizes:
-        raise _Found(Finding.UNSCANNABLE)
-    if method not in (STORED, DEFLATED):
-        raise _Found(Finding.UNSCANNABLE)
-
-
 class _Level:
     """One zip, the uploaded one or one nested in it, parsed from its bytes in order."""
 
-    def __init__(self, budget: _Budget, depth: int) -> None:
+    def __init__(self, budget: Budget, depth: int) -> None:
         self._budget = budget
         self._depth = depth
         self._buf = bytearray()
         self._pos = 0  # next byte of `_buf` to read
         self._base = 0  # offset in the archive of `_buf[0]`
         self._state = _State.HEADER
-        self._entry: _Entry | None = None
-        self._entries: dict[int, _Entry] = {}
+        self._entry: Entry | None = None
+        self._entries: dict[int, Entry] = {}
         self._directory_at = 0
         self._directory = bytearray()
 
@@ -169,7 +109,7 @@ class _Level:
             data, self._buf, self._pos = self._buf[self._pos :], bytearray(), 0
         self._directory += data
         if len(self._directory) > DIRECTORY_LIMIT:
-            raise _Found(Finding.BOMB)
+            raise Found(Finding.BOMB)
 
     def _in_directory(self) -> bool:
         """Whether the members are behind and the rest is the directory (kept whole, up to a bound)."""
@@ -195,9 +135,9 @@ class _Level:
             self._directory_at = self._base + at
             return False
         if signature == EXTRA_DATA:
-            raise _Found(Finding.ENCRYPTED)
+            raise Found(Finding.ENCRYPTED)
         if signature != LOCAL:
-            raise _Found(Finding.MALFORMED)  # bytes between members, or a truncated member
+            raise Found(Finding.MALFORMED)  # bytes between members, or a truncated member
         if len(buf) - at < LOCAL_FORMAT.size:
             return False
         _, _, flags, method, _, _, crc, packed, size, name_length, extra_length = LOCAL_FORMAT.unpack_from(buf, at)
@@ -206,12 +146,12 @@ class _Level:
             return False
         name = bytes(buf[start : start + name_length])
         extra = bytes(buf[start + name_length : start + name_length + extra_length])
-        _check_member(flags, method, (packed, size), extra)
+        check_member(flags, method, (packed, size), extra)
         self._budget.member()
-        entry = _Entry(self._base + at, name, flags, method, crc, None, None)
+        entry = Entry(self._base + at, name, flags, method, crc, None, None)
         if not entry.later:
             if method == STORED and packed != size:
-                raise _Found(Finding.MALFORMED)
+                raise Found(Finding.MALFORMED)
             entry.size, entry.packed = size, packed
             self._budget.admit(size, packed)
             self._budget.expand(size)
@@ -242,7 +182,7 @@ class _Level:
             return True
         return self._stored_until_descriptor(entry)
 
-    def _inflate(self, entry: _Entry) -> bool:
+    def _inflate(self, entry: Entry) -> bool:
         # A piece at a time: a member's end is only known when its stream ends, and what follows is copied.
         take = INFLATE_STEP if entry.packed is None else min(INFLATE_STEP, entry.packed - entry.consumed)
         data = self._buf[self._pos : self._pos + take]
@@ -254,19 +194,19 @@ class _Level:
                 out = inflater.decompress(inflater.unconsumed_tail, INFLATE_STEP)
                 self._emit(entry, out)
         except zlib.error as exc:
-            raise _Found(Finding.MALFORMED) from exc
+            raise Found(Finding.MALFORMED) from exc
         used = len(data) - len(inflater.unused_data) if inflater.eof else len(data)
         entry.consumed += used
         self._pos += used
         if inflater.eof:
             if entry.packed is not None and entry.consumed != entry.packed:
-                raise _Found(Finding.MALFORMED)  # the stream ended inside its declared size
+                raise Found(Finding.MALFORMED)  # the stream ended inside its declared size
             self._end_data()
         elif entry.packed is not None and entry.consumed == entry.packed:
-            raise _Found(Finding.MALFORMED)  # its declared size ended inside the stream
+            raise Found(Finding.MALFORMED)  # its declared size ended inside the stream
         return True
 
-    def _stored_until_descriptor(self, entry: _Entry) -> bool:
+    def _stored_until_descriptor(self, entry: Entry) -> bool:
         """A stored member whose size follows it: it ends at the descriptor that counts its bytes."""
         buf, at = self._buf, self._pos
         found = buf.find(DESCRIPTOR, at)
@@ -289,16 +229,16 @@ class _Level:
         self._pos = upto
         return True
 
-    def _emit(self, entry: _Entry, out: bytes | bytearray) -> None:
+    def _emit(self, entry: Entry, out: bytes | bytearray) -> None:
         """Bytes of a member's content: counted, checked, and given to the zip nested in it, if any."""
         if not out:
             return
         entry.produced += len(out)
         if entry.size is not None and entry.produced > entry.size:
-            raise _Found(Finding.MALFORMED)  # more than its header said: clamd would stop at the header
+            raise Found(Finding.MALFORMED)  # more than its header said: clamd would stop at the header
         if entry.size is None:
             if entry.produced > self._budget.member_limit:
-                raise _Found(Finding.ARCHIVE_TOO_LARGE)
+                raise Found(Finding.ARCHIVE_TOO_LARGE)
             self._budget.expand(len(out))
         if entry.sniff is not None:
             entry.sniff += out
@@ -307,7 +247,7 @@ class _Level:
             head, entry.sniff = bytes(entry.sniff), None
             if head[:4] in ZIP_MAGIC:
                 if self._depth + 1 > self._budget.limits.max_depth:
-                    raise _Found(Finding.TOO_DEEP)
+                    raise Found(Finding.TOO_DEEP)
                 entry.nested = _Level(self._budget, self._depth + 1)
             out = head
         if entry.nested is not None:
@@ -335,11 +275,11 @@ class _Level:
                 self._budget.admit(size, packed)
                 self._end_entry(entry)
                 return True
-        raise _Found(Finding.MALFORMED)
+        raise Found(Finding.MALFORMED)
 
-    def _end_entry(self, entry: _Entry) -> None:
+    def _end_entry(self, entry: Entry) -> None:
         if entry.size is not None and entry.produced != entry.size:
-            raise _Found(Finding.MALFORMED)
+            raise Found(Finding.MALFORMED)
         entry.size, entry.packed = entry.produced, entry.consumed
         if entry.nested is not None:
             entry.nested.finish()
@@ -353,55 +293,8 @@ class _Level:
     def finish(self) -> None:
         """The end of this zip's bytes: its directory must describe exactly the members that were read."""
         if self._state is not _State.DIRECTORY:
-            raise _Found(Finding.MALFORMED)  # truncated, or no directory at all
-        directory = bytes(self._directory)
-        end = end_record(directory)
-        if end is None:
-            raise _Found(Finding.MALFORMED)
-        _, disk, first_disk, here, count, size, offset, _ = END_FORMAT.unpack_from(directory, end)
-        if end >= LOCATOR_FORMAT.size and directory[end - LOCATOR_FORMAT.size : end - 16] == LOCATOR64:
-            _zip64_end(directory, end, self._directory_at)  # raises: ZIP64 either way
-        if 0xFFFF in (here, count) or ZIP64_MARK in (size, offset):
-            raise _Found(Finding.MALFORMED)  # ZIP64 values without a ZIP64 end record
-        if disk or first_disk or here != count:
-            raise _Found(Finding.UNSCANNABLE)  # split over disks
-        if offset != self._directory_at or size != end or count != len(self._entries):
-            raise _Found(Finding.MALFORMED)
-        at = 0
-        for _ in range(count):
-            at = self._central(directory, at, size)
-        if at != size or self._entries:
-            raise _Found(Finding.MALFORMED)
-
-    def _central(self, directory: bytes, at: int, size: int) -> int:
-        """Check one directory entry against the local header it names; where the next entry starts."""
-        if at + CENTRAL_FORMAT.size > size or directory[at : at + 4] != CENTRAL:
-            raise _Found(Finding.MALFORMED)
-        fields = CENTRAL_FORMAT.unpack_from(directory, at)
-        flags, method, crc, packed, unpacked = fields[3], fields[4], fields[7], fields[8], fields[9]
-        name_length, extra_length, comment_length, local = fields[10], fields[11], fields[12], fields[16]
-        start = at + CENTRAL_FORMAT.size
-        end = int(start + name_length + extra_length + comment_length)
-        if end > size:
-            raise _Found(Finding.MALFORMED)
-        extra = directory[start + name_length : start + name_length + extra_length]
-        _check_member(flags, method, (packed, unpacked), extra)
-        entry = self._entries.pop(local, None)  # each local header named once, no more
-        if entry is None or entry.name != directory[start : start + name_length]:
-            raise _Found(Finding.MALFORMED)
-        if (entry.method, entry.crc, entry.packed, entry.size) != (method, crc, packed, unpacked):
-            raise _Found(Finding.MALFORMED)
-        return end
-
-
-def _zip64_end(directory: bytes, end: int, directory_at: int) -> None:
-    """A ZIP64 end locator precedes the end record: read it and its record, then refuse (clamd reads
-    nothing in a ZIP64 archive); a locator pointing nowhere is a malformed archive."""
-    _, _, record, _ = LOCATOR_FORMAT.unpack_from(directory, end - LOCATOR_FORMAT.size)
-    at = record - directory_at
-    if at < 0 or at + END64_FORMAT.size > end or directory[at : at + 4] != END64:
-        raise _Found(Finding.MALFORMED)
-    raise _Found(Finding.UNSCANNABLE)
+            raise Found(Finding.MALFORMED)  # truncated, or no directory at all
+        check_directory(bytes(self._directory), self._directory_at, self._entries)
 
 
 class ZipInspector:
@@ -409,7 +302,7 @@ class ZipInspector:
 
     def __init__(self, limits: ArchiveLimits, member_limit: int | None = None) -> None:
         limit = limits.max_member_size if member_limit is None else min(limits.max_member_size, member_limit)
-        self._budget = _Budget(limits, limit)
+        self._budget = Budget(limits, limit)
         self._root = _Level(self._budget, 0)
         self._finding: Finding | None = None
 
@@ -425,7 +318,7 @@ class ZipInspector:
         self._budget.read += len(data)
         try:
             self._root.feed(data)
-        except _Found as found:
+        except Found as found:
             self._finding = found.finding
 
     def finish(self) -> Finding | None:
@@ -433,7 +326,7 @@ class ZipInspector:
         if self._finding is None:
             try:
                 self._root.finish()
-            except _Found as found:
+            except Found as found:
                 self._finding = found.finding
         return self._finding
 
