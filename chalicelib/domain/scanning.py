@@ -27,7 +27,7 @@ from chalicelib.domain.content import (
 )
 from chalicelib.domain.inspection import Inspection
 from chalicelib.domain.keys import INCOMING, QUARANTINE, SERVED
-from chalicelib.domain.models import FileStatus, UploadRecord, utcnow
+from chalicelib.domain.models import FileStatus, SpaceKind, UploadRecord, utcnow
 from chalicelib.domain.ports import Catalog, ObjectStore, Scanner, Sniffer, StoredObject
 from chalicelib.domain.telemetry import NullTelemetry, Telemetry
 from chalicelib.domain.zipdir import TAIL_SIZE, member_names
@@ -158,8 +158,20 @@ class ScanService:
             log.info("object already gone upload=%s", upload_id)
             return Outcome.GONE
         verdict, sha256 = self._examine(upload, stored)
+        if verdict.clean and not self._uploader_still_belongs(upload):
+            verdict = Verdict(FileStatus.REJECTED, "access_revoked")
         self._settle(upload, stored, verdict, sha256)
         return Outcome.DONE
+
+    def _uploader_still_belongs(self, upload: UploadRecord) -> bool:
+        """A submission (or a teacher's feedback) is served only while its uploader is still in the
+        assignment's class: a pupil removed after taking a grant may send bytes, never see them served.
+        Other spaces need no such check (a drive's owner keeps it; a class folder takes teachers only)."""
+        if upload.space.kind is not SpaceKind.ASSIGNMENT:
+            return True
+        assignment = self._catalog.get_assignment(upload.school, upload.space.id)
+        klass = self._catalog.get_class(upload.school, assignment.class_id) if assignment else None
+        return klass is not None and upload.owner in (*klass.students, *klass.teachers)
 
     def _examine(self, upload: UploadRecord, stored: StoredObject) -> tuple[Verdict, str]:
         """The verdict on the stored bytes, read once and never whole in memory."""

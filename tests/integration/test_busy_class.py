@@ -90,3 +90,24 @@ def test_the_teacher_pages_through_every_pupil_and_sees_who_turned_in_nothing(ad
     assert as_user(pupils[0]).get(f"/v1/assignments/{assignment['id']}/submissions").json()["items"] == []
     bad = prof.get(f"/v1/assignments/{assignment['id']}/submissions", params={"cursor": "!!"})
     assert bad.status_code == 400
+
+
+def test_a_pupil_removed_after_taking_a_grant_never_gets_the_bytes_served(admin: Api, as_user: Any) -> None:
+    tag = uuid.uuid4().hex[:6]
+    class_id, teacher, leaving, staying = f"LEFT-{tag}", f"prof-{tag}", f"part-{tag}", f"reste-{tag}"
+    roster = {"name": "5e", "teachers": [teacher], "students": [leaving, staying]}
+    assert admin.put(f"/v1/classes/{class_id}", roster).ok
+    prof = as_user(teacher, "teacher")
+    due = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assignment = prof.post(f"/v1/classes/{class_id}/assignments", {"title": "Devoir", "dueAt": due}).json()
+    body = {"space": assignment["space"], "name": "devoir.txt", "size": 11, "contentType": "text/plain"}
+    grants = {pupil: as_user(pupil).post("/v1/uploads", body).json() for pupil in (leaving, staying)}
+    assert admin.put(f"/v1/classes/{class_id}", {**roster, "students": [staying]}).ok  # removed meanwhile
+    for grant in grants.values():
+        post_to_storage(grant, b"mon devoir\n", "text/plain")
+    kept = as_user(staying).wait_status(grants[staying]["fileId"])
+    assert kept["status"] == "available"
+    upload = as_user(leaving).wait_upload(grants[leaving]["uploadId"])
+    assert (upload["status"], upload["reason"]) == ("rejected", "access_revoked")
+    lines = prof.get(f"/v1/assignments/{assignment['id']}/submissions").json()["items"]
+    assert [line["student"] for line in lines] == [staying]
