@@ -1,4 +1,5 @@
-"""Storage quotas per user drive and class folder, configured per school as data (policies/quotas.json)."""
+"""Storage quotas per user drive, class folder and pupil's submission to an assignment, configured per
+school as data (policies/quotas.json)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,23 @@ from chalicelib.domain.models import SpaceKind, SpaceRef
 QUOTAS_PATH = Path(__file__).resolve().parents[2] / "policies" / "quotas.json"
 
 
-def quota_key(school: str, space: SpaceRef) -> str | None:
-    """The quota a space's bytes count against: a user's drive or a class folder; None for the rest."""
-    return f"{school}#{space}" if space.kind in (SpaceKind.USER, SpaceKind.CLASS) else None
+def quota_key(school: str, space: SpaceRef, owner: str) -> str:
+    """The quota a file's bytes count against: a user's drive, a class folder, or in an assignment
+    one pupil's own submission (so one pupil cannot fill what the class shares)."""
+    if space.kind is SpaceKind.ASSIGNMENT:
+        return f"{school}#{space}#{owner}"
+    return f"{school}#{space}"
+
+
+# A pupil's submission to one assignment, unless the school says otherwise: homework is a few files.
+DEFAULT_SUBMISSION = 1024**3
 
 
 @dataclass(frozen=True)
 class Limits:
     user: int
     klass: int
+    submission: int = DEFAULT_SUBMISSION
 
 
 @dataclass(frozen=True)
@@ -28,19 +37,20 @@ class QuotaPolicy:
     default: Limits
     schools: dict[str, Limits]
 
-    def charge(self, school: str, space: SpaceRef) -> tuple[str, int] | None:
-        """The quota an upload to `space` is charged to, and its limit; None for assignments."""
-        key = quota_key(school, space)
-        if key is None:
-            return None
+    def charge(self, school: str, space: SpaceRef, owner: str) -> tuple[str, int]:
+        """The quota an upload by `owner` to `space` is charged to, and its limit."""
         limits = self.schools.get(school, self.default)
-        return key, limits.user if space.kind is SpaceKind.USER else limits.klass
+        limit = {SpaceKind.USER: limits.user, SpaceKind.CLASS: limits.klass}.get(space.kind, limits.submission)
+        return quota_key(school, space, owner), limit
 
 
 def _limits(raw: Any, where: str) -> Limits:
     if not isinstance(raw, dict) or not all(isinstance(raw.get(k), int) and raw[k] >= 0 for k in ("user", "class")):
         raise ValueError(f"{where} must give `user` and `class` as byte counts")
-    return Limits(user=raw["user"], klass=raw["class"])
+    submission = raw.get("submission", DEFAULT_SUBMISSION)
+    if not isinstance(submission, int) or submission < 0:
+        raise ValueError(f"{where}.submission must be a byte count")
+    return Limits(user=raw["user"], klass=raw["class"], submission=submission)
 
 
 def parse_quotas(raw: Any) -> QuotaPolicy:

@@ -238,7 +238,9 @@ class UploadService:
     ) -> UploadRecord:
         now = utcnow().replace(microsecond=0)
         charge = (
-            None if self._quotas is None or grant.feedback_for else self._quotas.charge(principal.school, grant.space)
+            None
+            if self._quotas is None or grant.feedback_for
+            else self._quotas.charge(principal.school, grant.space, principal.user_id)
         )
         if charge is not None and grant.size > charge[1]:
             raise QuotaExceededError("This file is larger than the storage quota.")

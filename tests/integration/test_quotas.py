@@ -107,3 +107,22 @@ def test_a_grant_that_expires_unused_gives_its_room_back(api_url: str, stack: Lo
     assert catalog.quota_used(f"{SCHOOL}#user:{sub}") == 200
     assert api.get(f"/v1/files/{sent['fileId']}").json()["status"] == "available"
     assert trash.expire_grants(later) == 0  # a second sweep finds nothing more
+
+
+def test_each_pupil_has_room_of_their_own_in_an_assignment(api_url: str, stack: LocalStack) -> None:
+    """One pupil cannot reserve what the class shares: 800 bytes each in the quota school, a refusal
+    403 quota_exceeded for the one who asks for more, none for the classmate."""
+    tag = uuid.uuid4().hex[:6]
+    admin = Api(api_url, make_token("q-admin", "admin", SCHOOL))
+    (greedy, greedy_id), (classmate, classmate_id) = user(api_url), user(api_url)
+    teacher = Api(api_url, make_token(f"q-prof-{tag}", "teacher", SCHOOL))
+    roster = {"name": "Q", "teachers": [f"q-prof-{tag}"], "students": [greedy_id, classmate_id]}
+    assert admin.put(f"/v1/classes/Q-{tag}", roster).ok
+    assignment = teacher.post(f"/v1/classes/Q-{tag}/assignments", {"title": "Q", "dueAt": "2030-01-01T00:00:00Z"})
+    space = assignment.json()["space"]
+    assert greedy.grant("a.txt", b"x" * 600, "text/plain", space=space).status_code == 201
+    refused = greedy.grant("b.txt", b"x" * 300, "text/plain", space=space)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "quota_exceeded"
+    assert classmate.grant("a.txt", b"x" * 600, "text/plain", space=space).status_code == 201
+    catalog = DynamoCatalog(stack.aws("dynamodb"), stack.config.table)
+    assert catalog.quota_used(f"{SCHOOL}#{space}#{greedy_id}") == 600

@@ -214,7 +214,9 @@ class TrashRepository(Repository):
                     }
                 }
             ]
-            quota = quota_key(str(file["school"]), SpaceRef.from_stored(str(file["space"])))
-            if quota is not None and int(file.get("purgeBytes", 0)):
+            record = file_from_item(file)
+            # A teacher's feedback is charged to nobody; a pupil's submission to that pupil.
+            if not record.is_feedback and int(file.get("purgeBytes", 0)):
+                quota = quota_key(record.school, record.space, record.owner)
                 actions.append(release_action(quota, int(file["purgeBytes"])))
             self._transact(actions)
