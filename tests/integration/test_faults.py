@@ -6,11 +6,18 @@ fault injected: clamd SIGKILLed mid-stream, clamd answering an error, events twi
 a crash between the copy and the record, DynamoDB failing the record update, a poison message in a
 batch of ten. Then the fault ends, the pump (and, where an event was lost, the sweeper) recover.
 
-The promise, checked for every file after the fault and again after recovery: it is either
-`available` with exactly the bytes sent, or `pending`/`infected`/`rejected` with its bytes still held
-(incoming/ or quarantine/) or a reason, never missing; and the API never hands out bytes that were not
-scanned clean. Each test adds a row to the table printed at the end of the run (and written to
-tests/artifacts/faults.md).
+The promise, checked for every file while the fault holds: a clean file is `available` with exactly
+the bytes sent or still `pending` with its bytes held in incoming/; an infected one `pending` so, or
+refused with a reason (`infected` with its bytes in quarantine/); and the API never hands out bytes
+that were not scanned clean. After recovery nothing may be left `pending`: every clean file is
+`available` with its bytes and every infected one refused with a reason, or it counts as lost. Each
+test adds that row to the table printed at the end of the run (and written to
+tests/artifacts/faults.md), and fails when the row is not 0 / 0: breaking the handling of its fault
+(see each test) makes it fail.
+
+The faults are injected through public seams only: the process's configuration (a clamd address),
+the wired object store (`wiring.store()`) and DynamoDB client (`wiring.dynamodb()`), never a
+service's private attributes.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import settings as settings_module
 from chalicelib import wiring
-from chalicelib.domain.files import INCOMING, QUARANTINE
+from chalicelib.domain.keys import INCOMING, QUARANTINE, SERVED
 from chalicelib.domain.scanning import object_keys
 from local.clamav import EICAR
 from local.pump import LocalContext, lambda_event, settle
@@ -126,15 +133,17 @@ class Harness:
             self.user.wait_status(item.file_id, timeout=max(0.5, deadline - time.monotonic()))
 
     # -- the promise ----------------------------------------------------------------------------
-    def _held(self, key: str) -> bool:
+    def held(self, key: str) -> bool:
         try:
             self.stack.aws("s3").head_object(Bucket=self.stack.config.bucket, Key=key)
         except ClientError:
             return False
         return True
 
-    def lost(self) -> list[str]:
-        """Files neither served with their exact bytes nor still held with a status that says why."""
+    def lost(self, recovered: bool) -> list[str]:
+        """Files not (yet) what they must become: a clean one `available` with its exact bytes, an
+        infected one refused with a reason (its bytes in quarantine/). While the fault holds, `pending`
+        with the bytes still in incoming/ is not lost; once `recovered`, a file still pending is."""
         lost = []
         for item in self.sent:
             answer = self.user.get(f"/v1/files/{item.file_id}")
@@ -143,12 +152,14 @@ class Harness:
                 continue
             file = answer.json()
             suffix = f"{item.file_id}/{item.upload_id}"
-            if file["status"] == "available":
+            if file["status"] == "available":  # an infected file served counts as served unscanned
                 ok = file["sha256"] == hashlib.sha256(item.data).hexdigest() or not item.clean
             elif file["status"] == "pending":
-                ok = self._held(f"{INCOMING}{suffix}")
+                ok = not recovered and self.held(f"{INCOMING}{suffix}")
+            elif item.clean:  # a clean file refused is lost to its pupil, whatever the reason
+                ok = False
             else:
-                ok = bool(file["reason"]) and (file["status"] == "rejected" or self._held(f"{QUARANTINE}{suffix}"))
+                ok = bool(file["reason"]) and (file["status"] == "rejected" or self.held(f"{QUARANTINE}{suffix}"))
             if not ok:
                 lost.append(f"{item.file_id}: {file['status']} {file['reason']}")
         return lost
@@ -167,12 +178,13 @@ class Harness:
         return bad
 
     def check(self, fault: str) -> None:
-        """The promise now; and the row of the table once recovered."""
-        lost, unscanned = self.lost(), self.served_unscanned()
+        """The promise while the fault holds (a file may still wait, its bytes held)."""
+        lost, unscanned = self.lost(recovered=False), self.served_unscanned()
         assert (lost, unscanned) == ([], []), fault
 
     def record(self, fault: str) -> None:
-        lost, unscanned = self.lost(), self.served_unscanned()
+        """The row of the table once recovered: every file at its end, none pending."""
+        lost, unscanned = self.lost(recovered=True), self.served_unscanned()
         FAULT_TABLE.append((fault, len(self.sent), len(lost), len(unscanned)))
         assert lost == [] and unscanned == [], (fault, lost, unscanned)
 
@@ -192,7 +204,7 @@ def harness(stack: LocalStack, as_user: Any, monkeypatch: pytest.MonkeyPatch, re
         yield Harness(stack, as_user(f"faults-{request.node.name[5:40]}"))
     finally:
         stack.start_pump()
-        if not stack.clamd.is_running:
+        if not stack.clamd.is_running():  # a test that failed before restarting it
             stack.clamd.start()
         _clear_caches()
 
@@ -221,8 +233,8 @@ def upload_mix(h: Harness, prefix: str, clean: int = 3, size: int = 64) -> None:
 def test_clamd_killed_mid_stream(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     upload_mix(harness, "tue", size=3 * MIB)  # several chunks each: the kill lands mid-stream
     messages = harness.receive(len(harness.sent))
-    service = wiring.scan_service()
-    read = service._store.read_chunks
+    store = wiring.store()  # the very store the scan service was built with (one per cold start)
+    read = store.read_chunks
 
     def read_then_kill(key: str, etag: str, chunk: int) -> Iterator[bytes]:
         for n, piece in enumerate(read(key, etag, chunk)):
@@ -231,12 +243,13 @@ def test_clamd_killed_mid_stream(harness: Harness, monkeypatch: pytest.MonkeyPat
             yield piece
 
     with monkeypatch.context() as patch:
-        patch.setattr(service._store, "read_chunks", read_then_kill)
+        patch.setattr(store, "read_chunks", read_then_kill)
         failed = harness.deliver(messages)
     assert failed == {m["MessageId"] for m in messages}  # no verdict without clamd: every one retried
     assert {harness.user.get(f"/v1/files/{s.file_id}").json()["status"] for s in harness.sent} == {"pending"}
+    assert not harness.stack.clamd.is_running()
     harness.check("clamd killed mid-stream")
-    harness.stack.clamd.start()
+    harness.stack.clamd.start()  # the fault ends: clamd is back (else the files stay pending, lost)
     harness.recover()
     harness.record("clamd killed mid-stream")
     assert harness.statuses() == ["available"] * 3 + ["infected:Cartable.Test.EICAR.UNOFFICIAL"]
@@ -245,17 +258,16 @@ def test_clamd_killed_mid_stream(harness: Harness, monkeypatch: pytest.MonkeyPat
 def test_clamd_answering_an_error(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     upload_mix(harness, "erreur")
     messages = harness.receive(len(harness.sent))
-    with FakeClamd(b"stream: Can't allocate memory ERROR\0") as address:
-        from chalicelib.adapters.clamav import ClamdScanner
-
-        with monkeypatch.context() as patch:
-            patch.setattr(wiring.scan_service(), "_scanner", ClamdScanner(address, 5))
-            failed = harness.deliver(messages)
+    with FakeClamd(b"stream: Can't allocate memory ERROR\0") as address, monkeypatch.context() as patch:
+        patch.setenv("CARTABLE_CLAMD_ADDRESS", address)  # this cold start's clamd answers an error
+        _clear_caches()
+        failed = harness.deliver(messages)
+    _clear_caches()
     assert failed == {m["MessageId"] for m in messages}
     harness.check("clamd answering an error")
     harness.recover()
     harness.record("clamd answering an error")
-    assert harness.user.get(f"/v1/files/{harness.sent[-1].file_id}").json()["status"] == "infected"
+    assert harness.statuses() == ["available"] * 3 + ["infected:Cartable.Test.EICAR.UNOFFICIAL"]
 
 
 def test_events_twice_and_out_of_order(harness: Harness) -> None:
@@ -276,6 +288,7 @@ def test_events_twice_and_out_of_order(harness: Harness) -> None:
     harness.check("events twice and out of order")
     harness.recover()
     harness.record("events twice and out of order")
+    assert harness.statuses() == ["available"] * 2 + ["infected:Cartable.Test.EICAR.UNOFFICIAL"]
     first = harness.user.get(f"/v1/files/{older.file_id}").json()
     assert (first["status"], first["version"], first["sha256"]) == ("available", 1, hashlib.sha256(text(2)).hexdigest())
     superseded = harness.user.get(f"/v1/uploads/{older.upload_id}").json()
@@ -286,15 +299,23 @@ def test_events_twice_and_out_of_order(harness: Harness) -> None:
 def test_crash_between_the_copy_and_the_record(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     upload_mix(harness, "crash")
     messages = harness.receive(len(harness.sent))
-    catalog = wiring.scan_service()._catalog
+    client = wiring.dynamodb()  # the scan service's catalog writes through it: the verdict is one transaction
 
-    def crash(*args: Any, **kwargs: Any) -> None:
+    def crash(**kwargs: Any) -> None:
         raise Crash("the function died after copying, before recording")
 
-    with monkeypatch.context() as patch:  # the injection only: the handler's environment stays
-        patch.setattr(catalog, "record_verdict", crash)
-        harness.deliver(messages)
-    # The bytes were copied out (files/ or quarantine/), the records still say pending: nothing served.
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", crash)
+    try:  # one invocation per message, each dying at its verdict's write
+        crashed = [harness.deliver([m]) for m in messages]
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", crash)
+    assert crashed == [{m["MessageId"]} for m in messages]
+    # Each file's bytes were copied out (files/ or quarantine/) before its record was written, and the
+    # incoming object is still there (deleted last); the records still say pending: nothing served.
+    for item in harness.sent:
+        suffix = f"{item.file_id}/{item.upload_id}"
+        copied = f"{SERVED if item.clean else QUARANTINE}{suffix}"
+        assert (harness.held(copied), harness.held(f"{INCOMING}{suffix}")) == (True, True), suffix
     assert {harness.user.get(f"/v1/files/{s.file_id}").json()["status"] for s in harness.sent} == {"pending"}
     harness.check("crash between copy and record")
     # Worse: the events are lost too. The sweeper finds the objects left in incoming/ and re-announces them.
@@ -311,7 +332,7 @@ def test_crash_between_the_copy_and_the_record(harness: Harness, monkeypatch: py
 def test_dynamodb_errors_on_the_record_update(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     upload_mix(harness, "dynamo")
     messages = harness.receive(len(harness.sent))
-    client = wiring.scan_service()._catalog._db
+    client = wiring.dynamodb()  # the client the scan service's catalog writes through
     client.meta.events.register("before-call.dynamodb.TransactWriteItems", _throttled)
     try:
         failed = harness.deliver(messages)
@@ -326,23 +347,26 @@ def test_dynamodb_errors_on_the_record_update(harness: Harness, monkeypatch: pyt
 
 def test_a_poison_message_in_a_batch_of_ten(harness: Harness) -> None:
     upload_mix(harness, "poison", clean=8)
-    messages = harness.receive(len(harness.sent))
-    table = harness.stack.config.table
-    harness.stack.aws("dynamodb").put_item(
+    table, sqs = harness.stack.config.table, harness.stack.aws("sqs")
+    harness.stack.aws("dynamodb").put_item(  # an upload record the scanner cannot read (a corrupt item)
         TableName=table, Item={"pk": {"S": "UPLOAD#poisonedB"}, "sk": {"S": "UPLOAD"}, "uploadId": {"S": "poisonedB"}}
     )
-    body = {
-        "Records": [{"eventName": "ObjectCreated:Post", "s3": {"object": {"key": "incoming/poisonfileB/poisonedB"}}}]
-    }
-    poison = {**messages[0], "MessageId": "poison-message", "Body": json.dumps(body)}
+    key = "incoming/poisonfileB/poisonedB"
+    body = {"Records": [{"eventName": "ObjectCreated:Post", "s3": {"object": {"key": key}}}]}
+    sqs.send_message(QueueUrl=harness.stack.queue_url, MessageBody=json.dumps(body))
+    received = harness.receive(len(harness.sent) + 1)
+    poison = next(m for m in received if object_keys(m["Body"]) == [key])
+    messages = [m for m in received if m is not poison]
     batch = [*messages[:5], poison, *messages[5:]]
     assert len(batch) == 10
     try:
-        assert harness.deliver(batch) == {"poison-message"}  # the nine others are not run again
+        assert harness.deliver(batch) == {poison["MessageId"]}  # reported alone: the nine others are done
         harness.check("a poison message in a batch of ten")
         harness.recover()
         harness.record("a poison message in a batch of ten")
-    finally:
+        assert harness.statuses() == ["available"] * 8 + ["infected:Cartable.Test.EICAR.UNOFFICIAL"]
+        assert harness.user.get("/v1/files/poisonfileB").status_code == 404  # the poison never made a file
+    finally:  # its next retry finds no grant and ends, as a stray does
         harness.stack.aws("dynamodb").delete_item(
             TableName=table, Key={"pk": {"S": "UPLOAD#poisonedB"}, "sk": {"S": "UPLOAD"}}
         )

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from chalicelib.adapters.dynamodb import dump
 from local.stack import LocalStack
@@ -32,10 +33,15 @@ def test_a_poison_message_does_not_hold_back_its_batch(stack: LocalStack, as_use
     sqs = stack.aws("sqs")
     student: Api = as_user("poison-student")
     sqs.send_message(QueueUrl=stack.queue_url, MessageBody=poison(stack))
-    grants = [student.upload(f"devoir-{n}.txt", f"devoir {n}\n".encode(), "text/plain") for n in range(9)]
+    sent = [f"devoir {n}\n".encode() for n in range(9)]
+    grants = [student.upload(f"devoir-{n}.txt", data, "text/plain") for n, data in enumerate(sent)]
     sqs.send_message(QueueUrl=stack.queue_url, MessageBody=poison(stack))
     statuses = [student.wait_status(g["fileId"])["status"] for g in grants]
     assert statuses == ["available"] * 9
+    for grant, data in zip(grants, sent, strict=True):  # each with exactly its bytes
+        answer = student.get(f"/v1/files/{grant['fileId']}/content")
+        assert answer.status_code == 302 and requests.get(answer.headers["Location"], timeout=30).content == data
+    assert student.get("/v1/files/poisonfile").status_code == 404  # the poison never made a file
     # the poison is still there, coming back after its delay (on AWS, to the dead-letter queue after 5)
     deadline = time.monotonic() + 5
     attributes: dict[str, str] = {}
