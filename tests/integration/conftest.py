@@ -147,7 +147,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         scan_max_size=12 * MIB,  # the multipart tests send 13 MiB to see too_large_to_scan
         extra_env={
             "CARTABLE_QUOTAS_FILE": str(Path(__file__).resolve().parents[1] / "quotas.json"),
-            # Every AWS call of every function, for test_zz_least_privilege.py.
+            # Every AWS call of every function, for test_least_privilege.py.
             "CARTABLE_RECORD_CALLS": str(tmp_path_factory.mktemp("aws-calls")),
             # Every process's JSON log lines and EMF metrics, for test_operating.py.
             "CARTABLE_LOG_DIR": str(tmp_path_factory.mktemp("logs")),
