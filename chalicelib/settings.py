@@ -49,6 +49,7 @@ class Settings:
     upload_ttl: int
     download_ttl: int
     cursor_secret: str
+    cursor_previous_secrets: tuple[str, ...]  # rotated-out cursor secrets: their cursors answer 410, not 400
     receipt_secret: str  # signs turn-in receipts (a key per school is derived from it)
     receipt_previous_secrets: tuple[str, ...]  # earlier receipt secrets: their receipts still verify
     notifications_topic: str | None  # the SNS topic notifications are pushed to; none: the feed only
@@ -126,6 +127,7 @@ class Settings:
             upload_ttl=int(number("CARTABLE_UPLOAD_TTL", "900", 60, MAX_UPLOAD_TTL)),
             download_ttl=int(number("CARTABLE_DOWNLOAD_TTL", "300", 10, MAX_DOWNLOAD_TTL)),
             cursor_secret=get("CARTABLE_CURSOR_SECRET", "local-cursor-secret" if local else None),
+            cursor_previous_secrets=_secret_list(env.get("CARTABLE_CURSOR_PREVIOUS_SECRETS", "")),
             receipt_secret=get("CARTABLE_RECEIPT_SECRET", "local-receipt-secret" if local else None),
             receipt_previous_secrets=_secret_list(env.get("CARTABLE_RECEIPT_PREVIOUS_SECRETS", "")),
             notifications_topic=_topic(env.get("CARTABLE_NOTIFICATIONS_TOPIC_ARN", ""), problems),

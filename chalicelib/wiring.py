@@ -246,7 +246,8 @@ def aio_client_kwargs(config: Settings) -> dict[str, Any]:
 def sync_service() -> SyncService:
     from chalicelib.domain.sync import Cursors, SyncService
 
-    return SyncService(catalog(), access_control(), Cursors(settings().cursor_secret))
+    config = settings()
+    return SyncService(catalog(), access_control(), Cursors(config.cursor_secret, config.cursor_previous_secrets))
 
 
 @lru_cache(maxsize=1)

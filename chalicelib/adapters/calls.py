@@ -2,7 +2,7 @@
 
 Each process appends one JSON line per call to `<dir>/<function>-<pid>.jsonl`: the function (from
 CARTABLE_FUNCTION, set per process by the local stack), the service, the operation and the few
-parameters that name what it touches. tests/integration/test_zz_least_privilege.py then checks each
+parameters that name what it touches. tests/integration/test_least_privilege.py then checks each
 call against that function's IAM policy. Never configured outside stage local.
 """
 

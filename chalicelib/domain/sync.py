@@ -41,11 +41,12 @@ POLL_INTERVAL = 0.5
 class Cursors:
     """Opaque, tamper-proof cursors: a position in one space's feed, signed with HMAC-SHA256."""
 
-    def __init__(self, secret: str) -> None:
-        self._key = hashlib.sha256(f"cartable-cursor:{secret}".encode()).digest()
+    def __init__(self, secret: str, previous: tuple[str, ...] = ()) -> None:
+        self._key = _cursor_key(secret)
+        self._previous = tuple(_cursor_key(old) for old in previous)  # rotated out: their cursors are 410
 
-    def _mac(self, payload: bytes) -> str:
-        return _b64(hmac.new(self._key, payload, hashlib.sha256).digest()[:18])
+    def _mac(self, payload: bytes, key: bytes | None = None) -> str:
+        return _b64(hmac.new(key or self._key, payload, hashlib.sha256).digest()[:18])
 
     def sign(self, school: str, space: SpaceRef, seq: int, now: float) -> str:
         payload = json.dumps({"s": school, "p": str(space), "q": seq, "t": int(now)}, separators=(",", ":")).encode()
@@ -59,6 +60,9 @@ class Cursors:
         except (ValueError, binascii.Error) as exc:
             raise BadRequestError("cursor is not valid.") from exc
         if not mac or not hmac.compare_digest(mac, self._mac(payload)):
+            if mac and any(hmac.compare_digest(mac, self._mac(payload, old)) for old in self._previous):
+                # Signed before the secret's rotation: genuine, but no longer ours to honour.
+                raise CursorExpiredError("This cursor has expired; start again without one.")
             raise BadRequestError("cursor is not valid.")
         data = json.loads(payload)
         if data.get("s") != school or data.get("p") != str(space) or not isinstance(data.get("q"), int):
@@ -66,6 +70,10 @@ class Cursors:
         if now - int(data.get("t", 0)) > CURSOR_LIFETIME:
             raise CursorExpiredError("This cursor has expired; start again without one.")
         return int(data["q"])
+
+
+def _cursor_key(secret: str) -> bytes:
+    return hashlib.sha256(f"cartable-cursor:{secret}".encode()).digest()
 
 
 def _b64(data: bytes) -> str:

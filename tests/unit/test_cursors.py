@@ -120,9 +120,17 @@ def test_an_old_cursor_answers_410(cursors: Cursors) -> None:
     assert raised.value.code == "cursor_expired"
 
 
-def test_a_cursor_of_a_rotated_secret_is_refused(cursors: Cursors) -> None:
-    """Signed with the secret before a rotation: no longer honoured (the MAC does not verify, so it
-    cannot be told from a forgery and answers 400 like one)."""
-    old = Cursors("the-secret-before-the-rotation-32b!!").sign("s1", CLASS, 7, NOW - 60)
+def test_a_cursor_of_a_rotated_secret_answers_410_once_the_old_secret_is_listed() -> None:
+    """Signed with the secret before a rotation: genuine but no longer honoured. With the old secret in
+    CARTABLE_CURSOR_PREVIOUS_SECRETS it answers 410 (the device starts again, as the contract says);
+    without it, it cannot be told from a forgery and answers 400 like one."""
+    before = "the-secret-before-the-rotation-32b!!"
+    old = Cursors(before).sign("s1", CLASS, 7, NOW - 60)
+    with pytest.raises(CursorExpiredError) as raised:
+        Cursors(SECRET, previous=(before,)).read(old, "s1", CLASS, NOW)
+    assert raised.value.code == "cursor_expired"
     with pytest.raises(BadRequestError):
-        cursors.read(old, "s1", CLASS, NOW)
+        Cursors(SECRET).read(old, "s1", CLASS, NOW)
+    forged = old.rpartition(".")[0] + ".AAAAAAAAAAAAAAAAAAAAAAAA"
+    with pytest.raises(BadRequestError):
+        Cursors(SECRET, previous=(before,)).read(forged, "s1", CLASS, NOW)
