@@ -24,6 +24,7 @@ views = Views(
         principal, target, status, reason
     ),
     idempotency=wiring.idempotency,
+    rate_limit=wiring.rate_limit,
 )
 
 # Read by the decorator below at deploy time; the queue itself is declared in the infrastructure.

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    BENCH_ENV,
     QUICK,
     REGION,
     ROOT,
@@ -115,7 +116,11 @@ def moto_child(port: int, user: str, count: int, build: str) -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        stack = LocalStack(StackConfig(build_dir=Path(build), port=free_port(), moto_port=port, jwt_secret=SECRET))
+        stack = LocalStack(
+            StackConfig(
+                build_dir=Path(build), port=free_port(), moto_port=port, jwt_secret=SECRET, extra_env=dict(BENCH_ENV)
+            )
+        )
         stack.create_resources()
         started = time.perf_counter()
         items = records(user, count)
@@ -162,7 +167,9 @@ def measure_space(count: int, repeat: int) -> None:
     with scratch_dir("bench-scale-") as build, seeded_moto(user, count, build) as (port, seeded):
         from local.stack import LocalStack, StackConfig
 
-        stack = LocalStack(StackConfig(build_dir=build, port=free_port(), moto_port=port, jwt_secret=SECRET))
+        stack = LocalStack(
+            StackConfig(build_dir=build, port=free_port(), moto_port=port, jwt_secret=SECRET, extra_env=dict(BENCH_ENV))
+        )
         use_env(stack.env)
         log = CallLog()
         count_clients(log)

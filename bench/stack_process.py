@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.common import SECRET, free_port, ready_child
+from bench.common import BENCH_ENV, SECRET, free_port, ready_child
 
 
 def stack_child(build: str, max_upload: int) -> None:
@@ -27,7 +27,12 @@ def stack_child(build: str, max_upload: int) -> None:
     os.dup2(log, 1)
     os.dup2(log, 2)
     config = StackConfig(
-        build_dir=Path(build), port=free_port(), moto_port=free_port(), jwt_secret=SECRET, max_upload_size=max_upload
+        build_dir=Path(build),
+        port=free_port(),
+        moto_port=free_port(),
+        jwt_secret=SECRET,
+        max_upload_size=max_upload,
+        extra_env=dict(BENCH_ENV),
     )
     stack = LocalStack(config)
     stack.start()

@@ -84,6 +84,10 @@ class TooManyRequestsError(CartableError):
     status = 429
     code = "too_many_requests"
 
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds, for the Retry-After header
+
 
 class ServiceUnavailableError(CartableError):
     """A part we depend on is down or throttling: the client may retry later."""

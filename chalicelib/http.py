@@ -32,6 +32,7 @@ from chalicelib.errors import (
 
 if TYPE_CHECKING:  # a POST with an Idempotency-Key loads it; the cold start of other requests does not
     from chalicelib.domain.idempotency import Idempotency, StoredAnswer
+    from chalicelib.domain.ratelimit import RateLimit
 
 log = logging.getLogger("cartable.http")
 
@@ -51,7 +52,8 @@ def error_response(error: CartableError) -> Response:
     if isinstance(error, UnauthorizedError):
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     if isinstance(error, ServiceUnavailableError | ScannerUnavailableError | TooManyRequestsError):
-        headers["Retry-After"] = RETRY_AFTER_SECONDS
+        retry_after = getattr(error, "retry_after", None)
+        headers["Retry-After"] = str(retry_after) if retry_after else RETRY_AFTER_SECONDS
     body = {"error": {"code": error.code, "message": error.message}}
     return Response(body=body, status_code=error.status, headers=headers)
 
@@ -70,11 +72,13 @@ class Views:
         authenticate: Callable[[str | None], Principal],
         on_denied: Callable[[Principal, str, int, str | None], None] | None = None,
         idempotency: Callable[[], Idempotency] | None = None,
+        rate_limit: Callable[[], RateLimit] | None = None,
     ) -> None:
         self._app = app
         self._authenticate = authenticate
         self._on_denied = on_denied
         self._idempotency = idempotency
+        self._rate_limit = rate_limit
         app.register_middleware(framework_answers, "http")
 
     def route(
@@ -102,6 +106,8 @@ class Views:
                         return view(**params)
                     principal = self._authenticate(request.headers.get("authorization"))
                     caller.append(principal)
+                    if request.method == "POST" and self._rate_limit is not None:
+                        self._rate_limit().admit(principal)  # 429 past the user's own budget
                     key = request.headers.get("idempotency-key")
                     if key is None or request.method != "POST" or self._idempotency is None:
                         return view(principal, **params)

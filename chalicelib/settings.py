@@ -63,6 +63,7 @@ class Settings:
     record_calls: str | None = None  # stage local: a directory where every AWS call is written down
     sqs_endpoint: str | None = None
     log_level: str = "INFO"
+    posts_per_minute: int = 300  # each user's POSTs a minute (grants, shares...); past it 429
     service_name: str = "cartable"  # the `service` of every log line and metric dimension
     metrics_namespace: str = "Cartable"
     log_dir: str | None = None  # stage local: a directory where each process also writes its JSON log lines
@@ -145,6 +146,7 @@ class Settings:
             record_calls=(env.get("CARTABLE_RECORD_CALLS") or None) if local else None,
             sqs_endpoint=env.get("CARTABLE_SQS_ENDPOINT") or None,
             log_level=_log_level(get("CARTABLE_LOG_LEVEL", "INFO"), problems),
+            posts_per_minute=int(number("CARTABLE_POSTS_PER_MINUTE", "300", 1, 100_000)),
             # Powertools' own names, so that any of its utilities agrees with ours.
             service_name=get("POWERTOOLS_SERVICE_NAME", "cartable"),
             metrics_namespace=get("POWERTOOLS_METRICS_NAMESPACE", "Cartable"),

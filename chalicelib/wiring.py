@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.models import Principal
     from chalicelib.domain.multipart import PendingUploads
     from chalicelib.domain.notifications import NotificationService, Publisher
+    from chalicelib.domain.ratelimit import RateLimit
     from chalicelib.domain.receipts import ReceiptService
     from chalicelib.domain.rescan import RescanService
     from chalicelib.domain.rollover import YearService
@@ -86,6 +87,16 @@ def catalog() -> DynamoCatalog:
     from chalicelib.adapters.dynamodb import DynamoCatalog
 
     return DynamoCatalog(dynamodb(), settings().table)
+
+
+@lru_cache(maxsize=1)
+def rate_limit() -> RateLimit:
+    """Each user's POSTs a minute, counted on the catalog's table."""
+    from chalicelib.adapters.ratelimit import DynamoRateCounter
+    from chalicelib.domain.ratelimit import RateLimit
+
+    config = settings()
+    return RateLimit(DynamoRateCounter(dynamodb(), config.table), config.posts_per_minute)
 
 
 @lru_cache(maxsize=1)
