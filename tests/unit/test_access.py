@@ -17,10 +17,10 @@ from chalicelib.domain.models import (
     Role,
     SpaceKind,
     SpaceRef,
-    utcnow,
 )
 from chalicelib.domain.permissions import load_rules
 from chalicelib.errors import ForbiddenError, NotFoundError
+from tests.records import sample_file
 
 ANA = Principal("ana", "s1", Role.STUDENT)  # in 5B
 BEN = Principal("ben", "s1", Role.STUDENT)  # in 5B
@@ -31,25 +31,7 @@ EVERY_ACTION = list(Action)
 CHANGES = [Action.UPLOAD, Action.DELETE, Action.SHARE, Action.REVOKE, Action.ASSIGN, Action.FEEDBACK, Action.MANAGE]
 
 
-def file(file_id: str, space: SpaceRef, owner: str, status: FileStatus = FileStatus.AVAILABLE) -> FileRecord:
-    now = utcnow()
-    return FileRecord(
-        id=file_id,
-        school="s1",
-        space=space,
-        path="/",
-        name=f"{file_id}.pdf",
-        size=10,
-        content_type="application/pdf",
-        sha256="0" * 64,
-        status=status,
-        reason=None,
-        version=1,
-        owner=owner,
-        created_at=now,
-        updated_at=now,
-        object_key=f"files/{file_id}/1",
-    )
+file = sample_file
 
 
 ANA_DRIVE = SpaceRef(SpaceKind.USER, "ana")

@@ -12,6 +12,7 @@ from chalicelib.domain.models import ClassRecord, FileRecord, FileStatus, Princi
 from chalicelib.domain.permissions import load_rules
 from chalicelib.domain.sharing import SharingService
 from chalicelib.errors import BadRequestError, NotFoundError
+from tests.records import sample_file
 
 ANA = Principal("ana", "s1", Role.STUDENT)
 BEN = Principal("ben", "s1", Role.STUDENT)
@@ -20,24 +21,7 @@ OTHER_SCHOOL = Principal("ben", "s2", Role.STUDENT)
 
 
 def drive_file(file_id: str, owner: str = "ana", status: FileStatus = FileStatus.AVAILABLE) -> FileRecord:
-    now = utcnow()
-    return FileRecord(
-        id=file_id,
-        school="s1",
-        space=SpaceRef(SpaceKind.USER, owner),
-        path="/",
-        name=f"{file_id}.pdf",
-        size=10,
-        content_type="application/pdf",
-        sha256="0" * 64,
-        status=status,
-        reason=None,
-        version=1,
-        owner=owner,
-        created_at=now,
-        updated_at=now,
-        object_key=f"files/{file_id}/1",
-    )
+    return sample_file(file_id, SpaceRef(SpaceKind.USER, owner), owner, status)
 
 
 @pytest.fixture
