@@ -140,7 +140,7 @@ def main() -> None:
             "archive_mb": round(large_run["mb"]),
             "seconds": round(large_run["seconds"], 2),
             "rss_peak_mb": round(large_run["rss_peak_mb"]),
-            "rss_growth_mb": round(large_run["rss_growth_mb"], 1),
+            "rss_growth_mb": large_run["rss_growth_mb"],  # unrounded: BENCHMARKS.md judges the target on it
             "small_archive_mb": round(small_run["mb"]),
             "small_rss_growth_mb": round(small_run["rss_growth_mb"], 1),
             "python_peak_mb": round(large_run["python_peak_mb"], 1),

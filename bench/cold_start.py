@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import QUICK, ROOT, emit, local_stack, median, moto_server, scratch_dir, table, token, use_env
+from bench.targets import COLD_START_RATIO
 
 BASELINE_DIR = Path(__file__).resolve().parent / "baseline_app"
-TARGET_RATIO = 1.3
+TARGET_RATIO = COLD_START_RATIO.bound
 # Must not be loaded by a health check or a listing: they belong to the archive, the scan or nothing.
 HEAVY = ("aiobotocore", "magic", "clamd", "chalicelib.adapters.zipstream")
 # Shown for information: what else a listing does not need.
@@ -146,7 +147,7 @@ def main() -> None:
             "runs": args.runs,
             "baseline_ms": round(med(base, "total_ms"), 1),
             "cartable_ms": round(med(ours, "total_ms"), 1),
-            "ratio": round(ratio, 2),
+            "ratio": ratio,  # unrounded: BENCHMARKS.md judges the target on it (bench/report.py)
             "process_ratio": round(process_ratio, 2),
             "import_ms": round(med(ours, "import_ms"), 1),
             "health_ms": round(med(ours, "health_ms"), 1),
@@ -154,8 +155,6 @@ def main() -> None:
             "baseline_import_ms": round(med(base, "import_ms"), 1),
             "heavy_loaded": heavy,
             "clients": [name for name, _ in ours[-1]["clients"]],
-            "target_ratio": TARGET_RATIO,
-            "met": ratio <= TARGET_RATIO and not heavy,
         },
     )
 

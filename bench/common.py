@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 import signal
 import socket
 import statistics
@@ -18,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -432,11 +434,24 @@ def _cell(value: Any) -> str:
 
 
 def emit(name: str, figures: dict[str, Any]) -> None:
-    """The figure's JSON line on stdout, also kept in .build/bench/{name}.json for the cost model."""
-    record = {"bench": name, **figures}
+    """The figure's JSON line on stdout, also kept in .build/bench/{name}.json for the cost model and
+    BENCHMARKS.md (bench/report.py), with when and on what it was measured: the report dates each
+    figure, marks a BENCH_QUICK one, and shows the load the machine was under when it ended."""
+    record = {"bench": name, **figures, **circumstances()}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(record, separators=(",", ":")), flush=True)
+
+
+def circumstances() -> dict[str, Any]:
+    """When and where a figure was measured (UTC, scaled down or not, Python, CPUs, load average)."""
+    return {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": QUICK,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_1m": round(os.getloadavg()[0], 2),
+    }
 
 
 def load_result(name: str) -> dict[str, Any] | None:

@@ -21,8 +21,9 @@ import requests
 
 from bench.common import MIB, QUICK, emit, peak_rss_mb, rss_mb, scratch_dir, table, token
 from bench.stack_process import local_stack_process, stack_log_on_error
+from bench.targets import LARGE_UPLOAD_SCANNER_PEAK_MB
 
-TARGET_PEAK_MB = 100
+TARGET_PEAK_MB = LARGE_UPLOAD_SCANNER_PEAK_MB.bound
 MAX_UPLOAD = 5 * 1024 * MIB
 LINE = b"Cartable large upload benchmark: the video of the school play as text.\n"  # no comma: not CSV
 
@@ -84,10 +85,9 @@ def measure(size_mib: int) -> dict[str, Any]:
         "sha256_ok": file.get("sha256") == digest and served.hexdigest() == digest,
         "upload_s": round(stored - started, 1),
         "scan_s": round(available - stored, 1),
-        "scanner_peak_before_mb": round(pump_before, 1),
-        "scanner_peak_mb": round(pump_after, 1),
+        "scanner_peak_before_mb": pump_before,
+        "scanner_peak_mb": pump_after,  # unrounded: BENCHMARKS.md judges the target on it
         "clamd_rss_mb": round(clamd_now, 1),
-        "target_peak_mb": TARGET_PEAK_MB,
     }
 
 

@@ -279,8 +279,9 @@ def report(spaces: list[dict[str, Any]], repeat: int) -> None:
         flat = flat and same_calls and cpu_ratio < 1.5
         pages[name] = {
             "calls": b["calls"],
+            "small_calls": a["calls"],
             "cpu_us": [round(a["cpu_us"]), round(b["cpu_us"])],
-            "cpu_ratio": round(cpu_ratio, 2),
+            "cpu_ratio": cpu_ratio,  # unrounded: BENCHMARKS.md judges the target on it
             "wall_ms_moto": [round(a["wall_ms"], 1), round(b["wall_ms"], 1)],
         }
     emit(
@@ -293,7 +294,6 @@ def report(spaces: list[dict[str, Any]], repeat: int) -> None:
             "moto_rss_mb": round(large["seeded"]["rss_mb"]),
             "pages": pages,
             "flat": flat,
-            "met": flat,
         },
     )
 

@@ -8,7 +8,7 @@ is stored, the S3 event is queued). A poller reads the files' status straight fr
 many in flight (posted all at once, each timed from its own last byte).
 The local stack has one pump: uploads in flight are scanned one after another, as with a Lambda
 concurrency of 1; on AWS the SQS event source scales out.
-Target: p50 < 1 s for small files (1 KB, 1 MB) alone.
+Target (bench/targets.py): p50 < 1 s for small files (1 KB, 1 MB) alone, every upload available.
 Usage: .venv/bin/python -m bench.upload_latency [--in-flight 100]
 """
 
@@ -36,7 +36,6 @@ from bench.stack_process import local_stack_process, stack_log_on_error
 
 KIB = 1024
 MAX_UPLOAD = 64 * MIB
-TARGET_P50_MS = 1000
 POLL_SECONDS = 0.02
 SLOW_POLL_SECONDS = 0.1  # with many in flight: a BatchGetItem of 100 every 20 ms would load moto itself
 LINE = b"Cartable upload latency benchmark: one line of homework text again and again.\n"  # no comma: not CSV
@@ -207,11 +206,13 @@ def measure(plan: Plan, rows: list[list[Any]], figures: dict[str, Any]) -> None:
                 rows.append(
                     [plan.label, mode, count, p50, p99, max(latencies), f"{available}/{count}", count / drained, items]
                 )
+                # Unrounded: BENCHMARKS.md judges on them, and not at all unless every upload became available.
                 figures[f"{plan.label} {mode}"] = {
                     "n": count,
-                    "p50_ms": round(p50),
-                    "p99_ms": round(p99),
-                    "files_per_s": round(count / drained, 2),
+                    "available": available,
+                    "p50_ms": p50,
+                    "p99_ms": p99,
+                    "files_per_s": count / drained,
                 }
 
 
@@ -234,8 +235,7 @@ def main() -> None:
         "each are one). 1 MB and 50 MB in flight are scaled down from 100. Status polled every 20 ms alone,\n"
         f"{SLOW_POLL_SECONDS * 1000:.0f} ms in flight (a latency is late by up to that much)."
     )
-    small = [figures[f"{s} alone"]["p50_ms"] for s in ("1 KB", "1 MB")]
-    emit("upload_latency", {"figures": figures, "target_p50_ms": TARGET_P50_MS, "met": max(small) < TARGET_P50_MS})
+    emit("upload_latency", {"figures": figures})
 
 
 if __name__ == "__main__":

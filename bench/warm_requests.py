@@ -6,7 +6,8 @@ Measured per grant (new file, and new version of a served file), scan of a 1 KB 
 clamd and libmagic included), metadata read, download URL, listing page and changes page. "outside SDK"
 is the CPU left once the time inside botocore's API calls is taken out; a bare boto3 GetItem and the
 test client alone (GET /v1/health) are measured too, as floors.
-Targets: one DynamoDB write per grant, one query per page, CPU per grant under 2 ms.
+Targets (bench/targets.py, judged in BENCHMARKS.md): one DynamoDB write and at most one read per grant, one
+query per page, CPU per grant under 2 ms and under 1 ms outside the AWS SDK.
 Usage: .venv/bin/python -m bench.warm_requests [--requests 100] [--reads 40]
 """
 
@@ -33,7 +34,6 @@ from bench.common import (
     use_env,
 )
 
-TARGET_GRANT_CPU_US = 2000
 BODY = b"Cartable warm request benchmark: a small homework file.\n" * 19  # 1 KB of text
 
 
@@ -173,7 +173,6 @@ def main() -> None:
         measure.rows[p]["calls"].get("dynamodb:Query", 0) == 1 and measure.rows[p]["dynamodb_reads"] == 1
         for p in ("listing page (limit 100)", "changes page (limit 100)")
     )
-    met = grant_row["dynamodb_writes"] == 1 and grant_row["cpu_us"] < TARGET_GRANT_CPU_US and pages_ok
     floor = measure.rows["bare boto3 GetItem (SDK floor)"]["cpu_us"]
     overhead = measure.rows["health (test client alone)"]["cpu_us"]
     emit(
@@ -183,17 +182,13 @@ def main() -> None:
             "reads": reads,
             "test_client_overhead_cpu_us": round(overhead),
             "sdk_floor_cpu_us": round(floor),
-            "grant_cpu_us": round(grant_row["cpu_us"]),
-            "grant_cpu_us_outside_sdk": round(grant_row["cpu_us_outside_sdk"]),
+            "grant_cpu_us": grant_row["cpu_us"],
+            "grant_cpu_us_outside_sdk": grant_row["cpu_us_outside_sdk"],
             "grant_dynamodb_writes": grant_row["dynamodb_writes"],
             "grant_items_written": grant_row["dynamodb_items_written"],
             "pages_one_query": pages_ok,
-            "ops": {
-                name: {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
-                for name, r in measure.rows.items()
-            },
+            "ops": measure.rows,  # unrounded: BENCHMARKS.md judges the targets on them (bench/report.py)
             "school": SCHOOL,
-            "met": met,
         },
     )
 

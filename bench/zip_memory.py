@@ -9,7 +9,6 @@ Usage: .venv/bin/python -m bench.zip_memory [--files 200] [--size-mb 5]
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import resource
@@ -19,6 +18,7 @@ import time
 import tracemalloc
 from typing import Any
 
+from bench.common import emit
 from local.stack import free_port
 
 BUCKET = "bench-zip"
@@ -110,19 +110,17 @@ def main() -> None:
     print(f"{'RSS growth while zipping (MB)':<34}{growth:>12.0f}")
     print(f"{'Python peak allocations (MB)':<34}{result['python_peak_mb']:>12.1f}")
     print(f"{'peak growth / total size':<34}{growth / total_mb:>12.3f}")
-    print(
-        json.dumps(
-            {
-                "bench": "zip_memory",
-                "files": args.files,
-                "total_mb": round(total_mb),
-                "zip_mb": round(result["zip_bytes"] / MIB),
-                "seconds": round(result["seconds"], 2),
-                "rss_peak_mb": round(result["rss_peak_mb"]),
-                "rss_growth_mb": round(growth),
-                "python_peak_mb": round(result["python_peak_mb"], 1),
-            }
-        )
+    emit(
+        "zip_memory",
+        {
+            "files": args.files,
+            "total_mb": round(total_mb),
+            "zip_mb": round(result["zip_bytes"] / MIB),
+            "seconds": round(result["seconds"], 2),
+            "rss_peak_mb": round(result["rss_peak_mb"]),
+            "rss_growth_mb": growth,  # unrounded: BENCHMARKS.md judges the target on it
+            "python_peak_mb": round(result["python_peak_mb"], 1),
+        },
     )
 
 

@@ -1,0 +1,150 @@
+"""BENCHMARKS.md's table is judged by bench/report.py from the benches' JSON, as pure logic: a target is
+met on the figure as measured (never its rounded display), a latency whose uploads did not all become
+available is not met, a figure without a target shows "–", and the hand-written prose around the
+generated block is kept as written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import report, targets
+from bench.report import DASH, NO, YES, judge
+from bench.targets import Target
+
+
+def row_named(prefix: str) -> report.Row:
+    return next(row for row in report.rows() if row.figure.startswith(prefix))
+
+
+def cold_start(ratio: float) -> dict[str, Any]:
+    return {
+        "bench": "cold_start",
+        "ratio": ratio,
+        "cartable_ms": 230.0,
+        "baseline_ms": 176.0,
+        "runs": 9,
+        "heavy_loaded": [],
+        "measured_at": "2026-12-02T14:05:09+00:00",
+    }
+
+
+def latency(available: int, n: int = 10, p50_ms: float = 101.4) -> dict[str, Any]:
+    figure = {"n": n, "available": available, "p50_ms": p50_ms, "p99_ms": 142.0, "files_per_s": 5.0}
+    sizes = ("1 KB", "1 MB", "50 MB")
+    return {"bench": "upload_latency", "figures": {f"{s} {m}": figure for s in sizes for m in ("alone", "in flight")}}
+
+
+def grants(errors: int) -> dict[str, Any]:
+    level = {"grants": 100, "errors": 0, "grants_per_s": 20.0, "p50_ms": 40.0, "p99_ms": 90.0, "retries": 0}
+    levels = {f"{s}, {w}": dict(level) for s in report.GRANT_SPACES for w in report.GRANT_WRITERS}
+    levels["class folder, 50"]["errors"] = errors
+    return {"bench": "grant_contention", "levels": levels}
+
+
+# -- the judge ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("target", "figure", "met"),
+    [
+        (Target("<=", 1.3, ""), 1.3, YES),
+        (Target("<=", 1.3, ""), 1.29, YES),
+        (Target("<=", 1.3, ""), 1.31, NO),
+        (Target("<", 2000, ""), 1999.9, YES),
+        (Target("<", 2000, ""), 2000.0, NO),
+        (Target(">=", 0.8, ""), 0.8, YES),
+        (Target(">=", 0.8, ""), 0.7999, NO),
+        (Target("==", 1, ""), 1.0, YES),
+        (Target("==", 1, ""), 2.0, NO),
+        (targets.holds("flat"), True, YES),
+        (targets.holds("flat"), False, NO),
+    ],
+)
+def test_a_target_is_met_or_not_by_its_comparison(target: Target, figure: float, met: str) -> None:
+    assert judge(target, figure) == met
+
+
+def test_the_unrounded_figure_is_judged_not_what_the_table_shows() -> None:
+    # 1.304 reads 1.30× in the table, at the bound of ≤ 1.3×, and is not met; 1.296 reads the same and is.
+    row = row_named("1 cold start")
+    over = report.line(row, {"cold_start": cold_start(1.304)})
+    under = report.line(row, {"cold_start": cold_start(1.296)})
+    assert over.value.startswith("1.30×") and under.value.startswith("1.30×")
+    assert (over.met, under.met) == (NO, YES)
+    assert judge(targets.SCAN_RATIO, 0.7996) == NO  # 0.80 when rounded
+
+
+def test_a_latency_whose_uploads_did_not_all_become_available_is_not_met() -> None:
+    row = row_named("3 last byte stored → available, 1 KB, alone")
+    assert report.line(row, {"upload_latency": latency(available=10)}).met == YES
+    missing = report.line(row, {"upload_latency": latency(available=9)})
+    assert missing.met == NO
+    assert "9/10 available" in missing.value
+    assert judge(targets.UPLOAD_P50_MS, 100.0, complete=False) == NO
+
+
+def test_a_figure_without_a_target_shows_a_dash_whatever_its_value() -> None:
+    assert judge(None, 42.0) == DASH
+    assert judge(None, None) == DASH
+    crowd = report.line(
+        row_named("3 last byte stored → available, 1 KB, all in flight"), {"upload_latency": latency(3)}
+    )
+    assert (crowd.target, crowd.met) == (DASH, DASH)
+    throughput = report.line(row_named("8 grants into one class folder, 10 writers"), {"grant_contention": grants(0)})
+    assert (throughput.target, throughput.met) == (DASH, DASH)
+    assert "20.0 grants/s" in throughput.value
+
+
+def test_every_grant_must_answer_201() -> None:
+    row = row_named("8 grants into one class folder, every one 201")
+    assert report.line(row, {"grant_contention": grants(0)}).met == YES
+    failed = report.line(row, {"grant_contention": grants(2)})
+    assert failed.met == NO
+    assert failed.value == "2 of 300 grants not 201"
+
+
+def test_a_figure_not_measured_or_unreadable_is_not_met() -> None:
+    row = row_named("1 cold start")
+    absent = report.line(row, {})
+    assert (absent.met, absent.date) == (NO, DASH)
+    assert "not measured" in absent.value
+    older = {k: v for k, v in cold_start(1.0).items() if k != "ratio"}  # a JSON from an older script
+    assert report.line(row, {"cold_start": older}).met == NO
+    assert judge(targets.COLD_START_RATIO, float("nan")) == NO
+
+
+def test_a_quick_measurement_says_so_in_its_date() -> None:
+    assert report.date_of({"measured_at": "2026-12-02T14:05:09+00:00"}) == "2026-12-02 14:05"
+    assert report.date_of({"measured_at": "2026-12-02T14:05:09+00:00", "quick": True}).endswith("(BENCH_QUICK)")
+
+
+def test_targets_compare_with_known_operators_only() -> None:
+    with pytest.raises(ValueError, match="unknown comparison"):
+        Target("~", 1, "about one")
+
+
+# -- the document ---------------------------------------------------------------------------------------
+def test_only_the_generated_block_is_rewritten(tmp_path: Path) -> None:
+    results = tmp_path / "bench"
+    results.mkdir()
+    (results / "cold_start.json").write_text(json.dumps(cold_start(1.25)), encoding="utf-8")
+    (results / "half_written.json").write_text('{"bench": "half', encoding="utf-8")
+    document = tmp_path / "BENCHMARKS.md"
+    before, after = "# Benchmarks\n\nHow to run, by hand.\n\n", "\n\n## The machine\n\nBy hand too.\n"
+    document.write_text(f"{before}{report.GENERATED}\nold table\n{report.END}{after}", encoding="utf-8")
+    lines = report.update(document, results)
+    written = document.read_text(encoding="utf-8")
+    assert written.startswith(before + report.GENERATED) and written.endswith(report.END + after)
+    assert "old table" not in written
+    assert "| 1 cold start, import + health + first listing | ≤ 1.3× a boto3-only Chalice app | 1.25× " in written
+    assert "| yes | 2026-12-02 14:05 |" in written
+    assert len(lines) == len(report.rows())
+    report.update(document, results)
+    assert document.read_text(encoding="utf-8") == written  # generated again: the same
+
+
+def test_a_document_without_markers_is_refused() -> None:
+    with pytest.raises(ValueError, match="markers"):
+        report.splice("# Benchmarks\n", "table")
