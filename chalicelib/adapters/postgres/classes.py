@@ -1,0 +1,186 @@
+"""Classes, memberships, the roster and assignments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.adapters.postgres.db import Repository, Row, decode_cursor, encode_cursor, opt_second, second, utc
+from chalicelib.domain.models import Assignment, ClassRecord, Membership
+from chalicelib.domain.ports import ClassPage
+from chalicelib.errors import StaleWriteError
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+def class_from_row(row: Row) -> ClassRecord:
+    return ClassRecord(
+        id=row["class_id"],
+        school=row["school"],
+        name=row["name"],
+        teachers=tuple(row["teachers"]),
+        students=tuple(row["students"]),
+        archived_at=utc(row["archived_at"]),
+        year=row["year"],
+    )
+
+
+def assignment_from_row(row: Row) -> Assignment:
+    due_at, created = utc(row["due_at"]), utc(row["created_at"])
+    assert due_at is not None and created is not None
+    return Assignment(
+        id=row["assignment_id"],
+        school=row["school"],
+        class_id=row["class_id"],
+        title=row["title"],
+        due_at=due_at,
+        closes_at=utc(row["closes_at"]),
+        max_size=row["max_size"],
+        allowed_types=tuple(row["allowed_types"]) if row["allowed_types"] is not None else None,
+        created_by=row["created_by"],
+        created_at=created,
+        archived_at=utc(row["archived_at"]),
+    )
+
+
+def _put_member(
+    conn: psycopg.Connection[Row], school: str, user: str, class_id: str, role: str, archived: bool
+) -> None:
+    conn.execute(
+        "INSERT INTO members (school, user_id, class_id, role, archived) VALUES (%s, %s, %s, %s, %s)"
+        " ON CONFLICT (school, user_id, class_id) DO UPDATE SET role = EXCLUDED.role, archived = EXCLUDED.archived",
+        (school, user, class_id, role, archived),
+    )
+
+
+class ClassRepository(Repository):
+    """`classes`, `members` and `assignments`."""
+
+    def membership(self, school: str, user_id: str) -> Membership:
+        """The caller's classes, as committed: a removal counts on the next request."""
+        rows = self._db.all(
+            "SELECT class_id, role, archived FROM members WHERE school = %s AND user_id = %s", (school, user_id)
+        )
+        teaching = frozenset(str(r["class_id"]) for r in rows if r["role"] == "teacher")
+        studying = frozenset(str(r["class_id"]) for r in rows if r["role"] != "teacher")
+        archived = frozenset(str(r["class_id"]) for r in rows if r["archived"])
+        return Membership(teaching, studying, archived)
+
+    def archive_class(self, record: ClassRecord, year: str, now: datetime, assignments: Sequence[Assignment]) -> None:
+        """Close a class's school year in one transaction: its members' rows, its assignments, and the
+        class last, on condition it exists and was not archived yet (StaleWriteError otherwise, and
+        nothing is written; closing again after a crash finds nothing half done)."""
+        members = [(u, "teacher") for u in record.teachers] + [(u, "student") for u in record.students]
+        with self._db.transaction() as conn:
+            for user, role in members:
+                _put_member(conn, record.school, user, record.id, role, True)
+            for assignment in assignments:
+                conn.execute(
+                    "UPDATE assignments SET archived_at = %s WHERE school = %s AND assignment_id = %s",
+                    (second(now), record.school, assignment.id),
+                )
+            done = conn.execute(
+                "UPDATE classes SET archived_at = %s, year = %s WHERE school = %s AND class_id = %s"
+                " AND archived_at IS NULL",
+                (second(now), year, record.school, record.id),
+            )
+            if not done.rowcount:
+                raise StaleWriteError("The record changed meanwhile.")
+
+    def get_class(self, school: str, class_id: str) -> ClassRecord | None:
+        row = self._db.one("SELECT * FROM classes WHERE school = %s AND class_id = %s", (school, class_id))
+        return None if row is None else class_from_row(row)
+
+    def put_class(self, record: ClassRecord) -> None:
+        """Create or replace a class; membership rows follow the new lists exactly."""
+        self.put_roster(record.school, [record])
+
+    def put_roster(self, school: str, classes: Sequence[ClassRecord]) -> int:
+        """Create or replace classes in one transaction; only what changed is written (a replaced class
+        loses its archive mark, as a DynamoDB Put of the whole item). Answers the writes made."""
+        old = {c.id: c for c in self.get_classes(school, [c.id for c in classes])}
+        writes = 0
+        with self._db.transaction() as conn:
+            for record in classes:
+                before = old.get(record.id)
+                wanted = {u: "teacher" for u in record.teachers} | {u: "student" for u in record.students}
+                had = {} if before is None else {u: "teacher" for u in before.teachers}
+                had |= {} if before is None else {u: "student" for u in before.students}
+                for user, role in wanted.items():  # memberships first: they decide access
+                    if had.get(user) != role:
+                        _put_member(conn, school, user, record.id, role, False)
+                        writes += 1
+                for user in had.keys() - wanted.keys():
+                    conn.execute(
+                        "DELETE FROM members WHERE school = %s AND user_id = %s AND class_id = %s",
+                        (school, user, record.id),
+                    )
+                    writes += 1
+                if before != record:
+                    conn.execute(
+                        "INSERT INTO classes (school, class_id, name, teachers, students) VALUES (%s, %s, %s, %s, %s)"
+                        " ON CONFLICT (school, class_id) DO UPDATE SET name = EXCLUDED.name,"
+                        " teachers = EXCLUDED.teachers, students = EXCLUDED.students, archived_at = NULL, year = NULL",
+                        (school, record.id, record.name, list(record.teachers), list(record.students)),
+                    )
+                    writes += 1
+        return writes
+
+    def list_classes(self, school: str, limit: int, cursor: str | None) -> ClassPage:
+        partition = f"SCHOOL#{school}"
+        params: dict[str, Any] = {"school": school, "n": limit + 1, "after": ""}
+        if cursor:
+            params["after"] = decode_cursor(cursor, {"pk": partition}, "sk").removeprefix("CLASS#")
+        rows = self._db.all(
+            "SELECT * FROM classes WHERE school = %(school)s AND class_id > %(after)s ORDER BY class_id LIMIT %(n)s",
+            params,
+        )
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor({"pk": partition, "sk": f"CLASS#{rows[-1]['class_id']}"})
+        return ClassPage(classes=[class_from_row(r) for r in rows], next_cursor=next_cursor)
+
+    def get_classes(self, school: str, class_ids: Iterable[str]) -> list[ClassRecord]:
+        ids = sorted(set(class_ids))
+        if not ids:
+            return []
+        rows = self._db.all(
+            "SELECT * FROM classes WHERE school = %s AND class_id = ANY(%s) ORDER BY class_id", (school, ids)
+        )
+        return [class_from_row(r) for r in rows]
+
+    def put_assignment(self, assignment: Assignment) -> None:
+        """A new assignment (StaleWriteError if its id is taken)."""
+        self._db.run(
+            "INSERT INTO assignments (school, assignment_id, class_id, title, due_at, closes_at, max_size,"
+            " allowed_types, created_by, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                assignment.school,
+                assignment.id,
+                assignment.class_id,
+                assignment.title,
+                second(assignment.due_at),
+                opt_second(assignment.closes_at),
+                assignment.max_size,
+                list(assignment.allowed_types) if assignment.allowed_types is not None else None,
+                assignment.created_by,
+                second(assignment.created_at),
+            ),
+        )
+
+    def get_assignment(self, school: str, assignment_id: str) -> Assignment | None:
+        row = self._db.one(
+            "SELECT * FROM assignments WHERE school = %s AND assignment_id = %s", (school, assignment_id)
+        )
+        return None if row is None else assignment_from_row(row)
+
+    def list_assignments(self, school: str, class_id: str) -> list[Assignment]:
+        """A class's assignments by due date."""
+        rows = self._db.all(
+            "SELECT * FROM assignments WHERE school = %s AND class_id = %s ORDER BY due_at, assignment_id",
+            (school, class_id),
+        )
+        return [assignment_from_row(r) for r in rows]
