@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -365,7 +366,11 @@ def grant_rows() -> list[Row]:
         def errors_shown(r: Result, space: str = space) -> str:
             levels = [_level(space, w)(r) for w in GRANT_WRITERS]
             made = sum(level["grants"] for level in levels)
-            return f"{sum(level['errors'] for level in levels):,} of {made:,} grants not 201"
+            wrong: Counter[str] = Counter()
+            for level in levels:
+                wrong.update({k: v for k, v in level.get("statuses", {}).items() if k != "201"})
+            answers = f" ({', '.join(f'{k}×{v}' for k, v in sorted(wrong.items()))})" if wrong else ""
+            return f"{sum(level['errors'] for level in levels):,} of {made:,} grants not 201{answers}"
 
         rows.append(
             Row(f"8 grants into one {space}, every one 201", "grant_contention", t.GRANT_ERRORS, errors_shown, errors)

@@ -28,6 +28,7 @@ FIGURES = [
     "archive_memory",
     "large_upload",
     "cost_model",
+    "grant_contention",
 ]
 
 

@@ -3,7 +3,7 @@ process on free ports, for the figures that go through the API as tablets do.
 
 The child prints one ready line (JSON: the API and AWS endpoints, the table, the pump's and clamd's
 pids) and runs until its stdin closes; its parts log to `stack.log` in the build directory.
-Usage (internal): .venv/bin/python -m bench.stack_process BUILD_DIR MAX_UPLOAD
+Usage (internal): .venv/bin/python -m bench.stack_process BUILD_DIR MAX_UPLOAD [ENV_JSON]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from bench.common import BENCH_ENV, SECRET, free_port, ready_child
 
 
-def stack_child(build: str, max_upload: int) -> None:
+def stack_child(build: str, max_upload: int, env: dict[str, str] | None = None) -> None:
     from local.stack import LocalStack, StackConfig
 
     ready = os.fdopen(os.dup(1), "w")
@@ -32,7 +32,7 @@ def stack_child(build: str, max_upload: int) -> None:
         moto_port=free_port(),
         jwt_secret=SECRET,
         max_upload_size=max_upload,
-        extra_env=dict(BENCH_ENV),
+        extra_env={**BENCH_ENV, **(env or {})},
     )
     stack = LocalStack(config)
     stack.start()
@@ -52,13 +52,15 @@ def stack_child(build: str, max_upload: int) -> None:
 
 
 @contextmanager
-def local_stack_process(build: Path, max_upload: int) -> Iterator[dict[str, Any]]:
+def local_stack_process(build: Path, max_upload: int, env: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    """The stack in a child process; `env` adds to what its functions see (e.g. CARTABLE_RECORD_CALLS)."""
+
     def failure() -> str:
         log = build / "stack.log"
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
         return f"the local stack did not start:\n{tail}"
 
-    command = [sys.executable, "-m", "bench.stack_process", str(build), str(max_upload)]
+    command = [sys.executable, "-m", "bench.stack_process", str(build), str(max_upload), json.dumps(env or {})]
     with ready_child(command, failure) as ready:
         yield ready
 
@@ -76,4 +78,4 @@ def stack_log_on_error(build: Path) -> Iterator[None]:
 
 
 if __name__ == "__main__":
-    stack_child(sys.argv[1], int(sys.argv[2]))
+    stack_child(sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]) if len(sys.argv) > 3 else None)

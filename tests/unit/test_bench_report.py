@@ -39,9 +39,17 @@ def latency(available: int, n: int = 10, p50_ms: float = 101.4) -> dict[str, Any
 
 
 def grants(errors: int) -> dict[str, Any]:
-    level = {"grants": 100, "errors": 0, "grants_per_s": 20.0, "p50_ms": 40.0, "p99_ms": 90.0, "retries": 0}
-    levels = {f"{s}, {w}": dict(level) for s in report.GRANT_SPACES for w in report.GRANT_WRITERS}
+    level: dict[str, Any] = {
+        "grants": 100,
+        "errors": 0,
+        "grants_per_s": 20.0,
+        "p50_ms": 40.0,
+        "p99_ms": 90.0,
+        "retries": 0,
+    }
+    levels = {f"{s}, {w}": dict[str, Any](level) for s in report.GRANT_SPACES for w in report.GRANT_WRITERS}
     levels["class folder, 50"]["errors"] = errors
+    levels["class folder, 50"]["statuses"] = {"201": 100 - errors, **({"503": errors} if errors else {})}
     return {"bench": "grant_contention", "levels": levels}
 
 
@@ -102,7 +110,7 @@ def test_every_grant_must_answer_201() -> None:
     assert report.line(row, {"grant_contention": grants(0)}).met == YES
     failed = report.line(row, {"grant_contention": grants(2)})
     assert failed.met == NO
-    assert failed.value == "2 of 300 grants not 201"
+    assert failed.value == "2 of 300 grants not 201 (503×2)"
 
 
 def test_a_figure_not_measured_or_unreadable_is_not_met() -> None:
