@@ -1,4 +1,10 @@
-"""Bearer JWT verification exactly as the contract says: pinned algorithms, exp/iss/aud required."""
+"""Bearer JWT verification exactly as the contract says: pinned algorithms, exp/iss/aud required.
+
+The identity provider's tokens (RS256/ES256) are verified through its JWKS in every stage that names
+one, stage local included (`make dev` starts a real OpenID provider). Stage local also takes HS256
+tokens signed with its shared secret and issued by `cartable-local`, for tests and scripts: chosen by
+the token's `alg`, each kind checked against its own key, algorithms and issuer only.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import jwt
 
 from chalicelib.domain.models import Principal, Role, is_valid_id
 from chalicelib.errors import ServiceUnavailableError, UnauthorizedError
-from chalicelib.settings import Settings
+from chalicelib.settings import LOCAL_ISSUER, Settings
 
 log = logging.getLogger("cartable.auth")
 
@@ -33,14 +39,17 @@ class TokenVerifier:
         self._settings = settings
         self._jwks: jwt.PyJWKClient | None = None
 
-    def _key_and_algorithms(self, token: str) -> tuple[Any, list[str]]:
-        if self._settings.is_local:
-            return self._settings.jwt_secret, LOCAL_ALGORITHMS
+    def _key_algorithms_issuer(self, token: str) -> tuple[Any, list[str], str]:
+        settings = self._settings
+        local_token = jwt.get_unverified_header(token).get("alg") in LOCAL_ALGORITHMS
+        if settings.is_local and (local_token or settings.jwks_url is None):
+            return settings.jwt_secret, LOCAL_ALGORITHMS, LOCAL_ISSUER
+        if settings.jwks_url is None:
+            raise jwt.InvalidTokenError("no identity provider")
         if self._jwks is None:
-            assert self._settings.jwks_url is not None
-            self._jwks = jwt.PyJWKClient(self._settings.jwks_url, cache_keys=True, lifespan=600, timeout=5)
+            self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=600, timeout=5)
         try:
-            return self._jwks.get_signing_key_from_jwt(token).key, IDP_ALGORITHMS
+            return self._jwks.get_signing_key_from_jwt(token).key, IDP_ALGORITHMS, settings.jwt_issuer
         except jwt.PyJWKClientConnectionError as exc:
             raise ServiceUnavailableError("The identity provider cannot be reached; try again shortly.") from exc
 
@@ -51,13 +60,13 @@ class TokenVerifier:
         if scheme.lower() != "bearer" or not token:
             raise InvalidTokenError()
         try:
-            key, algorithms = self._key_and_algorithms(token)
+            key, algorithms, issuer = self._key_algorithms_issuer(token)
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=algorithms,
                 audience=self._settings.jwt_audience,
-                issuer=self._settings.jwt_issuer,
+                issuer=issuer,
                 leeway=LEEWAY_SECONDS,
                 options={"require": REQUIRED_CLAIMS, "verify_signature": True},
             )

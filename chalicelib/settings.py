@@ -10,6 +10,7 @@ from functools import lru_cache
 from chalicelib.errors import ConfigurationError
 
 LOCAL = "local"
+LOCAL_ISSUER = "cartable-local"  # the `iss` of stage local's HS256 tokens (tests and scripts)
 STAGES = ("local", "dev", "prod")
 ADDRESSING_STYLES = ("auto", "path", "virtual")
 MIB = 1024 * 1024
@@ -42,7 +43,7 @@ class Settings:
     jwt_issuer: str
     jwt_audience: str
     jwt_secret: str | None
-    jwks_url: str | None
+    jwks_url: str | None  # the identity provider's keys: required outside local, optional in local
     clamd_address: str
     clamd_timeout: float
     max_upload_size: int
@@ -67,6 +68,8 @@ class Settings:
     service_name: str = "cartable"  # the `service` of every log line and metric dimension
     metrics_namespace: str = "Cartable"
     log_dir: str | None = None  # stage local: a directory where each process also writes its JSON log lines
+    oidc_client_id: str = "cartable-web"  # the web client at the school's identity provider (a public client)
+    oidc_scope: str = "openid profile"  # what the web client asks the provider for
 
     @property
     def is_local(self) -> bool:
@@ -118,7 +121,8 @@ class Settings:
             s3_addressing_style=style,
             s3_region=env.get("CARTABLE_S3_REGION") or None,
             dynamodb_endpoint=env.get("CARTABLE_DYNAMODB_ENDPOINT") or None,
-            jwt_issuer=get("CARTABLE_JWT_ISSUER", "cartable-local" if local else None),
+            # Stage local with a provider (make dev, the browser tests) verifies its tokens as production does.
+            jwt_issuer=get("CARTABLE_JWT_ISSUER", LOCAL_ISSUER if local and not jwks_url else None),
             jwt_audience=get("CARTABLE_JWT_AUDIENCE", "cartable"),
             jwt_secret=secret if local else None,
             jwks_url=jwks_url,
@@ -151,6 +155,8 @@ class Settings:
             service_name=get("POWERTOOLS_SERVICE_NAME", "cartable"),
             metrics_namespace=get("POWERTOOLS_METRICS_NAMESPACE", "Cartable"),
             log_dir=(env.get("CARTABLE_LOG_DIR") or None) if local else None,
+            oidc_client_id=get("CARTABLE_OIDC_CLIENT_ID", "cartable-web"),
+            oidc_scope=get("CARTABLE_OIDC_SCOPE", "openid profile"),
         )
         if problems:
             raise ConfigurationError("; ".join(problems))
@@ -158,7 +164,7 @@ class Settings:
 
 
 def _identity(env: Mapping[str, str], local: bool, problems: list[str]) -> tuple[str | None, str | None]:
-    """The JWT secret (stage local only) and the JWKS URL (every other stage)."""
+    """The JWT secret (stage local only) and the JWKS URL (every other stage; stage local's provider too)."""
     secret = env.get("CARTABLE_JWT_SECRET") or ("local-dev-secret" if local else None)
     jwks_url = env.get("CARTABLE_JWKS_URL") or None
     if not local and secret and not jwks_url:

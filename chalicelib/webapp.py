@@ -1,24 +1,30 @@
-"""The web client in stage `local`: its static files, and a sign-in for the demo school's users.
+"""The web client in stage `local`: its static files, its configuration, and tokens for scripts.
+
+People sign in with OpenID Connect (authorization code + PKCE) at the identity provider that
+`config.json` names: in stage local the demo school's (local/oidc, started by `make dev`). The
+HS256 tokens of `POST /v1/local/token` are for tests and scripts only.
 
 Outside stage `local` every route here answers 404: the deployment serves `web/` from its own
-origin (S3 behind CloudFront) and people sign in with the school's identity provider.
+origin (S3 behind CloudFront), `config.json` included, and people sign in with the school's provider.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from chalice.app import Response
 
 from chalicelib.domain.models import Role, iso
 from chalicelib.errors import BadRequestError, NotFoundError
-from chalicelib.settings import Settings, settings
+from chalicelib.settings import LOCAL_ISSUER, Settings, settings
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 INDEX = "index.html"
@@ -27,12 +33,16 @@ INDEX = "index.html"
 STATIC_FILES: dict[str, str] = {
     "app.js": "text/javascript; charset=utf-8",
     "api.js": "text/javascript; charset=utf-8",
+    "auth.js": "text/javascript; charset=utf-8",
     "i18n.js": "text/javascript; charset=utf-8",
     "ui.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "icon.svg": "image/svg+xml",
 }
 HTML = "text/html; charset=utf-8"
+# Written from the settings, not read from `web/`: where the page signs people in.
+CONFIG = "config.json"
+JSON_TYPE = "application/json"
 
 DEMO_SCHOOL = "demo"
 DEMO_TOKEN_TTL = 8 * 3600  # a working day on the local stack
@@ -77,7 +87,11 @@ class WebClient:
         return self._serve(INDEX, HTML)
 
     def static(self, name: str) -> Response:
-        """One whitelisted file of `web/`."""
+        """One whitelisted file of `web/`, or the page's configuration."""
+        if name == CONFIG:
+            self._require_local()
+            body = json.dumps(self.configuration())
+            return Response(body=body, status_code=200, headers=self._headers(JSON_TYPE))
         content_type = STATIC_FILES.get(name)
         if content_type is None:
             raise NotFoundError()
@@ -91,13 +105,21 @@ class WebClient:
             raise NotFoundError() from exc
         return Response(body=body, status_code=200, headers=self._headers(content_type))
 
+    def configuration(self) -> dict[str, Any]:
+        """The identity provider the page signs people in with (none: the page says so)."""
+        provider = self._settings.jwt_issuer if self._settings.jwks_url else None
+        return {"issuer": provider, "clientId": self._settings.oidc_client_id, "scope": self._settings.oidc_scope}
+
     def _headers(self, content_type: str) -> dict[str, str | list[str]]:
-        # The page talks to the API (same origin) and sends bytes to the object store's presigned URLs.
-        # Served in stage `local` only, where the object store's endpoint is always set.
-        storage = self._settings.s3_endpoint or ""
+        # The page talks to the API (same origin), to the identity provider (discovery, tokens) and
+        # sends bytes to the object store's presigned URLs. Served in stage `local` only, where the
+        # object store's endpoint is always set.
+        issuer = self.configuration()["issuer"]
+        provider = f"{urlsplit(issuer).scheme}://{urlsplit(issuer).netloc}" if issuer else None
+        sources = " ".join(filter(None, [self._settings.s3_endpoint, provider]))
         policy = (
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-            f"connect-src 'self' {storage}; object-src 'none'; base-uri 'none'; form-action 'none'; "
+            f"connect-src 'self' {sources}; object-src 'none'; base-uri 'none'; form-action 'none'; "
             "frame-ancestors 'none'"
         )
         return {
@@ -130,7 +152,7 @@ class WebClient:
             "role": user.role.value,
             "iat": now,
             "exp": now + DEMO_TOKEN_TTL,
-            "iss": self._settings.jwt_issuer,
+            "iss": LOCAL_ISSUER,
             "aud": self._settings.jwt_audience,
         }
         token = jwt.encode(claims, self._settings.jwt_secret, algorithm="HS256")

@@ -2,8 +2,9 @@
 
 Two classes with their teachers and students, an assignment in each (one already past due, so a
 late submission shows), and a few files: class material, a student's draft shared with a friend,
-and two submissions. Its people are the demo users of `chalicelib/webapp.py`, who sign in from
-the web client's picker; their tokens come from the local-only `POST /v1/local/token`.
+and two submissions. Its people are the demo users of `chalicelib/webapp.py`: in the web client
+they sign in through the local OpenID provider (local/oidc, `accounts()` below); this seed and the
+tests' scripts take HS256 tokens from the local-only `POST /v1/local/token`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,26 @@ CLASSES: dict[str, dict[str, Any]] = {
     },
     "4A": {"name": "4e A — Sciences", "teachers": ["prof-leroy"], "students": ["eleve-chloe", "eleve-david"]},
 }
+
+
+def accounts(password: str) -> list[dict[str, Any]]:
+    """The demo school's people as the local OpenID provider's accounts, with the claims the API reads."""
+    from chalicelib.webapp import DEMO_SCHOOL, DEMO_USERS
+
+    def classes_of(user: str) -> list[str]:
+        return [cid for cid, klass in CLASSES.items() if user in klass["teachers"] or user in klass["students"]]
+
+    return [
+        {
+            "id": user.id,
+            "name": user.name,
+            "role": user.role.value,
+            "school": DEMO_SCHOOL,
+            "classes": classes_of(user.id),
+            "password": password,
+        }
+        for user in DEMO_USERS
+    ]
 
 
 @dataclass

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.oidc import OidcProvider
+
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-west-3"
 log = logging.getLogger("cartable.stack")
@@ -46,6 +48,8 @@ class StackConfig:
     max_upload_size: int = 5 * 1024**3  # the service's own limit; above 64 MiB uploads are multipart
     scan_max_size: int = 1024**3  # what the local clamd reads whole; larger files end too_large_to_scan
     jwt_secret: str = "local-dev-secret"
+    oidc: bool = False  # start the demo school's OpenID provider (local/oidc); `make dev` does
+    oidc_port: int = 8001
     autoreload: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -54,6 +58,7 @@ class StackConfig:
         return cls(
             port=int(os.environ.get("CARTABLE_PORT", "8000")),
             moto_port=int(os.environ.get("CARTABLE_MOTO_PORT", "5001")),
+            oidc_port=int(os.environ.get("CARTABLE_OIDC_PORT", "8001")),
             jwt_secret=os.environ.get("CARTABLE_JWT_SECRET", "local-dev-secret"),
         )
 
@@ -150,6 +155,10 @@ class LocalStack:
         )
         self.queue_url = ""
         self.jobs_queue_url = ""
+        self.oidc: OidcProvider | None = None
+        if config.oidc:
+            origins = [f"http://127.0.0.1:{config.port}", f"http://localhost:{config.port}"]
+            self.oidc = OidcProvider(port=config.oidc_port, build_dir=config.build_dir / "oidc", web_origins=origins)
 
     @property
     def aws_endpoint(self) -> str:
@@ -184,6 +193,8 @@ class LocalStack:
             }
         )
         env.pop("AWS_PROFILE", None)
+        if self.oidc is not None:  # the API verifies the provider's RS256 tokens through its JWKS
+            env.update(self.oidc.api_env())
         env.update(self.config.extra_env)
         return env
 
@@ -209,6 +220,8 @@ class LocalStack:
             self.start_moto()
             self.create_resources()
             self.clamd.start()
+            if self.oidc is not None:
+                self.oidc.start()
             self.start_api()
             self.start_pump()
             self._spawn("jobs", [sys.executable, "-m", "local.pump", "jobs"], "run_jobs")
@@ -332,6 +345,8 @@ class LocalStack:
         """Stop everything this stack started."""
         for name in list(self._processes):
             self._terminate(name)
+        if self.oidc is not None:
+            self.oidc.stop()
         self.clamd.stop()
         if self._moto is not None:
             self._moto.stop()
@@ -344,10 +359,17 @@ def main() -> None:
     parser.add_argument(
         "--seed-demo", action=argparse.BooleanOptionalAction, default=True, help="seed the demo school (local/demo.py)"
     )
+    parser.add_argument(
+        "--oidc",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="start the demo school's OpenID provider (local/oidc) and verify its tokens",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     config = StackConfig.from_env()
     config.autoreload = args.autoreload
+    config.oidc = args.oidc
     stack = LocalStack(config)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
@@ -357,6 +379,9 @@ def main() -> None:
 
             seed(stack.api_url)
         print(f"\nCartable is ready at {stack.api_url} (object store and tables at {stack.aws_endpoint}).")
+        if stack.oidc is not None:
+            oidc = stack.oidc
+            print(f"Identity provider: {oidc.issuer} (the demo school's people, password {oidc.password!r}).")
         if args.seed_demo:
             print(f"Web client: {stack.api_url}/ (sign in as any person of the demo school).")
         print("Ctrl-C stops everything.\n", flush=True)
@@ -364,6 +389,8 @@ def main() -> None:
             for name, process in list(stack._processes.items()):
                 if process.poll() is not None:
                     raise SystemExit(f"{name} stopped unexpectedly (exit {process.returncode})")
+            if stack.oidc is not None and not stack.oidc.running():
+                raise SystemExit("the OpenID provider stopped unexpectedly")
             time.sleep(1)
     except KeyboardInterrupt:
         pass

@@ -14,17 +14,27 @@ const MAX_PAGES = 20;
 const DIGEST_LIMIT = 64 * 1024 * 1024; // above it WebCrypto would need the whole file in memory
 
 export class Api {
-  constructor(base = "") {
+  /** `auth` (auth.js) holds the access token and renews it once when the API answers 401. */
+  constructor(base = "", auth = null) {
     this.base = base;
-    this.token = null;
+    this.auth = auth;
     this.onUnauthorized = null;
+  }
+
+  get token() {
+    return this.auth ? this.auth.accessToken : null;
   }
 
   headers(extra = {}) {
     return this.token ? { ...extra, Authorization: `Bearer ${this.token}` } : extra;
   }
 
-  async request(method, path, body) {
+  /** After a 401, one more try with a renewed access token (the refresh token's), if one can be had. */
+  async renewed(status, retried) {
+    return status === 401 && !retried && this.auth !== null && (await this.auth.refresh());
+  }
+
+  async request(method, path, body, retried = false) {
     const init = { method, headers: this.headers(), cache: "no-store" };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
@@ -36,6 +46,7 @@ export class Api {
     } catch (error) {
       throw new ApiError(0, "network", error.message);
     }
+    if (await this.renewed(response.status, retried)) return this.request(method, path, body, true);
     if (response.status === 204) return null;
     const data = await response.json().catch(() => null);
     if (!response.ok) throw this.failure(response.status, data);
@@ -57,7 +68,7 @@ export class Api {
     return this.request("POST", path, body);
   }
 
-  // -- local stack only: the demo school's people and their tokens (404 in other stages) --
+  // -- local stack only: the demo school's people, for their names (404 in other stages) --
   async demoUsers() {
     try {
       return await this.get("/v1/local/users");
@@ -65,10 +76,6 @@ export class Api {
       if (error.status === 404) return null;
       throw error;
     }
-  }
-
-  demoToken(user) {
-    return this.post("/v1/local/token", { user });
   }
 
   // -- reading --
@@ -205,13 +212,14 @@ export class Api {
   }
 
   /** The API answers 302 to a short-lived signed URL; fetch follows it and the bytes are saved under `name`. */
-  async download(path, name) {
+  async download(path, name, retried = false) {
     let response;
     try {
       response = await fetch(this.base + path, { headers: this.headers(), cache: "no-store" });
     } catch (error) {
       throw new ApiError(0, "network", error.message);
     }
+    if (await this.renewed(response.status, retried)) return this.download(path, name, true);
     if (!response.ok) {
       const data = await response.json().catch(() => null);
       throw this.failure(response.status, data);

@@ -1,17 +1,18 @@
 // Cartable's web client: sign in, browse spaces, upload with progress, follow scans, share, collect homework.
 import { Api } from "./api.js";
+import { Auth } from "./auth.js";
 import { initialLanguage, language, reasonText, setLanguage, t, translatePage, typesText } from "./i18n.js";
-import { announce, claimsOf, formatDate, formatSize, h } from "./ui.js";
+import { announce, formatDate, formatSize, h } from "./ui.js";
 
-const TOKEN_KEY = "cartable.token";
 const LANG_KEY = "cartable.lang";
 const NAMES_KEY = "cartable.names";
 
-const api = new Api();
-const state = { token: null, claims: null, names: new Map(), classes: null, view: 0 };
+const auth = new Auth();
+const api = new Api("", auth);
+const state = { claims: null, names: new Map(), classes: null, view: 0 };
 
 // -- start --------------------------------------------------------------------------------------
-function start() {
+async function start() {
   setLanguage(localStorage.getItem(LANG_KEY) || initialLanguage(navigator.languages || [navigator.language]));
   const select = document.getElementById("lang-select");
   select.value = language();
@@ -28,47 +29,50 @@ function start() {
     state.names = new Map();
   }
   api.onUnauthorized = () => signOut(t("sessionExpired"));
+  auth.onChange = (session) => {
+    if (session) state.claims = auth.claims;
+    else signOut(t("sessionExpired"));
+  };
   document.getElementById("sign-out").addEventListener("click", () => signOut());
   setupShareDialog();
-  if (!takeProviderToken()) {
-    const saved = sessionStorage.getItem(TOKEN_KEY);
-    if (saved) signIn(saved, { quiet: true });
+  let notice = null;
+  let back = false;
+  try {
+    // Back from the identity provider: exchange the code, or say why signing in failed.
+    back = Boolean(await auth.completeSignIn());
+    if (back) await signedIn({ quiet: false });
+  } catch (error) {
+    notice = signInErrorText(error);
   }
-  window.addEventListener("hashchange", () => {
-    takeProviderToken();
-    render();
-  });
-  render();
+  if (!state.claims && auth.restore()) await signedIn({ quiet: true });
+  window.addEventListener("hashchange", () => render());
+  render({ notice });
+  if (back) document.getElementById("main").focus(); // where the keyboard left off: the page itself
 }
 
-/** An identity provider sends people back with `#access_token=...`: sign in, and drop it from the address. */
-function takeProviderToken() {
-  const token = new URLSearchParams(location.hash.slice(1)).get("access_token");
-  if (!token) return false;
-  history.replaceState(null, "", `${location.pathname}#/me`);
-  return signIn(token);
-}
-
-function signIn(token, { quiet = false } = {}) {
-  const claims = claimsOf(token);
-  if (!claims || !claims.sub) return false;
-  state.token = token;
-  state.claims = claims;
+/** The session is there: who is signed in, and the names of the people they will see. */
+async function signedIn({ quiet }) {
+  state.claims = auth.claims;
   state.classes = null;
-  api.token = token;
-  sessionStorage.setItem(TOKEN_KEY, token);
-  if (!quiet) announce(t("signedInAs", { name: displayName(claims.sub) }));
-  return true;
+  if (auth.name) state.names.set(state.claims.sub, auth.name);
+  const demo = await api.demoUsers().catch(() => null); // stage local: the demo school's names
+  if (demo) for (const user of demo.items) state.names.set(user.id, user.name);
+  sessionStorage.setItem(NAMES_KEY, JSON.stringify([...state.names]));
+  if (!quiet) announce(t("signedInAs", { name: displayName(state.claims.sub) }));
 }
 
-function signOut(message) {
-  state.token = null;
+/** With a message (the session ended by itself): back to the sign-in view. Otherwise the provider signs out too. */
+async function signOut(message) {
   state.claims = null;
   state.classes = null;
-  api.token = null;
-  sessionStorage.removeItem(TOKEN_KEY);
+  if (message) auth.forget();
+  else if (await auth.signOut({ locale: language() })) return; // off to the provider, which sends people back
   if (location.hash !== "#/") history.replaceState(null, "", `${location.pathname}#/`);
   render({ notice: message });
+}
+
+function signInErrorText(error) {
+  return t(`signIn_${error.code}`, {}, null) || t("signInFailed");
 }
 
 function displayName(userId) {
@@ -105,12 +109,12 @@ function render({ focus = true, notice = null } = {}) {
   state.view += 1;
   const view = state.view;
   const main = document.getElementById("main");
-  const signedIn = Boolean(state.token);
-  document.getElementById("nav").hidden = !signedIn;
-  document.getElementById("sign-out").hidden = !signedIn;
+  const present = Boolean(state.claims);
+  document.getElementById("nav").hidden = !present;
+  document.getElementById("sign-out").hidden = !present;
   const who = document.getElementById("who");
-  who.hidden = !signedIn;
-  if (signedIn) {
+  who.hidden = !present;
+  if (present) {
     who.textContent = `${displayName(state.claims.sub)} · ${roleLabel(state.claims.role)}`;
   }
   const [name, ...args] = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
@@ -122,7 +126,7 @@ function render({ focus = true, notice = null } = {}) {
     else link.removeAttribute("aria-current");
   }
   let content;
-  if (!signedIn) content = signInView(notice);
+  if (!present) content = signInView(notice);
   else if (name === "shared") content = sharedView();
   else if (name === "news") content = newsView();
   else if (name === "classes") content = classesView();
@@ -159,81 +163,33 @@ function signInView(notice) {
   const body = h("div", { class: "sign-in" });
   const view = page(t("signInTitle"), notice ? h("p", { class: "notice", role: "alert" }, notice) : null, body);
   loading(body, async () => {
-    const demo = await api.demoUsers();
-    if (demo) body.append(demoPicker(demo));
-    else body.append(tokenForm());
+    const provider = await auth.provider();
+    if (!provider) {
+      body.append(h("p", { class: "error", role: "alert" }, t("noProvider")));
+      return;
+    }
+    const error = h("p", { class: "error", role: "alert" });
+    const button = h(
+      "button",
+      {
+        type: "button",
+        class: "sign-in-button",
+        onclick: async () => {
+          button.disabled = true;
+          error.textContent = "";
+          try {
+            await auth.signIn({ locale: language(), returnTo: "#/me" });
+          } catch (failure) {
+            error.textContent = signInErrorText(failure);
+            button.disabled = false;
+          }
+        },
+      },
+      t("signInWithSchool"),
+    );
+    body.append(h("p", { class: "lead" }, t("providerIntro")), error, button);
   });
   return view;
-}
-
-function demoPicker(demo) {
-  for (const user of demo.items) state.names.set(user.id, user.name);
-  sessionStorage.setItem(NAMES_KEY, JSON.stringify([...state.names]));
-  const error = h("p", { class: "error", role: "alert" });
-  const groups = ["student", "teacher", "admin"].map((role) => {
-    const people = demo.items.filter((user) => user.role === role);
-    const headingId = `people-${role}`;
-    return h(
-      "section",
-      { class: "people", "aria-labelledby": headingId },
-      h("h2", { id: headingId }, t(`group_${role}`)),
-      h(
-        "ul",
-        { class: "people-list" },
-        people.map((user) =>
-          h(
-            "li",
-            {},
-            h(
-              "button",
-              {
-                type: "button",
-                class: "person",
-                onclick: async (event) => {
-                  event.currentTarget.disabled = true;
-                  try {
-                    const answer = await api.demoToken(user.id);
-                    signIn(answer.token);
-                    go("#/me");
-                  } catch (failure) {
-                    error.textContent = errorText(failure);
-                    event.currentTarget.disabled = false;
-                  }
-                },
-              },
-              h("span", { class: "person-name" }, user.name),
-              h("span", { class: "person-role" }, `${roleLabel(user.role)} · ${user.id}`),
-            ),
-          ),
-        ),
-      ),
-    );
-  });
-  return h("div", {}, h("p", { class: "lead" }, t("demoIntro", { school: demo.school })), error, ...groups);
-}
-
-function tokenForm() {
-  const error = h("p", { class: "error", role: "alert" });
-  const input = h("textarea", { id: "token-input", rows: 4, required: true, spellcheck: "false", autocomplete: "off" });
-  return h(
-    "form",
-    {
-      class: "token-form",
-      onsubmit: (event) => {
-        event.preventDefault();
-        if (signIn(input.value.trim())) {
-          go("#/me");
-        } else {
-          error.textContent = t("tokenInvalid");
-        }
-      },
-    },
-    h("p", { class: "lead" }, t("providerIntro")),
-    h("label", { for: "token-input" }, t("tokenLabel")),
-    input,
-    error,
-    h("button", { type: "submit" }, t("signIn")),
-  );
 }
 
 // -- files --------------------------------------------------------------------------------------

@@ -54,14 +54,3 @@ export function formatDate(iso, lang) {
   if (!iso) return "";
   return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
 }
-
-/** The claims of a JWT, unverified: only to greet the person; the API verifies every request. */
-export function claimsOf(token) {
-  try {
-    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    const json = new TextDecoder().decode(Uint8Array.from(atob(part), (c) => c.charCodeAt(0)));
-    return JSON.parse(json);
-  } catch {
-    return null;
-  }
-}

@@ -1,5 +1,9 @@
 """Debian's Chromium driven by Playwright over the real local stack, with the demo school seeded.
 
+The stack runs the demo school's OpenID provider (local/oidc) as `make dev` does: every test signs in
+through its login form (`sign_in`), and the API verifies the provider's RS256 tokens through its JWKS.
+The HS256 tokens of `as_demo` only arrange what a test needs besides what it does in the browser.
+
 No browser is ever downloaded: `make test` installs Debian's `chromium`, and Playwright launches
 it from /usr/bin/chromium with a fresh profile per test. Each step's screenshot is written under
 tests/artifacts/browser/<test>/.
@@ -14,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, Playwright, expect, sync_playwright
 
 from local.demo import DemoApi, DemoSchool, seed
-from local.stack import LocalStack
+from local.oidc import DEMO_PASSWORD
+from local.stack import LocalStack, free_port
 from tests.stacks import running_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,7 +45,7 @@ MIB = 1024 * 1024
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The whole local stack for this package only (torn down before the integration tests start theirs)."""
-    yield from running_stack(tmp_path_factory, "browser-stack")
+    yield from running_stack(tmp_path_factory, "browser-stack", oidc=True, oidc_port=free_port())
 
 
 @pytest.fixture(scope="package")
@@ -57,6 +62,21 @@ def base_url(stack: LocalStack) -> str:
 def as_demo(base_url: str) -> Any:
     """The HTTP API as one demo user, to arrange what a test needs besides what it does in the browser."""
     return lambda user: DemoApi(base_url, user)
+
+
+def sign_in(page: Page, base_url: str, user: str, password: str = DEMO_PASSWORD) -> None:
+    """From the page to the provider's login form and back, signed in as the demo school's `user`."""
+    page.goto(f"{base_url}/")
+    page.get_by_role("button", name=re.compile("Sign in with the school account|Se connecter avec")).click()
+    provider_login(page, user, password)
+    expect(page.locator("#who")).to_be_visible()
+
+
+def provider_login(page: Page, user: str, password: str = DEMO_PASSWORD) -> None:
+    """Fill in the identity provider's login form (English or French) and send it."""
+    page.get_by_label(re.compile("^(User name|Identifiant)$")).fill(user)
+    page.get_by_label(re.compile("^(Password|Mot de passe)$")).fill(password)
+    page.get_by_role("button", name=re.compile("^(Sign in|Se connecter)$")).click()
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +110,15 @@ def unexpected(message: ConsoleMessage) -> bool:
 
 
 @pytest.fixture
-def browser_page(playwright: Playwright, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
+def expected_console() -> list[str]:
+    """Console errors a test provokes on purpose (regular expressions), e.g. the 401 of a broken token."""
+    return []
+
+
+@pytest.fixture
+def browser_page(
+    playwright: Playwright, tmp_path: Path, request: pytest.FixtureRequest, expected_console: list[str]
+) -> Iterator[Page]:
     """A fresh Chromium profile, English and tablet-sized unless the test's `browser_options` mark says otherwise."""
     marker = request.node.get_closest_marker("browser_options")
     options: dict[str, Any] = {"locale": "en-US", "viewport": TABLET_LANDSCAPE}
@@ -112,6 +140,7 @@ def browser_page(playwright: Playwright, tmp_path: Path, request: pytest.Fixture
         yield page
     finally:
         context.close()
+    problems = [p for p in problems if not any(re.search(pattern, p) for pattern in expected_console)]
     assert not problems, f"the page reported errors: {problems}"
 
 

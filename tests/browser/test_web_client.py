@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
+import jwt
 import pytest
 from playwright.sync_api import Page, expect
 
 from local.clamav import EICAR
 from local.demo import MINIMAL_PDF, DemoSchool
-from tests.browser.conftest import MIB, TABLET_PORTRAIT, Shots
+from tests.browser.conftest import MIB, TABLET_PORTRAIT, Shots, provider_login, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -23,12 +26,6 @@ def homework_pdf(size: int) -> bytes:
     head = b"%PDF-1.4\n%"
     tail = b"\n" + MINIMAL_PDF.removeprefix(b"%PDF-1.4\n")
     return head + b"x" * (size - len(head) - len(tail)) + tail
-
-
-def sign_in(page: Page, base_url: str, name: str) -> None:
-    page.goto(f"{base_url}/")
-    page.get_by_role("button", name=re.compile(name)).click()
-    expect(page.get_by_role("heading", level=1, name="My files")).to_be_visible()
 
 
 def open_assignment(page: Page, class_name: str, title: str, shots: Shots | None = None) -> None:
@@ -68,11 +65,18 @@ def test_a_student_turns_in_homework_and_sees_it_become_available(
     page = browser_page
     page.goto(f"{base_url}/")
     expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
-    expect(page.get_by_role("button", name=re.compile("Alice Moreau"))).to_be_visible()
-    shots("sign-in-picker")
+    shots("sign-in")
 
-    page.get_by_role("button", name=re.compile("Alice Moreau")).click()
+    # The school's identity provider: its own login form, a wrong password first.
+    page.get_by_role("button", name="Sign in with the school account").click()
+    expect(page.get_by_role("heading", level=1, name="Sign in to the demo school")).to_be_visible()
+    shots("provider-login")
+    provider_login(page, "eleve-alice", "not-the-password")
+    expect(page.get_by_role("alert")).to_have_text("Wrong user name or password.")
+    provider_login(page, "eleve-alice")
     expect(page.get_by_role("heading", level=1, name="My files")).to_be_visible()
+    expect(page.locator("#who")).to_have_text("Alice Moreau · student")
+    assert "code=" not in page.url and "state=" not in page.url
     expect(row(page, "brouillon.txt")).to_contain_text("Available")
     shots("my-files")
 
@@ -113,7 +117,7 @@ def test_a_teacher_sees_the_submission_and_downloads_it(
     assert chloe.wait_scanned(grant["uploadId"]) == "available"
 
     page = browser_page
-    sign_in(page, base_url, "Hélène Durand")
+    sign_in(page, base_url, "prof-durand")
     open_assignment(page, "5e B", assignment["title"])
     submission = page.locator("table.submissions tbody tr[data-student='eleve-chloe']")
     expect(submission).to_contain_text("Chloé Petit")
@@ -154,7 +158,7 @@ def test_late_submissions_are_flagged_for_the_teacher(
     browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
 ) -> None:
     page = browser_page
-    sign_in(page, base_url, "Marc Leroy")
+    sign_in(page, base_url, "prof-leroy")
     open_assignment(page, "4e A", demo.assignments["tp"]["title"])
     late = page.locator("table.submissions tbody tr[data-student='eleve-david']")
     expect(late).to_contain_text("tp-david.pdf")
@@ -169,7 +173,7 @@ def test_a_large_file_goes_in_parts_with_progress_and_becomes_available(
     browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
 ) -> None:
     page = browser_page
-    sign_in(page, base_url, "David Nguyen")
+    sign_in(page, base_url, "eleve-david")
     line = b"Le cycle de l eau : evaporation puis condensation puis precipitations.\n"
     data = (line * (11 * MIB // len(line) + 1))[: 11 * MIB]  # three parts on this stack
     watch_progress(page)
@@ -187,7 +191,7 @@ def test_a_large_file_goes_in_parts_with_progress_and_becomes_available(
 
 def test_an_eicar_upload_shows_as_infected(browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool) -> None:
     page = browser_page
-    sign_in(page, base_url, "David Nguyen")
+    sign_in(page, base_url, "eleve-david")
     shots("signed-in")
     page.get_by_label("File to upload").set_input_files(
         {"name": "virus-test.txt", "mimeType": "text/plain", "buffer": EICAR}
@@ -218,11 +222,18 @@ def test_french_by_default_english_on_demand_and_keyboard_only(
     page.get_by_label("Langue").select_option("en")
     expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
     assert page.evaluate("document.documentElement.lang") == "en"
-    person = page.get_by_role("button", name=re.compile("Bilal Haddad"))
-    person.focus()
+    button = page.get_by_role("button", name="Sign in with the school account")
+    button.focus()
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline == "solid", outline
     shots("focus-visible")
+    page.keyboard.press("Enter")
+    # The provider speaks the page's language (ui_locales); its form is keyboard-only too.
+    expect(page.get_by_role("heading", level=1, name="Sign in to the demo school")).to_be_visible()
+    expect(page.get_by_label("User name")).to_be_focused()
+    page.keyboard.type("eleve-bilal")
+    page.keyboard.press("Tab")
+    page.keyboard.type("cartable")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1, name="My files")).to_be_visible()
     expect(page.locator("#main")).to_be_focused()
@@ -236,7 +247,7 @@ def test_a_student_shares_a_file_with_a_classmate(
     browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool, as_demo: Any
 ) -> None:
     page = browser_page
-    sign_in(page, base_url, "Chloé Petit")
+    sign_in(page, base_url, "eleve-chloe")
     page.get_by_label("File to upload").set_input_files(
         {"name": "fiche-lecture.txt", "mimeType": "text/plain", "buffer": b"Le Petit Prince, chapitre 1.\n"}
     )
@@ -258,26 +269,63 @@ def test_a_student_shares_a_file_with_a_classmate(
     assert "fiche-lecture.txt" in [item["file"]["name"] for item in received]
 
 
-def test_outside_local_the_page_takes_the_identity_providers_token(
-    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool, as_demo: Any
+def test_sign_in_is_the_code_flow_with_pkce_refreshed_and_ended_at_the_provider(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool, as_demo: Any, expected_console: list[str]
 ) -> None:
     page = browser_page
-    # Any stage but local answers 404 here: the page then asks for the identity provider's token.
-    page.route("**/v1/local/users", lambda route: route.fulfill(status=404, json={"error": {"code": "not_found"}}))
-    token = as_demo("prof-leroy").token
-    page.goto(f"{base_url}/")
-    field = page.get_by_label("Access token (JWT)")
-    expect(field).to_be_visible()
-    field.fill("not a token")
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.get_by_role("alert")).to_have_text("This token cannot be read.")
-    shots("token-form")
+    expected_console.append(r"status of 401")  # the broken access token below, before its renewal
+    # No implicit flow: a token in the fragment is never taken, and there is no token to paste.
+    page.goto(f"{base_url}/#access_token={as_demo('prof-leroy').token}")
+    expect(page.get_by_role("button", name="Sign in with the school account")).to_be_visible()
+    expect(page.get_by_label("Access token (JWT)")).to_have_count(0)
+    expect(page.locator("#who")).to_be_hidden()
 
-    # The provider sends people back with the token in the fragment; it never stays in the address bar.
-    page.goto(f"{base_url}/#access_token={token}")
-    expect(page.get_by_role("heading", level=1, name="My files")).to_be_visible()
-    assert "access_token" not in page.url
-    expect(page.locator("#who")).to_have_text("prof-leroy · teacher")
-    page.get_by_role("link", name="Classes").click()
+    # The authorization request: code, PKCE S256, state and nonce.
+    with page.expect_request(re.compile(r"/auth\?")) as authorization:
+        page.get_by_role("button", name="Sign in with the school account").click()
+    query = dict(parse_qsl(urlsplit(authorization.value.url).query))
+    assert query["response_type"] == "code" and query["code_challenge_method"] == "S256", query
+    assert len(query["code_challenge"]) == 43 and query["state"] and query["nonce"], query
+    provider_login(page, "prof-leroy")
+    expect(page.locator("#who")).to_have_text("Marc Leroy · teacher")
+    session = json.loads(page.evaluate("sessionStorage.getItem('cartable.session')"))
+    header = jwt.get_unverified_header(session["accessToken"])
+    claims = jwt.decode(session["accessToken"], options={"verify_signature": False})
+    assert header["alg"] == "RS256" and claims["iss"].startswith("http://127.0.0.1:"), (header, claims)
+    assert claims["sub"] == "prof-leroy" and claims["role"] == "teacher" and claims["school"] == "demo"
+    assert session["refreshToken"]
+    shots("signed-in-through-the-provider")
+
+    # An access token the API refuses: the page renews it with the (rotated) refresh token, once.
+    page.evaluate(
+        """() => {
+            const session = JSON.parse(sessionStorage.getItem('cartable.session'));
+            session.accessToken = 'e30.e30.broken';
+            sessionStorage.setItem('cartable.session', JSON.stringify(session));
+            history.replaceState(null, '', '/#/classes');
+        }"""
+    )
+    page.reload()
     expect(page.get_by_role("link", name=re.compile("4e A"))).to_be_visible()
-    shots("signed-in-with-provider-token")
+    renewed = json.loads(page.evaluate("sessionStorage.getItem('cartable.session')"))
+    assert renewed["accessToken"] != "e30.e30.broken"
+    assert renewed["refreshToken"] != session["refreshToken"]
+    shots("renewed")
+
+    # Signing out ends the provider's session too, then comes back to the page.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", level=1, name="Sign out of the demo school?")).to_be_visible()
+    shots("provider-logout")
+    page.get_by_role("button", name="Yes, sign me out").click()
+    expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('cartable.session')") is None
+    page.get_by_role("button", name="Sign in with the school account").click()
+    expect(page.get_by_label("User name")).to_be_visible()  # no session left at the provider
+    shots("signed-out")
+
+    # A callback the page did not ask for is refused.
+    page.goto(f"{base_url}/?code=forged&state=forged")
+    expect(page.locator(".notice")).to_have_text(
+        "This sign-in answer matches no request of this page: please try again."
+    )
+    assert "code=" not in page.url

@@ -125,3 +125,42 @@ def test_local_stage_uses_the_shared_secret() -> None:
     rs = jwt.encode(claims(iss="cartable-local"), RSA_KEY, algorithm="RS256")
     with pytest.raises(UnauthorizedError):
         verifier.verify(bearer(rs))
+
+
+@pytest.fixture
+def local_idp_verifier(jwks_url: str) -> TokenVerifier:
+    """Stage local with its OpenID provider (make dev): the provider's tokens, and the scripts' HS256 ones."""
+    env = {**BASE, "CARTABLE_STAGE": "local", "CARTABLE_JWKS_URL": jwks_url, "CARTABLE_JWT_ISSUER": ISSUER}
+    return TokenVerifier(Settings.from_env(env))
+
+
+def test_local_stage_verifies_the_providers_tokens_through_its_jwks(local_idp_verifier: TokenVerifier) -> None:
+    rs = jwt.encode(claims(), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"})
+    assert local_idp_verifier.verify(bearer(rs)) == Principal("u1", "s1", Role.TEACHER)
+    scripts = jwt.encode(claims(iss="cartable-local"), "local-dev-secret", algorithm="HS256")
+    assert local_idp_verifier.verify(bearer(scripts)).user_id == "u1"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        # Each kind of token is held to its own issuer: no HS256 token passes for the provider's...
+        pytest.param(lambda: jwt.encode(claims(), "local-dev-secret", algorithm="HS256"), id="hs256-provider-iss"),
+        # ...and no provider-signed token for a script's.
+        pytest.param(
+            lambda: jwt.encode(claims(iss="cartable-local"), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"}),
+            id="rs256-local-iss",
+        ),
+        pytest.param(
+            lambda: jwt.encode(claims(iss="cartable-local"), "another-secret", algorithm="HS256"), id="hs256-wrong-key"
+        ),
+        pytest.param(lambda: jwt.encode(claims(iss="cartable-local"), None, algorithm="none"), id="alg-none"),
+        pytest.param(
+            lambda: jwt.encode(claims(aud="x"), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"}), id="aud"
+        ),
+        pytest.param(lambda: "not.a.token", id="garbage"),
+    ],
+)
+def test_local_stage_with_a_provider_refuses(local_idp_verifier: TokenVerifier, token: Any) -> None:
+    with pytest.raises(UnauthorizedError):
+        local_idp_verifier.verify(bearer(token()))

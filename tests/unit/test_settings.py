@@ -89,3 +89,14 @@ def test_the_log_level_is_a_setting_and_the_log_directory_is_local_only() -> Non
     prod = {**BASE, "CARTABLE_STAGE": "prod", "CARTABLE_JWKS_URL": "https://idp/certs", "CARTABLE_JWT_ISSUER": "i"}
     prod.update(CARTABLE_CURSOR_SECRET="c", CARTABLE_RECEIPT_SECRET="r", CARTABLE_LOG_DIR="/tmp/logs")
     assert Settings.from_env(prod).log_dir is None
+
+
+def test_stage_local_with_a_provider_names_its_issuer() -> None:
+    """`make dev` verifies its provider's tokens as production does: the JWKS needs the issuer with it."""
+    with pytest.raises(ConfigurationError, match="CARTABLE_JWT_ISSUER is required"):
+        Settings.from_env({**BASE, "CARTABLE_JWKS_URL": "http://127.0.0.1:8001/jwks"})
+    local = Settings.from_env(
+        {**BASE, "CARTABLE_JWKS_URL": "http://127.0.0.1:8001/jwks", "CARTABLE_JWT_ISSUER": "http://127.0.0.1:8001"}
+    )
+    assert local.is_local and local.jwt_secret == "local-dev-secret"  # the scripts' tokens still verify
+    assert (local.oidc_client_id, local.oidc_scope) == ("cartable-web", "openid profile")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jwt
@@ -15,6 +16,16 @@ from chalicelib.webapp import DEMO_SCHOOL, DEMO_USERS, STATIC_FILES, WEB_DIR, We
 
 BASE = {"AWS_DEFAULT_REGION": "eu-west-3", "CARTABLE_BUCKET": "b", "CARTABLE_TABLE": "t"}
 LOCAL = Settings.from_env({**BASE, "CARTABLE_STAGE": "local", "CARTABLE_S3_ENDPOINT": "http://127.0.0.1:5001"})
+LOCAL_IDP = Settings.from_env(
+    {
+        **BASE,
+        "CARTABLE_STAGE": "local",
+        "CARTABLE_S3_ENDPOINT": "http://127.0.0.1:5001",
+        "CARTABLE_JWKS_URL": "http://127.0.0.1:8001/jwks",
+        "CARTABLE_JWT_ISSUER": "http://127.0.0.1:8001",
+        "CARTABLE_OIDC_SCOPE": "openid profile school files",
+    }
+)
 PROD = Settings.from_env(
     {
         **BASE,
@@ -61,9 +72,29 @@ def test_a_missing_file_is_not_found(tmp_path: Path) -> None:
         WebClient(LOCAL, directory=tmp_path).static("app.js")
 
 
+def test_the_configuration_names_the_identity_provider_the_page_signs_in_with() -> None:
+    response = WebClient(LOCAL_IDP).static("config.json")
+    assert response.headers["Content-Type"] == "application/json"
+    assert json.loads(str(response.body)) == {
+        "issuer": "http://127.0.0.1:8001",
+        "clientId": "cartable-web",
+        "scope": "openid profile school files",
+    }
+    # The page reaches the provider (discovery, tokens) besides the API and the object store.
+    policy = str(WebClient(LOCAL_IDP).page().headers["Content-Security-Policy"])
+    assert "connect-src 'self' http://127.0.0.1:5001 http://127.0.0.1:8001;" in policy
+    # Without a provider the page says so rather than pretending.
+    assert json.loads(str(WebClient(LOCAL).static("config.json").body))["issuer"] is None
+
+
+def test_scripts_tokens_still_verify_beside_the_providers() -> None:
+    answer = WebClient(LOCAL_IDP).demo_token({"user": "prof-leroy"})
+    assert TokenVerifier(LOCAL_IDP).verify(f"Bearer {answer['token']}").user_id == "prof-leroy"
+
+
 def test_outside_local_every_route_is_not_found() -> None:
     client = WebClient(PROD)
-    for call in (client.page, lambda: client.static("app.js"), client.demo_users):
+    for call in (client.page, lambda: client.static("app.js"), lambda: client.static("config.json"), client.demo_users):
         with pytest.raises(NotFoundError):
             call()
     with pytest.raises(NotFoundError):
