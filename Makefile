@@ -19,16 +19,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(PYTHON_VERSION)
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: dev try lock test check lint typecheck unit integration browser bench package lint-template deps system-deps browser-deps clean
+.PHONY: dev try lock test check lint typecheck unit integration browser bench package lint-template deps system-deps browser-deps oidc-deps clean
 
-dev: deps
+dev: deps oidc-deps
 	$(BIN)/python -m local.stack $(DEV_ARGS)
 
 # With `make dev` running: grant, upload, wait for the scan, download (the README's quickstart).
 try: deps
 	$(BIN)/python -m local.quickstart
 
-test: deps browser-deps check package lint-template
+test: deps browser-deps oidc-deps check package lint-template
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 check: lint typecheck
@@ -60,7 +60,7 @@ integration: deps
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
 # The web client in a real browser (Playwright driving Debian's chromium); screenshots in tests/artifacts/.
-browser: deps browser-deps
+browser: deps browser-deps oidc-deps
 	$(BIN)/pytest tests/browser $(PYTEST_ARGS)
 
 deps: system-deps $(STAMP)
@@ -89,6 +89,18 @@ system-deps:
 # The browser tests drive Debian's chromium through Playwright; no browser is ever downloaded.
 browser-deps:
 	@infra/system-deps chromium
+
+# Stage local's OpenID provider (local/oidc, Node's oidc-provider): exactly its lock, once per lock change
+# (offline afterwards). npm ci's stamp is node_modules/.package-lock.json, newer than the lock.
+OIDC := local/oidc
+oidc-deps: $(OIDC)/node_modules/.package-lock.json
+
+$(OIDC)/node_modules/.package-lock.json: $(OIDC)/package.json $(OIDC)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  echo "make: the local OpenID provider needs Node.js >= 20.19 and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	@cd $(OIDC) && npm ci --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error || { \
+	  echo "make: npm ci failed in $(OIDC): the registry or npm's cache must hold its locked packages (package-lock.json)" >&2; exit 1; }
+	@touch $@
 
 clean:
 	rm -rf .build .mypy_cache .ruff_cache .pytest_cache
