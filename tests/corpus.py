@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import subprocess
 import zipfile
 from collections.abc import Callable
@@ -113,6 +114,42 @@ def _pdf() -> bytes:
     pdf.set_font("Helvetica", size=14)
     pdf.cell(text="Devoir de mathématiques : exercice 3")
     return bytes(pdf.output())
+
+
+def script_pdf() -> bytes:
+    """A real PDF (fpdf2) made to run script when opened, as attackers make one: an incremental update
+    gives its catalog an /OpenAction to a JavaScript action (what make-pdf-javascript-like tools write)."""
+    pdf = _pdf()
+    root = int(_found(rb"/Root (\d+) 0 R", pdf))
+    size = int(_found(rb"/Size (\d+)", pdf))
+    previous = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    catalog = re.sub(rb"/OpenAction \[[^\]]*\]", b"", _found(rb"\n%d 0 obj\s*<<(.*?)>>\s*endobj" % root, pdf))
+    out = bytearray(pdf)
+    at_catalog = len(out)
+    out += b"%d 0 obj\n<<%s/OpenAction %d 0 R\n>>\nendobj\n" % (root, catalog, size)
+    at_action = len(out)
+    out += b"%d 0 obj\n<< /Type /Action /S /JavaScript /JS (app.alert\\('Bonjour'\\)) >>\nendobj\n" % size
+    xref = len(out)
+    out += b"xref\n%d 1\n%010d 00000 n \n%d 1\n%010d 00000 n \n" % (root, at_catalog, size, at_action)
+    out += b"trailer\n<< /Size %d /Root %d 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (size + 1, root, previous, xref)
+    return bytes(out)
+
+
+def _found(pattern: bytes, data: bytes) -> bytes:
+    match = re.search(pattern, data, re.DOTALL)
+    assert match is not None, pattern
+    return match.group(1)
+
+
+def repacked(container: bytes, member: str, data: bytes) -> bytes:
+    """A zip-based document with one more member, its own members copied as they were (an OpenDocument's
+    `mimetype` first and stored), as an attacker repacks a real one."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(container)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info, source.read(info.filename))
+        target.writestr(member, data)
+    return out.getvalue()
 
 
 # -- pictures -------------------------------------------------------------------------------------
@@ -334,6 +371,41 @@ _PRODUCED: list[tuple[str, str, str, str, Callable[[Path], bytes]]] = [
     ("ggb-no-type", "triangle.ggb", "application/octet-stream", GGB, lambda _: _ggb()),
     ("ggb-geogebra-type", "triangle.ggb", GGB, GGB, lambda _: _ggb()),
 ]
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """A file that must never be served: bytes, what the sender declares, its name, the refusal reason."""
+
+    id: str
+    name: str
+    declared: str
+    reason: str
+    data: bytes
+
+
+# id, name, declared, reason, producer: what clamd does not see, made from the real producers' files
+_HOSTILE: list[tuple[str, str, str, str, Callable[[], bytes]]] = [
+    ("pdf-javascript", "devoir.pdf", "application/pdf", "active_content", script_pdf),
+    ("pdf-javascript-in-a-zip", "devoirs.zip", "application/zip", "active_content",
+     lambda: _zip([("lisez-moi.txt", FRENCH.encode()), ("devoir.pdf", script_pdf())])),
+    ("pdf-javascript-in-a-docx", "expose.docx", DOCX, "active_content",
+     lambda: repacked(_docx(), "word/embeddings/devoir.pdf", script_pdf())),
+    ("pdf-javascript-in-an-odt", "redaction.odt", ODT, "active_content",
+     lambda: repacked(_odt(), "Object 1/devoir.pdf", script_pdf())),
+    ("pdf-javascript-in-a-zip-in-a-zip", "classe.zip", "application/zip", "active_content",
+     lambda: _zip([("5C/devoirs.zip", _zip([("devoir.pdf", script_pdf())]))])),
+]  # fmt: skip
+
+
+def hostile_ids() -> list[str]:
+    """Every hostile file's id, known before any is made (for test parametrization)."""
+    return [ident for ident, *_ in _HOSTILE]
+
+
+def hostile() -> list[Hostile]:
+    """Every hostile file, made afresh (small: no cache needed)."""
+    return [Hostile(ident, name, declared, reason, produce()) for ident, name, declared, reason, produce in _HOSTILE]
 
 
 def sample_ids() -> list[str]:

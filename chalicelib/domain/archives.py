@@ -4,12 +4,14 @@ clamd trims a zip member larger than its MaxFileSize to its head without an aler
 ZIP64 archive, and lets a nested bomb through. So every zip (Office, OpenDocument, Scratch and GeoGebra
 files are zips too) is read here in the same single pass that hashes it and feeds clamd: each local
 header as it comes, each member inflated with bounded memory to learn its true size (and to read the
-archives nested in it, to a bounded depth), then the central directory and its end record at the end,
-which must agree with the local headers. The first problem found ends the inspection with a `Finding`.
+archives nested in it, to a bounded depth, and the PDFs in it to the PDF inspector, as a bare PDF is read),
+then the central directory and its end record at the end, which must agree with the local headers. The
+first problem found ends the inspection with a `Finding`.
 
 No I/O: `ZipInspector.feed` takes the bytes in any chunks (S3 reads, a local buffer), `finish` decides.
-Memory stays bounded whatever the archive: a chunk, a header, one inflate window per nesting level and
-each level's directory (at most `DIRECTORY_LIMIT`).
+Memory stays bounded whatever the archive: a chunk, a header, one inflate window per nesting level, a
+member's first kilobyte (to tell a zip or a PDF), the PDF inspector of the member being read and each
+level's directory (at most `DIRECTORY_LIMIT`).
 
 This module parses each level's stream; the budget, a member's header fields and the directory and end
 records are checked by `zipchecks`.
@@ -24,7 +26,9 @@ from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
 
-from chalicelib.domain.findings import ArchiveLimits, Finding
+from chalicelib.domain.content import MARKER_WINDOW
+from chalicelib.domain.findings import ArchiveLimits, Finding, PdfRules
+from chalicelib.domain.pdf import PDF_MAGIC, PdfInspector
 from chalicelib.domain.zipchecks import (
     CENTRAL,
     DEFLATED,
@@ -48,6 +52,9 @@ DESCRIPTOR_FORMAT = struct.Struct("<III")  # crc, compressed, uncompressed (afte
 SIZES_LATER = 0x0008  # sizes and crc follow the data, in a data descriptor
 
 INFLATE_STEP = 64 * 1024  # bytes inflated (and read) at a time: the memory of one member being read
+# A member's first bytes, kept until they tell what it is: a zip (its first four) or a PDF (whose header
+# readers find anywhere in the first kilobyte, as for a bare PDF).
+SNIFF_SIZE = MARKER_WINDOW
 
 
 @dataclass
@@ -64,8 +71,9 @@ class Entry:
     consumed: int = 0  # compressed bytes read
     produced: int = 0  # uncompressed bytes seen
     inflater: Any = None
-    sniff: bytearray | None = None  # the first bytes, until it is known whether they are a zip
+    sniff: bytearray | None = None  # the first bytes, until it is known whether they are a zip or a PDF
     nested: _Level | None = None
+    pdf: PdfInspector | None = None  # a PDF member's inspector, fed its bytes as they are inflated
 
     @property
     def later(self) -> bool:
@@ -230,7 +238,7 @@ class _Level:
         return True
 
     def _emit(self, entry: Entry, out: bytes | bytearray) -> None:
-        """Bytes of a member's content: counted, checked, and given to the zip nested in it, if any."""
+        """Bytes of a member's content: counted, checked, and given to what reads it (a nested zip, a PDF)."""
         if not out:
             return
         entry.produced += len(out)
@@ -242,16 +250,31 @@ class _Level:
             self._budget.expand(len(out))
         if entry.sniff is not None:
             entry.sniff += out
-            if len(entry.sniff) < 4:
+            if len(entry.sniff) < SNIFF_SIZE:
                 return
-            head, entry.sniff = bytes(entry.sniff), None
-            if head[:4] in ZIP_MAGIC:
-                if self._depth + 1 > self._budget.limits.max_depth:
-                    raise Found(Finding.TOO_DEEP)
-                entry.nested = _Level(self._budget, self._depth + 1)
-            out = head
+            out = self._sniffed(entry)
+        self._pass_on(entry, out)
+
+    def _sniffed(self, entry: Entry) -> bytes:
+        """Tell from its first bytes what the member is: a nested zip (read as a level of its own), a PDF
+        (read by the PDF inspector, when the policy refuses active content), or neither; they are answered."""
+        head, entry.sniff = bytes(entry.sniff or b""), None
+        if head[:4] in ZIP_MAGIC:
+            if self._depth + 1 > self._budget.limits.max_depth:
+                raise Found(Finding.TOO_DEEP)
+            entry.nested = _Level(self._budget, self._depth + 1)
+        elif PDF_MAGIC in head[:SNIFF_SIZE] and self._budget.pdf is not None:
+            entry.pdf = PdfInspector(self._budget.pdf_rules())
+        return head
+
+    def _pass_on(self, entry: Entry, out: bytes | bytearray) -> None:
+        """Member bytes to what reads them: the nested zip's level, or the PDF inspector."""
         if entry.nested is not None:
             entry.nested.feed(out)
+        elif entry.pdf is not None and out:
+            entry.pdf.feed(out)
+            if entry.pdf.finding is not None:
+                raise Found(entry.pdf.finding)
 
     def _end_data(self) -> None:
         entry = self._entry
@@ -281,12 +304,24 @@ class _Level:
         if entry.size is not None and entry.produced != entry.size:
             raise Found(Finding.MALFORMED)
         entry.size, entry.packed = entry.produced, entry.consumed
+        if entry.sniff is not None:  # shorter than SNIFF_SIZE: told from all of it
+            self._pass_on(entry, self._sniffed(entry))
         if entry.nested is not None:
             entry.nested.finish()
-        entry.inflater = entry.nested = entry.sniff = None
+        if entry.pdf is not None:
+            self._finish_pdf(entry.pdf)
+        entry.inflater = entry.nested = entry.sniff = entry.pdf = None
         self._entries[entry.offset] = entry
         self._entry = None
         self._state = _State.HEADER
+
+    def _finish_pdf(self, inspector: PdfInspector) -> None:
+        """The end of a PDF member: what its inspector found ends the archive's inspection; what it
+        inflated counts against the archive's PDFs' allowance."""
+        finding = inspector.finish()
+        self._budget.pdf_inflated += inspector.inflated
+        if finding is not None:
+            raise Found(finding)
 
     # -- the directory -------------------------------------------------------------------------------
 
@@ -300,9 +335,10 @@ class _Level:
 class ZipInspector:
     """Fed the bytes of a zip in order, in any chunks; `finish` answers the first finding, or None."""
 
-    def __init__(self, limits: ArchiveLimits, member_limit: int | None = None) -> None:
+    def __init__(self, limits: ArchiveLimits, member_limit: int | None = None, pdf: PdfRules | None = None) -> None:
+        """`pdf`: the rules PDF members are inspected by, as bare PDFs are (None: they are not)."""
         limit = limits.max_member_size if member_limit is None else min(limits.max_member_size, member_limit)
-        self._budget = Budget(limits, limit)
+        self._budget = Budget(limits, limit, pdf)
         self._root = _Level(self._budget, 0)
         self._finding: Finding | None = None
 
@@ -331,9 +367,11 @@ class ZipInspector:
         return self._finding
 
 
-def inspect_zip(chunks: Iterable[bytes], limits: ArchiveLimits, member_limit: int | None = None) -> Finding | None:
+def inspect_zip(
+    chunks: Iterable[bytes], limits: ArchiveLimits, member_limit: int | None = None, pdf: PdfRules | None = None
+) -> Finding | None:
     """The first finding in a zip given as chunks (a local buffer, a file read in pieces), or None."""
-    inspector = ZipInspector(limits, member_limit)
+    inspector = ZipInspector(limits, member_limit, pdf)
     for chunk in chunks:
         inspector.feed(chunk)
         if inspector.finding is not None:

@@ -10,11 +10,9 @@ import logging
 from chalicelib.domain.archives import ZIP_MAGIC, ZipInspector
 from chalicelib.domain.content import MARKER_WINDOW, ContentPolicy
 from chalicelib.domain.findings import Finding
-from chalicelib.domain.pdf import PdfInspector
+from chalicelib.domain.pdf import PDF_MAGIC, PdfInspector
 
 log = logging.getLogger("cartable.scan")
-
-PDF_MAGIC = b"%PDF-"
 
 
 class Inspection:
@@ -54,11 +52,13 @@ class Inspection:
 
     def _choose(self) -> bytes:
         head, self._head, self._chosen = bytes(self._head), bytearray(), True
+        pdf = self._policy.pdf if self._policy.pdf.reject_active else None
         if head[:4] in ZIP_MAGIC:
-            self._inspector = ZipInspector(self._policy.archives, self._scan_limit)
-        elif PDF_MAGIC in head[:MARKER_WINDOW] and self._policy.pdf.reject_active:
+            # The PDFs in a zip (or in an Office file) run script as bare ones do: read them alike.
+            self._inspector = ZipInspector(self._policy.archives, self._scan_limit, pdf)
+        elif PDF_MAGIC in head[:MARKER_WINDOW] and pdf is not None:
             # Readers find the header anywhere in the first kilobyte, as libmagic does.
-            self._inspector = PdfInspector(self._policy.pdf)
+            self._inspector = PdfInspector(pdf)
         return head
 
     def _feed(self, chunk: bytes) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from chalicelib.domain.findings import Finding, PdfRules
 
+PDF_MAGIC = b"%PDF-"  # a PDF's header: readers find it anywhere in the first kilobyte
 DELIMITERS = rb"\x00\t\n\f\r ()<>\[\]{}/%"
 # The filters a stream may name; of them only Flate (or none) is read in an object stream.
 FILTERS = frozenset(
@@ -322,7 +323,12 @@ class PdfInspector:
         """What was found so far (the inspection stops at the first)."""
         return self._shared.finding
 
-    def feed(self, data: bytes) -> None:
+    @property
+    def inflated(self) -> int:
+        """Bytes inflated from object streams so far (an archive's PDFs share one allowance)."""
+        return self._shared.inflated
+
+    def feed(self, data: bytes | bytearray) -> None:
         """The next bytes of the PDF (nothing more is done once something was found)."""
         if self._shared.finding is None and data:
             self._root.feed(data)

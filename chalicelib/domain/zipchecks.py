@@ -6,9 +6,10 @@ tell, and the central directory and end records against the members that were re
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from chalicelib.domain.findings import ArchiveLimits, Finding
+from chalicelib.domain.findings import ArchiveLimits, Finding, PdfRules
 from chalicelib.domain.zipdir import END64, END64_FORMAT, END_FORMAT, LOCATOR_FORMAT, end_record
 
 if TYPE_CHECKING:
@@ -40,12 +41,20 @@ class Found(Exception):
 class Budget:
     """What the whole archive, nested levels included, has used of the limits."""
 
-    def __init__(self, limits: ArchiveLimits, member_limit: int) -> None:
+    def __init__(self, limits: ArchiveLimits, member_limit: int, pdf: PdfRules | None = None) -> None:
         self.limits = limits
         self.member_limit = member_limit
+        self.pdf = pdf  # the rules PDF members are inspected by (None: they are not)
         self.read = 0  # bytes of the archive itself fed so far
         self.members = 0
         self.expanded = 0
+        self.pdf_inflated = 0  # bytes inflated from the object streams of the PDF members read so far
+
+    def pdf_rules(self) -> PdfRules:
+        """The rules for the next PDF member: what the archive's PDFs have inflated counts against one
+        allowance, so ten thousand small PDFs cannot each inflate the whole of it."""
+        assert self.pdf is not None
+        return replace(self.pdf, max_inflated=max(0, self.pdf.max_inflated - self.pdf_inflated))
 
     def member(self) -> None:
         self.members += 1

@@ -4,7 +4,8 @@ Every file of the corpus (tests/corpus.py: made by python-docx, openpyxl, python
 pillow-heif, fpdf2, ffmpeg, and as Scratch and GeoGebra save theirs) is sent with the type a browser
 or tablet declares; each ends `available`, its `contentType` the type it was judged, and downloads
 byte for byte with that `Content-Type` and `attachment`. All are sent first, then checked, so the
-scans overlap.
+scans overlap. The corpus's hostile files (made from the same producers' files: a PDF that runs script
+when opened, bare or inside a zip, a Word or an OpenDocument file) each end `rejected` with their reason.
 """
 
 from __future__ import annotations
@@ -167,3 +168,25 @@ def test_hostile_documents_are_never_served(pupil: Api, name: str, build: Any, d
     assert file["status"] == verdict, file
     assert file["reason"], file
     assert pupil.get(f"/v1/files/{grant['fileId']}/content").status_code == 409
+
+
+@pytest.fixture(scope="module")
+def hostile() -> dict[str, corpus.Hostile]:
+    return {h.id: h for h in corpus.hostile()}
+
+
+@pytest.fixture(scope="module")
+def sent_hostile(pupil: Api, hostile: dict[str, corpus.Hostile]) -> dict[str, dict[str, Any]]:
+    """Every hostile file sent at once, so their scans overlap too."""
+    return {ident: pupil.upload(h.name, h.data, h.declared, path=f"/hostile-{ident}") for ident, h in hostile.items()}
+
+
+@pytest.mark.parametrize("hostile_id", corpus.hostile_ids())
+def test_a_hostile_file_of_the_corpus_is_refused_with_its_reason(
+    pupil: Api, hostile: dict[str, corpus.Hostile], sent_hostile: dict[str, dict[str, Any]], hostile_id: str
+) -> None:
+    threat, grant = hostile[hostile_id], sent_hostile[hostile_id]
+    file = pupil.wait_status(grant["fileId"], timeout=20)
+    assert (file["status"], file["reason"]) == ("rejected", threat.reason), f"{threat.declared} → {file}"
+    answer = pupil.get(f"/v1/files/{grant['fileId']}/content")
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "not_available", answer.text

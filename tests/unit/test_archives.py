@@ -12,6 +12,7 @@ import json
 import os
 import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -348,3 +349,112 @@ def test_an_inspector_that_breaks_fails_closed() -> None:
     broken = replace(policy, archives=replace(policy.archives, max_member_size=cast(int, None)))
     assert inspected(docx(), broken) == ("scan_failed",)
     assert inspected(b"Bonjour\n", broken) == ()  # not a zip: that inspector never ran
+
+
+# -- PDFs inside archives ---------------------------------------------------------------------------------
+
+PDF_RULES = load_content_policy().pdf
+SCRIPT = b"<< /Type /Catalog /OpenAction << /S /JavaScript /JS (app.alert\\(1\\)) >> >>"
+
+
+def pdf_of(*objects: bytes) -> bytes:
+    """A small PDF of these objects, numbered from 1 (the PDF inspector needs no cross-reference table)."""
+    body = b"".join(b"%d 0 obj\n%s\nendobj\n" % (n, o) for n, o in enumerate(objects, 1))
+    return b"%PDF-1.7\n" + body + b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+
+
+def pdf_stream(data: bytes) -> bytes:
+    return b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
+
+
+def object_stream(*objects: bytes, inflated: int = 0) -> bytes:
+    """A deflated object stream holding `objects` (padded with spaces to `inflated` bytes)."""
+    body = b"\n".join(objects).ljust(inflated)
+    data = zlib.compress(b"10 0\n" + body)
+    return (
+        b"<< /Type /ObjStm /N 1 /First 5 /Filter /FlateDecode /Length %d >>\nstream\n" % len(data)
+        + data
+        + (b"\nendstream")
+    )
+
+
+# id, the archive, what is found with the policy's PDF rules (None: nothing)
+PDF_CASES: list[tuple[str, Callable[[], bytes], Finding | None]] = [
+    # -- PDFs that only show pages: nothing found
+    ("fpdf2-in-a-zip", lambda: zipped({"devoir.pdf": corpus._pdf()}), None),
+    ("pages-only", lambda: zipped({"a.pdf": pdf_of(b"<< /Type /Catalog /OpenAction [3 0 R /Fit] >>")}), None),
+    ("header-past-the-first-kb", lambda: zipped({"a.pdf": b"x" * 1024 + pdf_of(SCRIPT)}), None),  # no PDF to a reader
+    ("names-in-a-text-member", lambda: zipped({"cours.txt": b"/JavaScript /JS /Launch"}), None),
+    # -- PDFs that run script, however the zip holds them
+    ("deflated", lambda: zipped({"devoir.pdf": pdf_of(SCRIPT)}), Finding.ACTIVE_CONTENT),
+    ("stored", lambda: zipped({"devoir.pdf": pdf_of(SCRIPT)}, zipfile.ZIP_STORED), Finding.ACTIVE_CONTENT),
+    ("descriptors-deflated", lambda: streamed({"devoir.pdf": pdf_of(SCRIPT)}), Finding.ACTIVE_CONTENT),
+    ("descriptors-stored", lambda: streamed({"devoir.pdf": pdf_of(SCRIPT)}, zipfile.ZIP_STORED),
+     Finding.ACTIVE_CONTENT),
+    ("after-other-members", lambda: zipped({"a.txt": b"abc", "b.png": os.urandom(70_000), "c.pdf": pdf_of(SCRIPT)}),
+     Finding.ACTIVE_CONTENT),
+    ("named-otherwise", lambda: zipped({"notes.txt": pdf_of(SCRIPT)}), Finding.ACTIVE_CONTENT),  # readers sniff
+    ("header-within-the-first-kb", lambda: zipped({"a.pdf": b" " * 1000 + pdf_of(SCRIPT)}), Finding.ACTIVE_CONTENT),
+    ("tiny", lambda: zipped({"a.pdf": b"%PDF-1.4\n<< /JS (x) >>"}), Finding.ACTIVE_CONTENT),
+    ("script-after-megabytes", lambda: zipped({"a.pdf": pdf_of(pdf_stream(os.urandom(3 * MIB)), SCRIPT)}),
+     Finding.ACTIVE_CONTENT),
+    ("in-an-object-stream", lambda: zipped({"a.pdf": pdf_of(object_stream(b"<< /S /JavaScript /JS (x) >>"))}),
+     Finding.ACTIVE_CONTENT),
+    ("in-a-nested-zip", lambda: zipped({"5C.zip": zipped({"devoir.pdf": pdf_of(SCRIPT)})}), Finding.ACTIVE_CONTENT),
+    ("in-a-docx", lambda: corpus.repacked(docx(), "word/embeddings/devoir.pdf", pdf_of(SCRIPT)),
+     Finding.ACTIVE_CONTENT),
+    ("attached-program", lambda: zipped({"a.pdf": pdf_of(b"<< /Type /Filespec /F (devoir.exe) >>")}),
+     Finding.EXECUTABLE),
+    # -- object streams past the archive's one allowance, each PDF alone within it
+    ("pdfs-inflating-together", lambda: zipped({f"{i}.pdf": pdf_of(object_stream(b"<< >>", inflated=MIB))
+                                                for i in range(4)}), Finding.TOO_LARGE),
+]  # fmt: skip
+
+SMALL_PDF = replace(PDF_RULES, max_inflated=3 * MIB)
+
+
+@pytest.mark.parametrize(("case", "make", "finding"), PDF_CASES, ids=[c[0] for c in PDF_CASES])
+def test_the_pdfs_in_a_zip_are_read_as_bare_ones(
+    built: dict[str, bytes], case: str, make: Callable[[], bytes], finding: Finding | None
+) -> None:
+    data = built.setdefault(f"pdf-{case}", make())
+    assert inspect_zip([data], LIMITS, pdf=SMALL_PDF) == finding
+    assert inspect_zip(pieces(data, 4093), LIMITS, pdf=SMALL_PDF) == finding
+    if len(data) < 50_000:
+        assert inspect_zip(pieces(data, 1), LIMITS, pdf=SMALL_PDF) == finding
+    # Without PDF rules (a school that allows active content) the members are not read as PDFs.
+    assert inspect_zip([data], LIMITS) is None
+
+
+def test_one_pdf_alone_stays_within_the_allowance() -> None:
+    data = zipped({"0.pdf": pdf_of(object_stream(b"<< >>", inflated=MIB))})
+    assert inspect_zip([data], LIMITS, pdf=SMALL_PDF) is None
+
+
+@pytest.mark.parametrize("hostile_id", corpus.hostile_ids())
+def test_the_hostile_corpus_is_refused_with_its_reason(hostile_id: str) -> None:
+    file = next(h for h in corpus.hostile() if h.id == hostile_id)
+    for size in (MIB, 1000, 7):
+        assert inspected(file.data, size=size) == (file.reason,), size
+
+
+def test_a_school_that_allows_active_content_accepts_them_in_zips_too() -> None:
+    policy = load_content_policy()
+    allowing = replace(policy, pdf=replace(policy.pdf, reject_active=False))
+    for file in corpus.hostile():
+        assert inspected(file.data, allowing) == (), file.id
+
+
+def test_a_pdf_member_is_read_with_bounded_memory() -> None:
+    """A 60 MiB PDF member (a scanned book) read through for script: only its inspector's window is held."""
+    import tracemalloc
+
+    data = zip_bytes([deflated("livre.pdf", [pdf_of(pdf_stream(bytes(60 * MIB)), SCRIPT)])])
+    limits = replace(LIMITS, max_ratio=10**6)  # zeros, for speed: not a bomb here
+    tracemalloc.start()
+    try:
+        assert inspect_zip(pieces(data, MIB), limits, pdf=PDF_RULES) is Finding.ACTIVE_CONTENT
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * MIB, f"{peak / MIB:.1f} MiB"
