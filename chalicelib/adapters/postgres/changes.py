@@ -10,6 +10,12 @@ sees a prefix of the feed, never a hole it would skip. The lock is held only for
 transaction (taken last, after the file's own row), so writers of one space queue for a moment, those
 of other spaces never (DynamoDB's HEAD#… item is the same row, with its condition instead of a lock).
 
+Why not the DynamoDB feed's way without a hot item (numbers taken at once, holes waited for a grace
+period): a PostgreSQL transaction that rolls back cannot void the number it took from a sequence, so
+every rollback would leave a hole that readers wait out; and xid-based visibility does not order
+numbers either (an older transaction may take a later number). A space's writers are a class, not
+a crowd: they queue on its row for the few milliseconds of a commit (50 at once: test_catalog_school).
+
 A file's row in `changes` is replaced by each change, so a reader sees each file once, as of its latest
 change: a deleted file is a `delete`, never an `upsert` left behind."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -70,15 +71,21 @@ class Database:
         self._timeout = timeout
         self._statement_timeout_ms = statement_timeout_ms
         self._pool: ConnectionPool[psycopg.Connection[Row]] | None = None
+        self._opening = threading.Lock()
 
     @property
     def pool(self) -> ConnectionPool[psycopg.Connection[Row]]:
-        if self._pool is None:
+        """The pool, opened by the first caller (once, whatever the threads asking at once)."""
+        if self._pool is not None:
+            return self._pool
+        with self._opening:
+            if self._pool is not None:
+                return self._pool
             from psycopg.rows import dict_row
             from psycopg_pool import ConnectionPool
 
             options = f"-c TimeZone=UTC -c statement_timeout={self._statement_timeout_ms}"
-            self._pool = ConnectionPool(
+            pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
                 self._url,
                 min_size=self._sizes[0],
                 max_size=self._sizes[1],
@@ -87,7 +94,8 @@ class Database:
                 open=True,
                 name="cartable-catalog",
             )
-        return self._pool
+            self._pool = pool
+            return pool
 
     def close(self) -> None:
         if self._pool is not None:
