@@ -1,0 +1,60 @@
+"""The PostgreSQL catalog without a server: the same methods as the DynamoDB catalog (names and
+signatures, whatever each side grows), psycopg loaded only on first use, and the migrations' URL."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+import pytest
+
+from chalicelib.adapters.dynamodb import DynamoCatalog
+from chalicelib.adapters.idempotency import DynamoIdempotencyStore
+from chalicelib.adapters.postgres import PostgresCatalog
+from chalicelib.adapters.postgres.idempotency import PostgresIdempotencyStore, PostgresRateCounter
+from chalicelib.adapters.postgres.migrate import MIGRATIONS, yoyo_url
+from chalicelib.adapters.ratelimit import DynamoRateCounter
+
+
+def methods(cls: type) -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(member)
+        for name, member in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_")
+    }
+
+
+@pytest.mark.parametrize(
+    ("dynamo", "postgres"),
+    [
+        (DynamoCatalog, PostgresCatalog),
+        (DynamoIdempotencyStore, PostgresIdempotencyStore),
+        (DynamoRateCounter, PostgresRateCounter),
+    ],
+)
+def test_the_postgres_adapters_have_the_dynamodb_ones_methods(dynamo: type, postgres: type) -> None:
+    theirs, ours = methods(dynamo), methods(postgres)
+    assert {n: theirs[n] for n in theirs} == {n: ours[n] for n in theirs if n in ours}
+    assert set(ours) - set(theirs) <= {"expire"}  # TTL's deletes: the one thing DynamoDB does alone
+
+
+def test_importing_the_catalog_loads_no_driver() -> None:
+    """A Lambda's cold start pays for psycopg only when it first queries."""
+    code = (
+        "import sys\n"
+        "from chalicelib.adapters.postgres import Database, PostgresCatalog\n"
+        "PostgresCatalog(Database('postgresql://nobody@127.0.0.1:1/none'))\n"
+        "assert 'psycopg' not in sys.modules and 'psycopg_pool' not in sys.modules, sorted(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_migrations_are_sql_files_applied_in_order() -> None:
+    files = sorted(p.name for p in MIGRATIONS.glob("*.sql") if not p.name.endswith(".rollback.sql"))
+    assert files and files[0].startswith("0001.")
+    assert yoyo_url("postgresql://u:p@db:5432/cartable?sslmode=require") == (
+        "postgresql+psycopg://u:p@db:5432/cartable?sslmode=require"
+    )
+    with pytest.raises(ValueError, match="postgresql://"):
+        yoyo_url("mysql://db/cartable")
