@@ -46,7 +46,8 @@ bench: deps
 	$(BIN)/python -m bench.run_all $(BENCH)
 
 # The SAM templates for AWS, offline (no credentials): .build/package/<stage>/sam.json (see README, Deploy).
-PACKAGE_STAGES ?= dev prod
+# `make package STAGE=team-maths` packages that staging alone (infra/stages.py: a-z, 0-9, '-', up to 20).
+PACKAGE_STAGES ?= $(if $(STAGE),$(STAGE),dev prod)
 package: deps
 	$(BIN)/python -m infra.package $(PACKAGE_STAGES)
 

@@ -366,10 +366,17 @@ def _alarms() -> dict[str, dict[str, Any]]:
     return {name: r["Properties"] for name, r in RESOURCES.items() if r.get("Type") == "AWS::CloudWatch::Alarm"}
 
 
+def _text(value: Any) -> str | None:
+    """A literal as itself, an intrinsic function (`Fn::FindInMap`...) as its JSON."""
+    return value if isinstance(value, str | None) else json.dumps(value)
+
+
 def test_alarms_watch_dead_letters_the_uploads_queue_5xx_and_clamd() -> None:
     alarms = _alarms()
     assert all(alarm["AlarmActions"] == ALARM_ACTIONS for alarm in alarms.values()), "all tell the AlarmTopicArn"
-    watched = {(a.get("Namespace"), a.get("MetricName"), json.dumps(a.get("Dimensions"))): a for a in alarms.values()}
+    watched = {
+        (_text(a.get("Namespace")), a.get("MetricName"), json.dumps(a.get("Dimensions"))): a for a in alarms.values()
+    }
 
     def on_queue(queue: str) -> str:
         return json.dumps([{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}])
@@ -379,7 +386,9 @@ def test_alarms_watch_dead_letters_the_uploads_queue_5xx_and_clamd() -> None:
         assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0), queue
     age = watched[("AWS/SQS", "ApproximateAgeOfOldestMessage", on_queue("UploadsQueue"))]
     assert age["Statistic"] == "Maximum" and age["Threshold"] <= 15 * 60
-    clamd = watched[("Cartable", "ClamdErrors", json.dumps([{"Name": "service", "Value": "cartable"}]))]
+    namespace = {"Fn::FindInMap": ["StageSettings", {"Ref": "Stage"}, "MetricsNamespace"]}  # a staging's own
+    clamd = watched[(json.dumps(namespace), "ClamdErrors", json.dumps([{"Name": "service", "Value": "cartable"}]))]
+    assert {stage["MetricsNamespace"] for stage in TEMPLATE["Mappings"]["StageSettings"].values()} == {"Cartable"}
     assert clamd["TreatMissingData"] == "notBreaching" and clamd["Statistic"] == "Sum"
 
 
