@@ -189,7 +189,8 @@ def main() -> None:
     parser.add_argument("--grants", type=int, default=40 if QUICK else 100, help="grants per level")
     parser.add_argument("--writers", type=int, nargs="+", default=list(GRANT_WRITERS))
     args = parser.parse_args()
-    levels = [run_level(space, count, args.grants) for space in GRANT_SPACES for count in args.writers]
+    # At least a grant per writer: a level of 50 writers is 50 devices asking at once.
+    levels = [run_level(space, n, max(args.grants, n)) for space in GRANT_SPACES for n in args.writers]
     rows = []
     for level in levels:
         f = level.figures()
