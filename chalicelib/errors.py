@@ -96,6 +96,11 @@ class ServiceUnavailableError(CartableError):
     code = "service_unavailable"
 
 
+class ContentionError(ServiceUnavailableError):
+    """Two transactions met on one item (DynamoDB's TransactionConflict): nobody's precondition failed,
+    so the adapter tries again; a 503 only if contention outlasts its bound."""
+
+
 class ConfigurationError(CartableError):
     """Settings are missing or wrong: the function cannot start."""
 

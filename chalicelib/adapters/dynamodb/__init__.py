@@ -13,7 +13,8 @@ Keys (pk / sk):
   FILE#{fileId} / SHARE#{shareId}   a share of the file (GSI: SHAREDWITH#{school}#{kind}#{id})
   SHARE#{shareId} / SHARE           the same share, found by its id
   AUDIT#{school} / {at}#{id}        the school's audit trail (GSI: AUDITUSER#{school}#{actor})
-  CHG#{school}#{space} / {seq:012d}  a file's latest change in its space's feed (HEAD#… / HEAD: the counter)
+  CHG#{school}#{space} / {seq:012d}  a file's latest change in its space's feed, or a void where one was
+                                    (HEAD#… / HEAD: the counter, taken by atomic ADD; see `changes`)
   SHA#{school}#{space}#{sha256} / FILE#{fileId}  where clean bytes of a digest already are (dedup)
   NOTIF#{school}#{audience} / {at}#{id}  a notification of a user, a class or its teachers (TTL 90 days)
   JOB#{id} / JOB                            a ZIP built off the request (TTL: a day after its ZIP goes)
@@ -27,7 +28,8 @@ and gsi1sk = `D#{name}` / `F#{name}`, so one query returns a folder's subfolders
 name order; for shares it lists what a user or class received; for audit, one actor's entries.
 
 Modules: `table` (the core: calls, transactions, batches, items, errors, cursors, due keys, the table's
-definition), `records` (files, uploads and versions as items), one repository per aggregate (`files`,
+definition), `records` (files, uploads and versions as items), `changes` (the spaces' feeds, no hot item),
+one repository per aggregate (`files`,
 `verdicts`, `trash`, `classes`, `shares`, `audit`, `feeds`) and `catalog`, the facade that composes them.
 """
 

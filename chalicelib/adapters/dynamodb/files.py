@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.dynamodb.audit import audit_item
+from chalicelib.adapters.dynamodb.changes import ChangeFeed
 from chalicelib.adapters.dynamodb.records import (
     dir_key,
     entry,
@@ -19,7 +20,16 @@ from chalicelib.adapters.dynamodb.records import (
     upload_item,
     version_from_item,
 )
-from chalicelib.adapters.dynamodb.table import DIR_INDEX, Item, Repository, decode_cursor, dump, encode_cursor, load
+from chalicelib.adapters.dynamodb.table import (
+    DIR_INDEX,
+    Item,
+    Repository,
+    Table,
+    decode_cursor,
+    dump,
+    encode_cursor,
+    load,
+)
 from chalicelib.domain.models import AuditEntry, FileRecord, FileStatus, FileVersion, SpaceRef, UploadRecord, iso
 from chalicelib.domain.ports import Change, CleanCopy, Page
 from chalicelib.errors import AlreadyExistsError, QuotaExceededError, StaleWriteError
@@ -27,6 +37,10 @@ from chalicelib.errors import AlreadyExistsError, QuotaExceededError, StaleWrite
 
 class FileRepository(Repository):
     """FILE#…/FILE, FILE#…/VERSION#…, UPLOAD#…, NAME#…, FOLDER#…, SHA#…, QUOTA#…, CHG#… and HEAD#…."""
+
+    def __init__(self, table: Table) -> None:
+        super().__init__(table)
+        self._feed = ChangeFeed(table)
 
     def get_file(self, school: str, file_id: str) -> FileRecord | None:
         """A file of the school; one in the trash is not found."""
@@ -197,19 +211,8 @@ class FileRepository(Repository):
         ]
 
     def changes(self, school: str, space: SpaceRef, after: int, limit: int) -> list[Change]:
-        """Files whose latest change is after sequence `after`, in order: one consistent query."""
-        result = self._call(
-            "query",
-            TableName=self._table,
-            KeyConditionExpression="pk = :p AND sk > :s",
-            ExpressionAttributeValues=dump({":p": f"CHG#{school}#{space}", ":s": f"{after:012d}"}),
-            ConsistentRead=True,
-            Limit=limit,
-        )
-        return [
-            Change(seq=int(item["sk"]), op=str(item["op"]), file=file_from_item(item["file"]))
-            for item in (load(raw) for raw in result.get("Items", []))
-        ]
+        """Files whose latest change is after position `after`, in order (see `changes.ChangeFeed`)."""
+        return self._feed.read(school, str(space), after, limit)
 
     def list_folder(
         self, school: str, space: SpaceRef, path: str, limit: int, cursor: str | None, owner: str | None = None
@@ -240,29 +243,9 @@ class FileRepository(Repository):
         return Page(folders=folders, files=files, next_cursor=next_cursor)
 
     def change(self, after: Item, op: str) -> list[dict[str, Any]]:
-        """Actions that move a file to the end of its space's change feed (its state as of `after`).
+        """Actions that move a file to the end of its space's change feed (its state as of `after`);
+        send them with `commit`, which voids the position taken if the transaction fails."""
+        return self._feed.change(after, op)
 
-        One position per file: its latest change. The space's head counter is advanced on condition,
-        so changes commit in sequence order and a consistent read never skips one."""
-        feed = f"CHG#{after['school']}#{after['space']}"
-        head = self._get(f"HEAD#{after['school']}#{after['space']}", "HEAD")
-        current = 0 if head is None else int(head["seq"])
-        seq = current + 1
-        actions: list[dict[str, Any]] = [
-            {
-                "Update": {
-                    "Key": dump({"pk": f"HEAD#{after['school']}#{after['space']}", "sk": "HEAD"}),
-                    "UpdateExpression": "SET seq = :next",
-                    "ConditionExpression": "attribute_not_exists(seq) OR seq = :current",
-                    "ExpressionAttributeValues": dump({":next": seq, ":current": current}),
-                }
-            }
-        ]
-        previous = int(after.get("changeSeq", 0))
-        if previous:
-            actions.append({"Delete": {"Key": dump({"pk": feed, "sk": f"{previous:012d}"})}})
-        after["changeSeq"] = seq
-        snapshot = {k: v for k, v in after.items() if k not in ("pk", "sk", "gsi1pk", "gsi1sk")}
-        position = {"pk": feed, "sk": f"{seq:012d}", "op": op, "file": snapshot, "fileId": after["fileId"]}
-        actions.append({"Put": {"Item": dump(position)}})
-        return actions
+    def commit(self, actions: list[dict[str, Any]]) -> None:
+        self._feed.commit(actions)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -16,7 +17,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.models import iso
-from chalicelib.errors import BadRequestError, ServiceUnavailableError, StaleWriteError
+from chalicelib.errors import BadRequestError, ContentionError, ServiceUnavailableError, StaleWriteError
+
+log = logging.getLogger("cartable.catalog")
 
 DIR_INDEX = "dir"
 DUE_INDEX = "due"
@@ -56,8 +59,12 @@ def translate(exc: ClientError) -> Exception:
         if "ConditionalCheckFailed" in reasons:
             failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
             return StaleWriteError("The record changed meanwhile.", failed)
+        if "TransactionConflict" in reasons:
+            return ContentionError("The catalog is busy; try again shortly.")
         return ServiceUnavailableError("The catalog is busy; try again shortly.")
-    if code in THROTTLING or code == "TransactionConflictException":
+    if code == "TransactionConflictException":
+        return ContentionError("The catalog is busy; try again shortly.")
+    if code in THROTTLING:
         return ServiceUnavailableError("The catalog is busy; try again shortly.")
     return exc
 
@@ -145,21 +152,34 @@ class Table:
         return found
 
 
-RACE_ATTEMPTS = 6
+RACE_ATTEMPTS = 12  # with the pauses below, about 2.5 s at the most before a race becomes a 503
+RACE_PAUSE_CAP = 0.4
+
+
+def pause_after_race(attempt: int) -> None:
+    """Full jitter, doubling from 10 ms up to a cap: writers that met on one item spread out instead of
+    meeting again, and a hundred of them in one space settle within the bound (see test_busy_folder)."""
+    log.info("race retried attempt=%d", attempt + 1)
+    time.sleep(random.uniform(0, min(RACE_PAUSE_CAP, 0.01 * 2**attempt)))  # noqa: S311 - jitter, not a secret
+
+
+def lost_race(error: Exception) -> bool:
+    """A refusal that is not the caller's: a transaction's condition on a shared record (the space's feed
+    head) failed because another writer moved it, or two transactions met on one item."""
+    return isinstance(error, ContentionError) or (isinstance(error, StaleWriteError) and bool(error.failed))
 
 
 def retried_on_races[T](once: Callable[[], T], attempts: int = RACE_ATTEMPTS) -> T:
-    """`once()`, tried again after a jittered pause while it loses a race: a transaction whose
-    condition failed because another writer moved a shared record (the space's feed head) meanwhile.
-    `once` reads what it needs again each time. A refusal that is not such a race (no failed action
-    named) is raised at once, and so is the last attempt's."""
+    """`once()`, tried again after a jittered pause while it loses a race (`lost_race`). `once` reads what
+    it needs again each time, so a precondition of the caller's that really fails is then raised as its
+    own error. Anything else is raised at once, and so is the last attempt's refusal."""
     for attempt in range(attempts):
         try:
             return once()
-        except StaleWriteError as error:
-            if not error.failed or attempt == attempts - 1:
+        except (StaleWriteError, ContentionError) as error:
+            if not lost_race(error) or attempt == attempts - 1:
                 raise
-            time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not a secret
+            pause_after_race(attempt)
     raise AssertionError("unreachable: the last attempt raises")
 
 

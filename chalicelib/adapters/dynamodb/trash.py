@@ -60,7 +60,7 @@ class TrashRepository(Repository):
         if int(file.get("changeSeq", 0)):
             actions += self._files.change(after, "delete")
         actions.append(put_file_if_unchanged(after, file))
-        self._transact(actions)
+        self._files.commit(actions)
 
     def restore_file(self, file_id: str, audit: AuditEntry) -> None:
         """Back in its folder under its name (if still free) and back in the feed."""
@@ -82,7 +82,7 @@ class TrashRepository(Repository):
             actions += self._files.change(after, "upsert")
         actions.append(put_file_if_unchanged(after, file))
         try:
-            self._transact(actions)
+            self._files.commit(actions)
         except StaleWriteError as exc:
             if 0 in exc.failed:  # the name claim: another file took the name meanwhile
                 raise AlreadyExistsError("Another file now has this name in this folder.") from exc

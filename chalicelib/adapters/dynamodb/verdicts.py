@@ -3,8 +3,6 @@ settlement is written in one transaction on condition nothing changed; a rescan'
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -13,12 +11,20 @@ from chalicelib.adapters.dynamodb.classes import ClassRepository
 from chalicelib.adapters.dynamodb.feeds import notification_item
 from chalicelib.adapters.dynamodb.files import FileRepository
 from chalicelib.adapters.dynamodb.records import blob_item, file_from_item, put_file_if_unchanged, release_action
-from chalicelib.adapters.dynamodb.table import Item, Repository, Table, dump
+from chalicelib.adapters.dynamodb.table import (
+    RACE_ATTEMPTS,
+    Item,
+    Repository,
+    Table,
+    dump,
+    pause_after_race,
+    retried_on_races,
+)
 from chalicelib.domain.content import Verdict
 from chalicelib.domain.models import FileRecord, FileStatus, SpaceKind, UploadRecord, iso
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.settlement import FileChange, Served, settle
-from chalicelib.errors import StaleWriteError
+from chalicelib.errors import ContentionError, StaleWriteError
 
 
 class VerdictRepository(Repository):
@@ -43,14 +49,14 @@ class VerdictRepository(Repository):
         `arrived_at` is when storage received the bytes (its clock, never the device's); `now` if unknown.
         Answers the verdict written: a clean one may end `rejected` (conflict, superseded, deleted)."""
         arrived = (now if arrived_at is None else min(arrived_at, now)).replace(microsecond=0)
-        for attempt in range(6):
+        for attempt in range(RACE_ATTEMPTS):
             try:
                 return self._record_verdict_once(upload, verdict, sha256, object_key, now, arrived)
-            except StaleWriteError:
+            except (StaleWriteError, ContentionError):
                 current = self._files.get_upload(upload.id)
-                if current is None or current.status is not FileStatus.PENDING or attempt == 5:
+                if current is None or current.status is not FileStatus.PENDING or attempt == RACE_ATTEMPTS - 1:
                     raise
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not a secret
+                pause_after_race(attempt)
         raise AssertionError("unreachable: the last attempt raises")
 
     def _record_verdict_once(
@@ -114,7 +120,7 @@ class VerdictRepository(Repository):
             actions.append(release_action(upload.quota_key, settlement.release))  # refused bytes are not kept
         if settlement.change is not FileChange.KEEP:
             actions.append(put_file_if_unchanged(after, file))
-        self._transact(actions)  # KEEP: a refused new version, the served one stays as it was
+        self._files.commit(actions)  # KEEP: a refused new version, the served one stays as it was
         return verdict
 
     def _serve_actions(
@@ -167,7 +173,13 @@ class VerdictRepository(Repository):
     ) -> FileRecord | None:
         """A served object found infected by a rescan, in one transaction: the version that held it now
         points to quarantine; if it was the current one, the file becomes `infected` (a `delete` in its
-        space's feed, out of dedup) and the notifications are written. The file as it was, or None."""
+        space's feed, out of dedup) and the notifications are written. The file as it was, or None.
+        A race with another writer of the space's feed is tried again."""
+        return retried_on_races(lambda: self._quarantine_once(object_key, quarantine_key, signature, now, notes))
+
+    def _quarantine_once(
+        self, object_key: str, quarantine_key: str, signature: str, now: datetime, notes: Sequence[Notification]
+    ) -> FileRecord | None:
         file_id = object_key.split("/")[1]
         file = self._get(f"FILE#{file_id}", "FILE")
         if file is None:
@@ -198,5 +210,5 @@ class VerdictRepository(Repository):
             actions += [{"Put": {"Item": dump(notification_item(n))}} for n in notes]
             actions.append(put_file_if_unchanged(after, file))
         if actions:
-            self._transact(actions)
+            self._files.commit(actions)
         return before
