@@ -156,3 +156,23 @@ def test_only_the_generated_block_is_rewritten(tmp_path: Path) -> None:
 def test_a_document_without_markers_is_refused() -> None:
     with pytest.raises(ValueError, match="markers"):
         report.splice("# Benchmarks\n", "table")
+
+
+# -- figure 8's counts ----------------------------------------------------------------------------------
+def test_retries_are_the_apis_transactions_less_the_grants_made(tmp_path: Path) -> None:
+    from bench.grant_contention import Level, api_transactions, race_lines, share
+
+    def call(operation: str) -> str:
+        return json.dumps({"function": "api_handler", "service": "dynamodb", "operation": operation}) + "\n"
+
+    (tmp_path / "api_handler-1.jsonl").write_text(call("TransactWriteItems") * 3 + call("UpdateItem"), "utf-8")
+    (tmp_path / "api_handler-2.jsonl").write_text(call("TransactWriteItems") * 2, "utf-8")
+    (tmp_path / "scan_uploads-3.jsonl").write_text(call("TransactWriteItems") * 7, "utf-8")  # not the API's
+    (tmp_path / "9.jsonl").write_text('{"message":"race retried attempt=1"}\n{"message":"request served"}\n', "utf-8")
+    level = Level("class folder", 10, transactions=api_transactions(tmp_path), race_lines=race_lines(tmp_path))
+    for status in ("201", "201", "201", "503"):
+        level.record(status, 0.1)
+    figures = level.figures()
+    assert (figures["transactions"], figures["retries"], figures["race_retried_lines"]) == (5, 2, 1)
+    assert (figures["grants"], figures["created"], figures["errors"]) == (4, 3, 1)
+    assert share(100, 50) == [2] * 50 and share(10, 3) == [4, 3, 3]
