@@ -130,7 +130,21 @@ export class Api {
     return { items, folders };
   }
 
+  /** A space's trash (what the caller may restore), newest first, each with `trashedAt` and `purgeAt`. */
+  trash(space) {
+    return this.get(`/v1/spaces/${encodeURIComponent(space)}/trash?limit=1000`);
+  }
+
   // -- writing --
+  /** To the trash: restorable for 30 days. */
+  deleteFile(fileId) {
+    return this.request("DELETE", `/v1/files/${encodeURIComponent(fileId)}`);
+  }
+
+  restore(fileId) {
+    return this.post(`/v1/files/${encodeURIComponent(fileId)}/restore`);
+  }
+
   share(fileId, target, role, expiresAt) {
     const body = { fileId, with: target, role };
     if (expiresAt) body.expiresAt = expiresAt;

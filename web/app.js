@@ -120,7 +120,7 @@ function render({ focus = true, notice = null } = {}) {
   const [name, ...args] = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   for (const link of document.querySelectorAll("#nav a")) {
     const current =
-      link.dataset.view === (name || "me") ||
+      link.dataset.view === (name === "trash" ? "me" : name || "me") ||
       (link.dataset.view === "classes" && ["class", "assignment"].includes(name));
     if (current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -129,6 +129,7 @@ function render({ focus = true, notice = null } = {}) {
   if (!present) content = signInView(notice);
   else if (name === "shared") content = sharedView();
   else if (name === "news") content = newsView();
+  else if (name === "trash") content = trashView(args[0] || "me");
   else if (name === "classes") content = classesView();
   else if (name === "class" && args[0]) content = classView(args[0]);
   else if (name === "assignment" && args[1]) content = assignmentView(args[0], args[1]);
@@ -202,9 +203,10 @@ function statusBadge(status, reason) {
 
 /** A table of files with their status, live-updatable row by row. */
 class FileTable {
-  constructor({ caption, showOwner = false, canShare = () => false }) {
+  constructor({ caption, showOwner = false, canShare = () => false, canDelete = () => false }) {
     this.showOwner = showOwner;
     this.canShare = canShare;
+    this.canDelete = canDelete;
     this.body = h("tbody");
     this.empty = h("p", { class: "empty" }, t("noFiles"));
     const headers = [
@@ -231,18 +233,51 @@ class FileTable {
       this.body,
     );
     this.element = h("div", { class: "table-wrap" }, this.table, this.empty);
+    this.loaded = false; // "no files" only once the answer says so, never while it loads
     this.refreshEmpty();
   }
 
   refreshEmpty() {
     const none = this.body.children.length === 0;
     this.table.hidden = none;
-    this.empty.hidden = !none;
+    this.empty.hidden = !none || !this.loaded;
   }
 
   setFiles(files) {
+    this.loaded = true;
     this.body.replaceChildren(...files.map((file) => this.row(file)));
     this.refreshEmpty();
+  }
+
+  remove(fileId) {
+    const existing = this.body.querySelector(`tr[data-file-id="${CSS.escape(fileId)}"]`);
+    if (existing) existing.remove();
+    this.refreshEmpty();
+  }
+
+  /** To the trash, from where it comes back for 30 days. */
+  deleteButton(file) {
+    return h(
+      "button",
+      {
+        type: "button",
+        class: "secondary",
+        "aria-label": t("deleteNamed", { name: file.name }),
+        onclick: async (event) => {
+          const button = event.currentTarget;
+          button.disabled = true;
+          try {
+            await api.deleteFile(file.id);
+            this.remove(file.id);
+            announce(t("trashed", { name: file.name }));
+          } catch (error) {
+            button.disabled = false;
+            announce(errorText(error));
+          }
+        },
+      },
+      t("delete"),
+    );
   }
 
   upsert(file) {
@@ -263,7 +298,12 @@ class FileTable {
       h(
         "td",
         { "data-label": t("colActions") },
-        h("div", { class: "row-actions" }, fileActions(file, this.canShare(file))),
+        h(
+          "div",
+          { class: "row-actions" },
+          fileActions(file, this.canShare(file)),
+          this.canDelete(file) ? this.deleteButton(file) : null,
+        ),
       ),
     ];
     return h("tr", { dataset: { fileId: file.id, status: file.status } }, cells);
@@ -315,8 +355,37 @@ function fileActions(file, shareable) {
 
 let uploaderCount = 0;
 
+/** Why an upload was refused before any byte left, as a sentence; `again`: the same file may simply be sent again. */
+function refusal(error, file, limits) {
+  const name = file.name;
+  switch (error.code) {
+    case "payload_too_large":
+      return {
+        text: limits && limits.maxSize
+          ? t("refuse_too_large_max", { name, size: formatSize(file.size, language()), max: formatSize(limits.maxSize, language()) })
+          : t("refuse_too_large", { name, size: formatSize(file.size, language()) }),
+      };
+    case "unsupported_media_type":
+      return {
+        text: limits && limits.allowedTypes
+          ? t("refuse_type_allowed", { name, types: typesText(limits.allowedTypes) })
+          : t("refuse_type", { name }),
+      };
+    case "quota_exceeded":
+      return { text: t("refuse_quota", { name }) };
+    case "network":
+    case "aborted":
+    case "storage_refused":
+    case "too_many_requests":
+    case "service_unavailable":
+      return { text: errorText(error), again: true };
+    default:
+      return { text: errorText(error) };
+  }
+}
+
 /** A file picker, a progress bar fed by XMLHttpRequest's upload events, and the scan's verdict, live. */
-function uploader({ space, path = () => "/", heading, onFile }) {
+function uploader({ space, path = () => "/", heading, onFile, limits = null }) {
   uploaderCount += 1;
   const id = `upload-${uploaderCount}`;
   const input = h("input", { type: "file", id: `${id}-input`, name: "file", required: true });
@@ -332,61 +401,109 @@ function uploader({ space, path = () => "/", heading, onFile }) {
   );
   const verdict = h("p", { class: "verdict" });
   const error = h("p", { class: "error", role: "alert" });
+  const again = h("div", { class: "row-actions retry", hidden: true });
   const headingId = `${id}-heading`;
+
+  const clear = () => {
+    error.textContent = "";
+    again.hidden = true;
+    again.replaceChildren();
+  };
+  /** The refusal in words, no progress bar left behind, and a way to try again. */
+  const refused = (text, file, { resend = false } = {}) => {
+    progressBox.hidden = true;
+    error.textContent = text;
+    const retry = resend ? [h("button", { type: "button", onclick: () => send(file) }, t("tryAgain"))] : [];
+    again.replaceChildren(
+      ...retry,
+      h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          onclick: () => {
+            form.reset();
+            clear();
+            verdict.replaceChildren();
+            input.focus();
+          },
+        },
+        t("chooseAnother"),
+      ),
+    );
+    again.hidden = false;
+  };
+
+  async function send(file) {
+    clear();
+    verdict.replaceChildren();
+    if (file.size === 0) {
+      refused(t("refuse_empty", { name: file.name }), file);
+      return;
+    }
+    button.disabled = true;
+    input.disabled = true;
+    progress.value = 0;
+    percent.textContent = percentText(0);
+    progressLabel.textContent = t("sending", { name: file.name });
+    try {
+      let grant;
+      try {
+        grant = await api.upload(file, space, path(), (fraction) => {
+          const value = Math.round(fraction * 100);
+          progressBox.hidden = false; // shown once bytes move, never before the grant
+          progress.value = value;
+          percent.textContent = percentText(value);
+        });
+      } catch (failure) {
+        const why = refusal(failure, file, limits);
+        refused(why.text, file, { resend: why.again });
+        return;
+      }
+      announce(t("sent", { name: file.name }));
+      onFile({
+        id: grant.fileId,
+        name: file.name,
+        size: file.size,
+        status: "pending",
+        reason: null,
+        owner: state.claims.sub,
+        updatedAt: new Date().toISOString(),
+      });
+      const showVerdict = (upload) => {
+        verdict.replaceChildren(
+          h("span", {}, t("verdictOf", { name: file.name })),
+          " ",
+          ...statusBadge(upload.status, upload.reason),
+        );
+      };
+      const done = await api.waitScanned(grant.uploadId, showVerdict);
+      announce(t(`announce_${done.status}`, { name: file.name, reason: reasonText(done.status, done.reason) }));
+      onFile(await api.file(grant.fileId));
+      if (done.status === "rejected" || done.status === "infected") refused("", file);
+      else form.reset();
+    } catch (failure) {
+      refused(errorText(failure), file);
+    } finally {
+      button.disabled = false;
+      input.disabled = false;
+    }
+  }
+
   const form = h(
     "form",
     {
       class: "upload-form",
-      onsubmit: async (event) => {
+      onsubmit: (event) => {
         event.preventDefault();
         const file = input.files[0];
-        error.textContent = "";
+        clear();
         if (!file) {
           error.textContent = t("chooseFileFirst");
           input.focus();
           return;
         }
-        button.disabled = true;
-        input.disabled = true;
-        progress.value = 0;
-        percent.textContent = percentText(0);
-        progressLabel.textContent = t("sending", { name: file.name });
-        progressBox.hidden = false;
-        verdict.replaceChildren();
-        try {
-          const grant = await api.upload(file, space, path(), (fraction) => {
-            const value = Math.round(fraction * 100);
-            progress.value = value;
-            percent.textContent = percentText(value);
-          });
-          announce(t("sent", { name: file.name }));
-          const pending = {
-            id: grant.fileId,
-            name: file.name,
-            size: file.size,
-            status: "pending",
-            reason: null,
-            owner: state.claims.sub,
-            updatedAt: new Date().toISOString(),
-          };
-          onFile(pending);
-          const showVerdict = (upload) => {
-            verdict.replaceChildren(
-              h("span", {}, t("verdictOf", { name: file.name })),
-              " ",
-              ...statusBadge(upload.status, upload.reason),
-            );
-          };
-          const done = await api.waitScanned(grant.uploadId, showVerdict);
-          announce(t(`announce_${done.status}`, { name: file.name, reason: reasonText(done.status, done.reason) }));
-          onFile(await api.file(grant.fileId));
-          form.reset();
-        } catch (failure) {
-          error.textContent = errorText(failure);
-        } finally {
-          button.disabled = false;
-          input.disabled = false;
-        }
+        send(file);
       },
     },
     h("label", { for: input.id }, t("chooseFile")),
@@ -400,6 +517,7 @@ function uploader({ space, path = () => "/", heading, onFile }) {
     progressBox,
     verdict,
     error,
+    again,
   );
 }
 
@@ -408,11 +526,11 @@ function percentText(value) {
 }
 
 /** A space's folder: breadcrumbs, subfolders and files; an uploader when the caller may write. */
-function spaceBrowser({ space, title, writable, canShare, showOwner = false, uploadHeading }) {
+function spaceBrowser({ space, title, writable, canShare, canDelete, showOwner = false, uploadHeading }) {
   let path = "/";
   const crumbs = h("nav", { class: "crumbs", "aria-label": t("foldersLabel") });
   const folders = h("ul", { class: "folders" });
-  const table = new FileTable({ caption: title, showOwner, canShare });
+  const table = new FileTable({ caption: title, showOwner, canShare, canDelete });
   const listing = h(
     "section",
     { class: "card", "aria-labelledby": `${space}-list` },
@@ -489,8 +607,67 @@ function myFilesView() {
     title: t("myFilesList"),
     writable: true,
     canShare: (file) => file.owner === me,
+    canDelete: (file) => file.owner === me,
   });
-  return page(t("myFiles"), browser.element);
+  const trash = h("p", { class: "trash-link" }, h("a", { href: "#/trash/me" }, t("openTrash")));
+  return page(t("myFiles"), browser.element, trash);
+}
+
+/** What was deleted from a space, restorable until it is purged. */
+function trashView(space) {
+  const list = h("div");
+  const section = h("section", { class: "card" }, h("p", { class: "lead" }, t("trashIntro")), list);
+  loading(section, async () => {
+    const answer = await api.trash(space);
+    const empty = h("p", { class: "empty" }, t("trashEmpty"));
+    if (!answer.items.length) {
+      list.append(empty);
+      return;
+    }
+    const items = h("ul", { class: "trash-list" });
+    items.append(
+      ...answer.items.map((file) => {
+        const item = h(
+          "li",
+          { class: "trash-item", dataset: { fileId: file.id } },
+          h("span", { class: "name" }, file.name),
+          h(
+            "span",
+            { class: "meta" },
+            t("trashedOn", {
+              date: formatDate(file.trashedAt, language()),
+              purge: formatDate(file.purgeAt, language()),
+            }),
+          ),
+          h(
+            "button",
+            {
+              type: "button",
+              class: "secondary",
+              "aria-label": t("restoreNamed", { name: file.name }),
+              onclick: async (event) => {
+                event.currentTarget.disabled = true;
+                try {
+                  await api.restore(file.id);
+                  item.remove();
+                  if (!items.children.length) items.replaceWith(empty);
+                  announce(t("restored", { name: file.name }));
+                } catch (error) {
+                  event.currentTarget.disabled = false;
+                  announce(errorText(error));
+                }
+              },
+            },
+            t("restore"),
+          ),
+        );
+        return item;
+      }),
+    );
+    list.append(items);
+  });
+  const back = space === "me" ? h("p", {}, h("a", { href: "#/me" }, t("backToMyFiles"))) : null;
+  return page(t("trash"), section, back);
 }
 
 function sharedView() {
@@ -726,8 +903,9 @@ function studentPanel(assignment) {
     h("h2", { id: "mine-heading" }, t("mySubmission")),
   );
   const lateNote = h("p", { class: "late-note" });
-  const table = new FileTable({ caption: t("mySubmission") });
-  mine.append(lateNote, table.element);
+  const table = new FileTable({ caption: t("mySubmission"), canDelete: (file) => file.owner === state.claims.sub });
+  const trash = h("p", { class: "trash-link" }, h("a", { href: `#/trash/${encodeURIComponent(assignment.space)}` }, t("openTrash")));
+  mine.append(lateNote, table.element, trash);
   const refresh = async () => {
     const answer = await api.submissions(assignment.id);
     const own = answer.items[0];
@@ -743,6 +921,7 @@ function studentPanel(assignment) {
   const upload = uploader({
     space: assignment.space,
     heading: t("turnIn"),
+    limits: { maxSize: assignment.maxSize, allowedTypes: assignment.allowedTypes },
     onFile: (file) => {
       table.upsert(file);
       if (file.status !== "pending") refresh().catch(() => {});

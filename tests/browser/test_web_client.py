@@ -329,3 +329,88 @@ def test_sign_in_is_the_code_flow_with_pkce_refreshed_and_ended_at_the_provider(
         "This sign-in answer matches no request of this page: please try again."
     )
     assert "code=" not in page.url
+
+
+def test_a_refused_file_says_why_in_words_leaves_no_progress_bar_and_can_be_tried_again(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool, expected_console: list[str]
+) -> None:
+    page = browser_page
+    expected_console.append(r"status of 413")  # the grant refused for the assignment's size, below
+    sign_in(page, base_url, "eleve-alice")
+    # While "My submission" loads it says so, never "no files" before the answer.
+    held: list[Any] = []
+    page.route("**/v1/assignments/*/submissions*", lambda route: held.append(route))
+    open_assignment(page, "5e B", demo.assignments["redaction"]["title"])
+    mine = page.locator("section", has=page.get_by_role("heading", name="My submission"))
+    expect(mine.locator(".loading")).to_have_text("Loading…")
+    expect(mine.get_by_text("No files here yet.")).to_be_hidden()
+    shots("submission-loading")
+    for route in held:
+        route.continue_()
+    page.unroute("**/v1/assignments/*/submissions*")
+    expect(mine.locator(".loading")).to_have_count(0)
+    expect(mine.locator("table.files:visible, p.empty:visible")).to_have_count(1)  # the answer, whichever it is
+
+    uploader = page.locator(".uploader")
+    picker = page.get_by_label("File to upload")
+    # An empty file: said in words before anything is sent.
+    picker.set_input_files({"name": "vide.txt", "mimeType": "text/plain", "buffer": b""})
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(uploader.locator(".error")).to_have_text("vide.txt is empty (0 bytes): choose it again, or another file.")
+    expect(uploader.locator(".progress")).to_be_hidden()
+
+    # Too large for the assignment (5 MB): the refusal names both sizes, and no 0 % bar stays above it.
+    picker.set_input_files({"name": "scan.pdf", "mimeType": "application/pdf", "buffer": homework_pdf(5_200_000)})
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(uploader.locator(".error")).to_have_text("scan.pdf is 5.2 MB; this assignment takes files of 5 MB at most.")
+    expect(uploader.locator(".progress")).to_be_hidden()
+    shots("too-large")
+
+    # A web page named .pdf: refused after the scan, with the reason as a sentence, never a code.
+    page_as_pdf = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>\n"
+    picker.set_input_files({"name": "devoir.pdf", "mimeType": "application/pdf", "buffer": page_as_pdf})
+    page.get_by_role("button", name="Upload", exact=True).click()
+    refused = row(page, "devoir.pdf")
+    expect(refused).to_have_attribute("data-status", "rejected", timeout=20_000)
+    reason = refused.locator(".reason")
+    expect(reason).to_have_text(re.compile(r"^(its content is not what its type says|it holds a script)"))
+    expect(uploader.locator(".verdict .reason")).to_have_text(re.compile(r"^it"))
+    assert "_" not in reason.inner_text()
+    shots("rejected-in-words")
+
+    # And a way to try again: the picker, emptied and focused.
+    expect(uploader.locator(".retry")).to_have_text("Choose another file")
+    uploader.get_by_role("button", name="Choose another file").click()
+    expect(picker).to_be_focused()
+    expect(uploader.locator(".verdict")).to_be_empty()
+    assert picker.evaluate("input => input.files.length") == 0
+
+
+def test_a_pupil_deletes_a_wrong_file_finds_it_in_the_trash_and_restores_it(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
+) -> None:
+    page = browser_page
+    sign_in(page, base_url, "eleve-bilal")
+    page.get_by_label("File to upload").set_input_files(
+        {"name": "mauvais-fichier.txt", "mimeType": "text/plain", "buffer": b"Pas le bon devoir.\n"}
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(row(page, "mauvais-fichier.txt")).to_have_attribute("data-status", "available", timeout=20_000)
+
+    page.get_by_role("button", name="Delete mauvais-fichier.txt").click()
+    expect(row(page, "mauvais-fichier.txt")).to_have_count(0)
+    expect(page.locator("#live")).to_have_text("mauvais-fichier.txt was moved to the trash.")
+    shots("deleted")
+
+    page.get_by_role("link", name="Open the trash").click()
+    expect(page.get_by_role("heading", level=1, name="Trash")).to_be_visible()
+    trashed = page.locator(".trash-item", has_text="mauvais-fichier.txt")
+    expect(trashed).to_contain_text("gone for good")
+    shots("trash")
+    trashed.get_by_role("button", name="Restore mauvais-fichier.txt").click()
+    expect(page.locator("#live")).to_have_text("mauvais-fichier.txt is back.")
+    expect(page.locator(".trash-item", has_text="mauvais-fichier.txt")).to_have_count(0)
+
+    page.get_by_role("link", name="Back to my files").click()
+    expect(row(page, "mauvais-fichier.txt")).to_have_attribute("data-status", "available")
+    shots("restored")
