@@ -451,7 +451,19 @@ def circumstances() -> dict[str, Any]:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "load_1m": round(os.getloadavg()[0], 2),
+        "tree": git_tree(),
     }
+
+
+def git_tree() -> str:
+    """The commit measured, and whether the working tree differed from it (files changed, not added)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return f"{commit} + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else commit
 
 
 def load_result(name: str) -> dict[str, Any] | None:
