@@ -36,6 +36,7 @@ OUTPUT = ROOT / ".build" / "package"
 STAGES = stages.NAMED  # what `make package` builds by default; any staging's name is accepted too
 CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
 SCANNER_MANIFESTS = ROOT / "functions" / "scanner" / "k8s"
+EXTERNAL_DNS = "external-dns.alpha.kubernetes.io/hostname"  # the annotation external-dns publishes
 # What chalice reads of the project beside its config (the IAM policies are ../policies/iam/ from it).
 PROJECT_FILES = ("app.py", "chalicelib", "requirements.txt", "policies", "vendor")
 REGION = "eu-west-3"
@@ -154,7 +155,8 @@ def project_for(stage: str) -> Iterator[Path]:
 
 def scanner_manifests(stage: str, source: Path = SCANNER_MANIFESTS) -> dict[str, str]:
     """The clamd fleet's Kubernetes manifests for `stage` (file name: YAML): a Namespace `cartable-<stage>`
-    first, then every object of functions/scanner/k8s/ moved into it, so two stages never share a fleet."""
+    first, then every object of functions/scanner/k8s/ moved into it, so two stages never share a fleet;
+    its Service asks external-dns for the private name the stage's functions dial (`clamd_address`)."""
     import yaml  # type: ignore[import-untyped]  # PyYAML, a tool of the dev venv only
 
     namespace = f"cartable-{stages.check(stage)}"
@@ -165,6 +167,9 @@ def scanner_manifests(stage: str, source: Path = SCANNER_MANIFESTS) -> dict[str,
         documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
         for document in documents:
             document["metadata"]["namespace"] = namespace
+            if document["kind"] == "Service":
+                host = clamd_address(stage).removeprefix("tcp://").rsplit(":", 1)[0]
+                document["metadata"].setdefault("annotations", {})[EXTERNAL_DNS] = host
         rendered[path.name] = yaml.safe_dump_all(documents, sort_keys=False)
     return rendered
 

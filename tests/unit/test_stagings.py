@@ -211,6 +211,9 @@ def test_two_stagings_share_no_metric_no_fleet_no_namespace(packaged: dict[str, 
 
         documents = [d for path in manifests for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
         (own,) = (d for d in documents if d["kind"] == "Namespace")
+        (service,) = (d for d in documents if d["kind"] == "Service")
+        host = service["metadata"]["annotations"]["external-dns.alpha.kubernetes.io/hostname"]
+        assert clamd_address(stage) == f"tcp://{host}:{service['spec']['ports'][0]['port']}", "the name it dials"
         assert {d["metadata"].get("namespace") for d in documents if d is not own} == {own["metadata"]["name"]}
         assert {"Deployment", "Service", "NetworkPolicy"} <= {d["kind"] for d in documents}
         seen["namespace"].add(own["metadata"]["name"])
