@@ -551,6 +551,7 @@ function spaceBrowser({ space, title, writable, canShare, canDelete, showOwner =
     );
   parts.push(listing);
   const element = h("div", { class: "browser" }, ...parts);
+  if (writable) listing.insertBefore(folderForm((name) => open(path === "/" ? `/${name}` : `${path}/${name}`)), table.element);
 
   async function open(next) {
     path = next;
@@ -567,7 +568,7 @@ function spaceBrowser({ space, title, writable, canShare, canDelete, showOwner =
         },
         t("root"),
       ),
-      ...segments.map((segment, index) => {
+      ...segments.flatMap((segment, index) => {
         const target = `/${segments.slice(0, index + 1).join("/")}`;
         const last = index === segments.length - 1;
         return [
@@ -598,6 +599,38 @@ function spaceBrowser({ space, title, writable, canShare, canDelete, showOwner =
 
   loading(listing, () => open("/"));
   return { element, table };
+}
+
+/** A new folder: folders exist through their files, so it is opened and stays until a file goes in. */
+function folderForm(onCreate) {
+  const input = h("input", { id: "new-folder", maxlength: 255, autocomplete: "off", spellcheck: "false" });
+  const error = h("p", { class: "error", role: "alert" });
+  const form = h(
+    "form",
+    {
+      class: "folder-form",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const name = input.value.trim().normalize("NFC");
+        error.textContent = "";
+        if (!name || name === "." || name === ".." || /[\/\\\u0000-\u001f\u007f]/.test(name)) {
+          error.textContent = t("folderNameInvalid");
+          input.focus();
+          return;
+        }
+        await onCreate(name);
+        form.reset();
+        details.open = false;
+        announce(t("folderOpened", { name }));
+      },
+    },
+    h("label", { for: input.id }, t("folderName")),
+    h("div", { class: "picker" }, input, h("button", { type: "submit" }, t("createFolder"))),
+    error,
+    h("p", { class: "meta" }, t("folderHint")),
+  );
+  const details = h("details", { class: "new-folder" }, h("summary", {}, t("newFolder")), form);
+  return details;
 }
 
 function myFilesView() {

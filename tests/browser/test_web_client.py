@@ -414,3 +414,31 @@ def test_a_pupil_deletes_a_wrong_file_finds_it_in_the_trash_and_restores_it(
     page.get_by_role("link", name="Back to my files").click()
     expect(row(page, "mauvais-fichier.txt")).to_have_attribute("data-status", "available")
     shots("restored")
+
+
+def test_a_pupil_makes_a_folder_puts_a_file_in_it_and_finds_it_again(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
+) -> None:
+    page = browser_page
+    sign_in(page, base_url, "eleve-chloe")
+    page.get_by_text("New folder").click()
+    page.get_by_label("Folder name").fill("a/b")
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(page.get_by_text("A folder name cannot be empty or hold “/”.")).to_be_visible()
+    page.get_by_label("Folder name").fill("Maths")
+    page.get_by_role("button", name="Create", exact=True).click()
+    crumbs = page.get_by_role("navigation", name="Folders")
+    expect(crumbs.get_by_role("button", name="Maths")).to_have_attribute("aria-current", "location")
+    page.get_by_label("File to upload").set_input_files(
+        {"name": "exercices.txt", "mimeType": "text/plain", "buffer": b"Exercice 1 : 3 x 4 = 12\n"}
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(row(page, "exercices.txt")).to_have_attribute("data-status", "available", timeout=20_000)
+    shots("in-the-folder")
+
+    crumbs.get_by_role("button", name="Root").click()
+    expect(row(page, "exercices.txt")).to_have_count(0)
+    page.get_by_role("button", name="📁 Maths").click()
+    expect(row(page, "exercices.txt")).to_be_visible()
+    expect(crumbs).to_contain_text("Root / Maths")
+    shots("found-again")
