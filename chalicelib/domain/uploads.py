@@ -45,6 +45,7 @@ from chalicelib.errors import (
     NotFoundError,
     PayloadTooLargeError,
     QuotaExceededError,
+    StaleWriteError,
     UnsupportedMediaTypeError,
 )
 
@@ -246,7 +247,7 @@ class UploadService:
             raise QuotaExceededError("This file is larger than the storage quota.")
         for attempt in range(3):  # a concurrent grant may claim the name between our read and write
             if attempt:
-                existing = self._existing_file(principal, grant)
+                existing = self._existing_file(principal, grant, consistent=True)
             file_id = existing.id if existing else new_id()
             upload_id = new_id()
             upload = UploadRecord(
@@ -276,7 +277,12 @@ class UploadService:
                 principal, "upload.grant", f"file:{file_id}", reason=f"upload {upload_id}, {grant.size} bytes"
             )
             if existing is not None:
-                self._catalog.add_upload(upload, audit)
+                try:
+                    self._catalog.add_upload(upload, audit, served=existing.object_key is not None)
+                except StaleWriteError as lost:
+                    if not lost.failed:
+                        raise
+                    continue  # the file was served, trashed or removed meanwhile: read it again
                 return upload
             file = FileRecord(
                 id=file_id,
@@ -302,10 +308,13 @@ class UploadService:
                 continue
         raise AlreadyExistsError("That name is being created by another upload; try again.")
 
-    def _existing_file(self, principal: Principal, grant: GrantRequest) -> FileRecord | None:
+    def _existing_file(self, principal: Principal, grant: GrantRequest, consistent: bool = False) -> FileRecord | None:
+        """The file the grant would add a version to: one read of the folder's index first (the grant's
+        transaction checks what it relies on); after a lost race, the name's claim and the file itself."""
         belongs_to = grant.feedback_for or principal.user_id
         feedback = grant.feedback_for is not None
-        file_id = self._catalog.find_file_id(
-            principal.school, grant.space, grant.path, grant.name, belongs_to, feedback
-        )
+        where = (principal.school, grant.space, grant.path, grant.name, belongs_to, feedback)
+        if not consistent:
+            return self._catalog.find_file(*where)
+        file_id = self._catalog.find_file_id(*where)
         return None if file_id is None else self._catalog.get_file(principal.school, file_id)

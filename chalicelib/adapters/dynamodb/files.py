@@ -70,6 +70,24 @@ class FileRepository(Repository):
         item = self._get(f"NAME#{school}#{space}#{path}{entry_name(space, owner, name, feedback)}", "NAME")
         return None if item is None else str(item["fileId"])
 
+    def find_file(
+        self, school: str, space: SpaceRef, path: str, name: str, owner: str, feedback: bool = False
+    ) -> FileRecord | None:
+        """The live file under a name, in one read: the folder index holds the file's whole item. The
+        index may lag a write by a moment; the grant's own transaction decides (the name's claim, the
+        file's state), and a grant that lost on it asks again with `find_file_id` and `get_file`."""
+        entry_key = f"F#{entry_name(space, owner, name, feedback)}"
+        result = self._call(
+            "query",
+            TableName=self._table,
+            IndexName=DIR_INDEX,
+            KeyConditionExpression="gsi1pk = :p AND gsi1sk = :s",
+            ExpressionAttributeValues=dump({":p": dir_key(school, space, path), ":s": entry_key}),
+        )
+        items = [load(raw) for raw in result.get("Items", [])]
+        live = [i for i in items if i.get("school") == school and "trashedAt" not in i]
+        return file_from_item(live[0]) if live else None
+
     def create_file(
         self,
         file: FileRecord,
@@ -103,16 +121,21 @@ class FileRepository(Repository):
         except StaleWriteError as exc:
             raise AlreadyExistsError("A file with that name was just created.") from exc
 
-    def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None) -> None:
-        """A new grant for an existing file; a file never served shows the new grant's state."""
-        file = self._get(f"FILE#{upload.file_id}", "FILE")
-        if file is None:
-            raise StaleWriteError("The file was just removed.")
+    def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None, served: bool | None = None) -> None:
+        """A new grant for an existing file; a file never served shows the new grant's state. `served`
+        is what the caller read (a file with bytes served or not): then the transaction checks it
+        instead of reading the file again, and refuses (StaleWriteError) if the file moved on."""
         file_key = dump({"pk": f"FILE#{upload.file_id}", "sk": "FILE"})
+        if served is None:
+            file = self._get(f"FILE#{upload.file_id}", "FILE")
+            if file is None:
+                raise StaleWriteError("The file was just removed.")
+            served = int(file.get("servedVersion", 0)) > 0
         actions: list[dict[str, Any]] = [
             {"Put": {"Item": dump(upload_item(upload)), "ConditionExpression": "attribute_not_exists(pk)"}}
         ]
-        if int(file.get("servedVersion", 0)) == 0:
+        live = "attribute_exists(pk) AND attribute_not_exists(trashedAt)"
+        if not served:
             # Nothing served yet: the file describes its latest attempt.
             values = {
                 ":pending": FileStatus.PENDING.value,
@@ -125,13 +148,17 @@ class FileRepository(Repository):
                 "Key": file_key,
                 "UpdateExpression": "SET #st = :pending, #sz = :size, contentType = :ct, updatedAt = :now"
                 " REMOVE reason, sha256",
-                "ConditionExpression": "servedVersion = :zero",
+                "ConditionExpression": f"{live} AND servedVersion = :zero",
                 "ExpressionAttributeNames": {"#st": "status", "#sz": "size"},
                 "ExpressionAttributeValues": dump(values),
             }
             actions.append({"Update": update})
         else:
-            actions.append({"ConditionCheck": {"Key": file_key, "ConditionExpression": "attribute_exists(pk)"}})
+            check = f"{live} AND servedVersion > :zero"
+            values = dump({":zero": 0})
+            actions.append(
+                {"ConditionCheck": {"Key": file_key, "ConditionExpression": check, "ExpressionAttributeValues": values}}
+            )
         self._transact_grant(actions, upload, audit)
 
     def _transact_grant(self, actions: list[dict[str, Any]], upload: UploadRecord, audit: AuditEntry | None) -> None:

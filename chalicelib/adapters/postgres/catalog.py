@@ -90,8 +90,13 @@ class PostgresCatalog:
     ) -> None:
         self.files.create_file(file, upload, folders, audit)
 
-    def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None) -> None:
-        self.files.add_upload(upload, audit)
+    def find_file(
+        self, school: str, space: SpaceRef, path: str, name: str, owner: str, feedback: bool = False
+    ) -> FileRecord | None:
+        return self.files.find_file(school, space, path, name, owner, feedback)
+
+    def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None, served: bool | None = None) -> None:
+        self.files.add_upload(upload, audit, served)
 
     def set_multipart(self, upload_id: str, multipart_id: str) -> None:
         self.files.set_multipart(upload_id, multipart_id)

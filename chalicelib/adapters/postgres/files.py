@@ -100,6 +100,17 @@ class FileRepository(Repository):
         )
         return None if row is None else str(row["file_id"])
 
+    def find_file(
+        self, school: str, space: SpaceRef, path: str, name: str, owner: str, feedback: bool = False
+    ) -> FileRecord | None:
+        """The live file under a name, in one query."""
+        row = self._db.one(
+            f"SELECT {FILE_COLUMNS} FROM files WHERE school = %s AND space = %s AND path = %s"  # noqa: S608
+            " AND entry = %s AND trashed_at IS NULL",
+            (school, str(space), path, entry_name(space, owner, name, feedback)),
+        )
+        return None if row is None else file_from_row(row)
+
     def create_file(
         self,
         file: FileRecord,
@@ -125,12 +136,15 @@ class FileRepository(Repository):
         except StaleWriteError as exc:
             raise AlreadyExistsError("A file with that name was just created.") from exc
 
-    def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None) -> None:
-        """A new grant for an existing file; a file never served shows the new grant's state."""
+    def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None, served: bool | None = None) -> None:
+        """A new grant for an existing file; a file never served shows the new grant's state. The file's
+        row is locked and read here, so `served` (what the caller read) is only checked against it."""
         with self._db.transaction() as conn:
             file = lock_file(conn, upload.file_id)
-            if file is None:
-                raise StaleWriteError("The file was just removed.")
+            if file is None or file.get("trashed_at") is not None:
+                raise StaleWriteError("The file was just removed.", [0])
+            if served is not None and served != (int(file["served_version"]) > 0):
+                raise StaleWriteError("The file was served meanwhile.", [0])
             reserve(conn, upload)
             conn.execute(insert("uploads", UPLOAD_INSERT_COLUMNS), upload_row(upload))
             if int(file["served_version"]) == 0:
