@@ -29,13 +29,22 @@ from chalicelib.settings import LOCAL_ISSUER, Settings, settings
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 INDEX = "index.html"
 
+JS = "text/javascript; charset=utf-8"
 # The only files served, with their types: a name not listed here is a 404, never a path lookup.
 STATIC_FILES: dict[str, str] = {
-    "app.js": "text/javascript; charset=utf-8",
-    "api.js": "text/javascript; charset=utf-8",
-    "auth.js": "text/javascript; charset=utf-8",
-    "i18n.js": "text/javascript; charset=utf-8",
-    "ui.js": "text/javascript; charset=utf-8",
+    "app.js": JS,
+    "api.js": JS,
+    "auth.js": JS,
+    "context.js": JS,
+    "files.js": JS,
+    "i18n.js": JS,
+    "sharing.js": JS,
+    "ui.js": JS,
+    "view-classes.js": JS,
+    "view-me.js": JS,
+    "view-news.js": JS,
+    "view-shared.js": JS,
+    "view-signin.js": JS,
     "style.css": "text/css; charset=utf-8",
     "icon.svg": "image/svg+xml",
 }

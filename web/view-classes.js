@@ -1,0 +1,287 @@
+// Classes, a class's assignments and folder, an assignment: a pupil turns in, a teacher collects.
+import { api, displayName, errorText, loading, myClasses, page, state, toUtc } from "./context.js";
+import { FileTable, downloadButton, spaceBrowser, statusBadge, uploader } from "./files.js";
+import { language, t, typesText } from "./i18n.js";
+import { announce, formatDate, formatSize, h } from "./ui.js";
+
+export function classesView() {
+  const list = h("ul", { class: "class-list" });
+  const section = h("section", { class: "card" }, list);
+  loading(section, async () => {
+    const classes = await myClasses();
+    if (!classes.length) list.replaceWith(h("p", { class: "empty" }, t("noClasses")));
+    list.append(
+      ...classes.map((klass) =>
+        h(
+          "li",
+          {},
+          h(
+            "a",
+            { class: "class-card", href: `#/class/${encodeURIComponent(klass.id)}` },
+            h("span", { class: "class-name" }, klass.name),
+            h("span", { class: "meta" }, t("teachers", { names: klass.teachers.map(displayName).join(", ") || "—" })),
+          ),
+        ),
+      ),
+    );
+  });
+  return page(t("navClasses"), section);
+}
+
+function teachesClass(klass) {
+  return (
+    state.claims.role === "admin" || (state.claims.role === "teacher" && klass.teachers.includes(state.claims.sub))
+  );
+}
+
+export function classView(classId) {
+  const holder = h("div");
+  const view = page(t("classTitle", { name: classId }), holder);
+  loading(holder, async () => {
+    const klass = (await myClasses()).find((c) => c.id === classId);
+    if (!klass) throw Object.assign(new Error(), { code: "not_found" });
+    const title = t("classTitle", { name: klass.name });
+    view.querySelector("h1").textContent = title;
+    document.title = `${title} — Cartable`;
+    const teacher = teachesClass(klass);
+    const assignments = h(
+      "section",
+      { class: "card", "aria-labelledby": "assignments-heading" },
+      h("h2", { id: "assignments-heading" }, t("assignments")),
+    );
+    const list = h("ul", { class: "assignment-list" });
+    assignments.append(list);
+    const fill = async () => {
+      const answer = await api.assignments(classId);
+      list.replaceChildren(
+        ...answer.items.map((a) =>
+          h(
+            "li",
+            {},
+            h("a", { href: `#/assignment/${encodeURIComponent(classId)}/${encodeURIComponent(a.id)}` }, a.title),
+            h("span", { class: "meta" }, t("dueOn", { date: formatDate(a.dueAt, language()) })),
+            new Date(a.dueAt) < new Date() ? h("span", { class: "badge badge-late" }, t("pastDue")) : null,
+          ),
+        ),
+      );
+      if (!answer.items.length) list.append(h("li", { class: "empty" }, t("noAssignments")));
+    };
+    await fill();
+    if (teacher) assignments.append(assignmentForm(classId, fill));
+    const browser = spaceBrowser({
+      space: `class:${classId}`,
+      title: t("classFolder"),
+      writable: teacher,
+      showOwner: true,
+      canShare: () => teacher,
+      uploadHeading: t("uploadToClass"),
+    });
+    holder.append(assignments, browser.element);
+  });
+  return view;
+}
+
+function assignmentForm(classId, refresh) {
+  const error = h("p", { class: "error", role: "alert" });
+  const field = (id, label, input) => h("div", { class: "field" }, h("label", { for: id }, label), input);
+  const title = h("input", { id: "new-title", required: true, maxlength: 200 });
+  const due = h("input", { id: "new-due", type: "datetime-local", required: true });
+  const closes = h("input", { id: "new-closes", type: "datetime-local" });
+  const form = h(
+    "form",
+    {
+      class: "assignment-form",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        error.textContent = "";
+        if (!title.value.trim() || !due.value) {
+          error.textContent = t("assignmentMissing");
+          return;
+        }
+        const body = { title: title.value.trim(), dueAt: toUtc(due.value) };
+        if (closes.value) body.closesAt = toUtc(closes.value);
+        try {
+          await api.createAssignment(classId, body);
+          announce(t("assignmentCreated", { title: body.title }));
+          form.reset();
+          await refresh();
+        } catch (failure) {
+          error.textContent = errorText(failure);
+        }
+      },
+    },
+    h("h3", {}, t("newAssignment")),
+    field(title.id, t("assignmentTitle"), title),
+    h("div", { class: "field-row" }, field(due.id, t("dueAt"), due), field(closes.id, t("closesAt"), closes)),
+    error,
+    h("button", { type: "submit" }, t("create")),
+  );
+  return h("details", { class: "new-assignment" }, h("summary", {}, t("newAssignment")), form);
+}
+
+export function assignmentView(classId, assignmentId) {
+  const holder = h("div");
+  const view = page(t("assignment"), holder);
+  loading(holder, async () => {
+    const [klass, answer] = await Promise.all([
+      myClasses().then((all) => all.find((c) => c.id === classId)),
+      api.assignments(classId),
+    ]);
+    const assignment = answer.items.find((a) => a.id === assignmentId);
+    if (!klass || !assignment) throw Object.assign(new Error(), { code: "not_found" });
+    view.querySelector("h1").textContent = assignment.title;
+    document.title = `${assignment.title} — Cartable`;
+    const facts = h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, t("class")),
+      h("dd", {}, h("a", { href: `#/class/${encodeURIComponent(classId)}` }, klass.name)),
+      h("dt", {}, t("dueAt")),
+      h("dd", {}, formatDate(assignment.dueAt, language())),
+      assignment.closesAt
+        ? [h("dt", {}, t("closesAt")), h("dd", {}, formatDate(assignment.closesAt, language()))]
+        : null,
+      assignment.allowedTypes
+        ? [h("dt", {}, t("allowedTypes")), h("dd", {}, typesText(assignment.allowedTypes))]
+        : null,
+      assignment.maxSize ? [h("dt", {}, t("maxSize")), h("dd", {}, formatSize(assignment.maxSize, language()))] : null,
+    );
+    holder.append(h("section", { class: "card" }, facts));
+    if (teachesClass(klass)) holder.append(submissionsPanel(assignment));
+    else holder.append(...studentPanel(assignment));
+  });
+  return view;
+}
+
+function studentPanel(assignment) {
+  const mine = h(
+    "section",
+    { class: "card", "aria-labelledby": "mine-heading" },
+    h("h2", { id: "mine-heading" }, t("mySubmission")),
+  );
+  const lateNote = h("p", { class: "late-note" });
+  const table = new FileTable({ caption: t("mySubmission"), canDelete: (file) => file.owner === state.claims.sub });
+  const trash = h("p", { class: "trash-link" }, h("a", { href: `#/trash/${encodeURIComponent(assignment.space)}` }, t("openTrash")));
+  mine.append(lateNote, table.element, trash);
+  const refresh = async () => {
+    const answer = await api.submissions(assignment.id);
+    const own = answer.items[0];
+    table.setFiles(own ? own.files : []);
+    lateNote.replaceChildren(
+      own
+        ? h("span", { class: `badge ${own.late ? "badge-late" : "badge-ok"}` }, own.late ? t("late") : t("onTime"))
+        : "",
+      own ? ` ${t("submittedAt", { date: formatDate(own.submittedAt, language()) })}` : "",
+    );
+  };
+  loading(mine, refresh);
+  const upload = uploader({
+    space: assignment.space,
+    heading: t("turnIn"),
+    limits: { maxSize: assignment.maxSize, allowedTypes: assignment.allowedTypes },
+    onFile: (file) => {
+      table.upsert(file);
+      if (file.status !== "pending") refresh().catch(() => {});
+    },
+  });
+  return [upload, mine];
+}
+
+function submissionsPanel(assignment) {
+  const headingId = "submissions-heading";
+  const error = h("p", { class: "error", role: "alert" });
+  const zip = h(
+    "button",
+    {
+      type: "button",
+      onclick: async () => {
+        zip.disabled = true;
+        error.textContent = "";
+        announce(t("preparingZip"));
+        try {
+          await api.downloadArchive(assignment.id, `${assignment.title}.zip`);
+          announce(t("downloaded", { name: `${assignment.title}.zip` }));
+        } catch (failure) {
+          error.textContent = errorText(failure);
+        } finally {
+          zip.disabled = false;
+        }
+      },
+    },
+    t("downloadZip"),
+  );
+  const body = h("tbody");
+  const table = h(
+    "table",
+    { class: "submissions" },
+    h("caption", { class: "visually-hidden" }, t("submissions")),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        [t("colStudent"), t("colFiles"), t("colSubmitted"), t("colLate")].map((text) =>
+          h("th", { scope: "col" }, text),
+        ),
+      ),
+    ),
+    body,
+  );
+  const summary = h("p", { class: "meta" });
+  const section = h(
+    "section",
+    { class: "card", "aria-labelledby": headingId },
+    h("div", { class: "card-head" }, h("h2", { id: headingId }, t("submissions")), zip),
+    summary,
+    error,
+    h("div", { class: "table-wrap" }, table),
+  );
+  loading(section, async () => {
+    const answer = await api.submissions(assignment.id);
+    const turnedIn = answer.items.filter((s) => !s.missing);
+    summary.textContent = t("submissionCount", {
+      count: turnedIn.length,
+      late: turnedIn.filter((s) => s.late).length,
+      missing: answer.items.length - turnedIn.length,
+    });
+    body.replaceChildren(
+      ...answer.items.map((item) =>
+        h(
+          "tr",
+          { dataset: { student: item.student } },
+          h("th", { scope: "row", "data-label": t("colStudent") }, displayName(item.student)),
+          h(
+            "td",
+            { "data-label": t("colFiles") },
+            h(
+              "ul",
+              { class: "submitted-files" },
+              item.files.map((file) =>
+                h(
+                  "li",
+                  { dataset: { fileId: file.id } },
+                  h("span", { class: "name" }, file.name),
+                  " ",
+                  statusBadge(file.status, file.reason),
+                  " ",
+                  downloadButton(file),
+                ),
+              ),
+            ),
+          ),
+          h("td", { "data-label": t("colSubmitted") }, item.missing ? "—" : formatDate(item.submittedAt, language())),
+          h("td", { "data-label": t("colLate") }, submissionBadge(item)),
+        ),
+      ),
+    );
+    table.hidden = !answer.items.length;
+    zip.disabled = !turnedIn.length;
+  });
+  return section;
+}
+
+function submissionBadge(item) {
+  if (item.missing) return h("span", { class: "badge badge-missing" }, t("missing"));
+  return h("span", { class: `badge ${item.late ? "badge-late" : "badge-ok"}` }, item.late ? t("late") : t("onTime"));
+}
