@@ -199,6 +199,8 @@ export function uploader({ space, path = () => "/", heading, onFile, limits = nu
   uploaderCount += 1;
   const id = `upload-${uploaderCount}`;
   const input = h("input", { type: "file", id: `${id}-input`, name: "file", required: true });
+  // A tablet opens its camera for this one: a photo of paper homework goes straight up.
+  const camera = h("input", { type: "file", id: `${id}-camera`, accept: "image/*", capture: "environment" });
   const button = h("button", { type: "submit" }, t("upload"));
   const progress = h("progress", { id: `${id}-progress`, max: 100, value: 0 });
   const percent = h("span", { class: "percent", "aria-hidden": "true" }, percentText(0));
@@ -253,6 +255,7 @@ export function uploader({ space, path = () => "/", heading, onFile, limits = nu
     }
     button.disabled = true;
     input.disabled = true;
+    camera.disabled = true;
     progress.value = 0;
     percent.textContent = percentText(0);
     progressLabel.textContent = t("sending", { name: file.name });
@@ -297,6 +300,7 @@ export function uploader({ space, path = () => "/", heading, onFile, limits = nu
     } finally {
       button.disabled = false;
       input.disabled = false;
+      camera.disabled = false;
     }
   }
 
@@ -318,8 +322,14 @@ export function uploader({ space, path = () => "/", heading, onFile, limits = nu
     },
     h("label", { for: input.id }, t("chooseFile")),
     h("div", { class: "picker" }, input, button),
+    h("p", { class: "meta drop-hint" }, t("dropHint")),
+    h("label", { for: camera.id, class: "camera-label" }, t("takePhoto")),
+    h("div", { class: "picker" }, camera),
   );
-  return h(
+  camera.addEventListener("change", () => {
+    if (camera.files[0]) send(camera.files[0]);
+  });
+  const section = h(
     "section",
     { class: "card uploader", "aria-labelledby": headingId },
     h("h2", { id: headingId }, heading),
@@ -329,6 +339,23 @@ export function uploader({ space, path = () => "/", heading, onFile, limits = nu
     error,
     again,
   );
+  // Drag and drop: a file dropped anywhere on the card is sent as if chosen (the picker stays the keyboard's way).
+  section.addEventListener("dragover", (event) => {
+    if (![...event.dataTransfer.types].includes("Files")) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+    section.classList.add("dragging");
+  });
+  section.addEventListener("dragleave", (event) => {
+    if (!section.contains(event.relatedTarget)) section.classList.remove("dragging");
+  });
+  section.addEventListener("drop", (event) => {
+    event.preventDefault();
+    section.classList.remove("dragging");
+    const file = event.dataTransfer.files[0];
+    if (file && !button.disabled) send(file);
+  });
+  return section;
 }
 
 function percentText(value) {

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -442,3 +444,42 @@ def test_a_pupil_makes_a_folder_puts_a_file_in_it_and_finds_it_again(
     expect(row(page, "exercices.txt")).to_be_visible()
     expect(crumbs).to_contain_text("Root / Maths")
     shots("found-again")
+
+
+def photo_png(width: int = 64, height: int = 48) -> bytes:
+    """A real PNG (a grey page), as a tablet's camera would hand over a photo of paper homework."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes([200, 200, 200]) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_a_pupil_turns_in_a_photo_from_the_camera_and_drops_a_file(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
+) -> None:
+    page = browser_page
+    sign_in(page, base_url, "eleve-chloe")
+    open_assignment(page, "5e B", demo.assignments["redaction"]["title"])
+    camera = page.get_by_label("Take a photo (the tablet’s camera)")
+    expect(camera).to_have_attribute("accept", "image/*")
+    expect(camera).to_have_attribute("capture", "environment")
+    # Taking the photo sends it: no second step on a tablet.
+    camera.set_input_files({"name": "photo-devoir.png", "mimeType": "image/png", "buffer": photo_png()})
+    photo = row(page, "photo-devoir.png")
+    expect(photo).to_have_attribute("data-status", "available", timeout=20_000)
+    shots("photo-turned-in")
+
+    # A file dragged from the desktop and dropped on the card goes up the same way.
+    page.locator(".uploader").evaluate(
+        """(card) => {
+            const data = new DataTransfer();
+            data.items.add(new File(["Brouillon depose.\\n"], "depose.txt", {type: "text/plain"}));
+            card.dispatchEvent(new DragEvent("dragover", {dataTransfer: data, bubbles: true, cancelable: true}));
+            card.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+        }"""
+    )
+    expect(row(page, "depose.txt")).to_have_attribute("data-status", "available", timeout=20_000)
+    shots("dropped")
