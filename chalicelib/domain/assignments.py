@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.access import AccessControl
 from chalicelib.domain.audit import entry
@@ -27,8 +27,12 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.names import check_title
 from chalicelib.domain.paging import decode_position, encode_position, parse_limit
-from chalicelib.domain.ports import ArchiveEntry, Archiver, Catalog, ObjectStore
+from chalicelib.domain.ports import ArchiveEntry, Archiver, ObjectStore
 from chalicelib.errors import BadRequestError, ForbiddenError
+
+if TYPE_CHECKING:
+    from chalicelib.domain.models import AuditEntry, ClassRecord
+    from chalicelib.domain.ports import Page
 
 TYPE_PATTERN = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/(\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126})")
 MAX_TITLE = 200
@@ -132,12 +136,28 @@ def archive_entries(folder: str, files: list[FileRecord]) -> list[ArchiveEntry]:
     return entries
 
 
+class AssignmentStore(Protocol):
+    """What assignments need: classes, assignments, submissions' folders, the audit trail."""
+
+    def list_folder(
+        self, school: str, space: SpaceRef, path: str, limit: int, cursor: str | None, owner: str | None = None
+    ) -> Page: ...
+
+    def put_assignment(self, assignment: Assignment) -> None: ...
+
+    def list_assignments(self, school: str, class_id: str) -> list[Assignment]: ...
+
+    def get_class(self, school: str, class_id: str) -> ClassRecord | None: ...
+
+    def record_audit(self, entry: AuditEntry) -> None: ...
+
+
 class AssignmentService:
     """Creates and lists assignments and gathers their submissions."""
 
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: AssignmentStore,
         access: AccessControl,
         content: ContentPolicy,
         max_size: int,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.access import AccessControl
 from chalicelib.domain.assignments import zip_segment
@@ -32,16 +32,36 @@ from chalicelib.domain.models import (
     require_id,
     utcnow,
 )
-from chalicelib.domain.ports import ArchiveEntry, Archiver, Catalog, ObjectStore
+from chalicelib.domain.ports import ArchiveEntry, Archiver, ObjectStore
 from chalicelib.domain.sync import live_files
 from chalicelib.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from chalicelib.domain.models import Assignment, AuditEntry, Membership
+    from chalicelib.domain.ports import Change
 
 AUDIT_PAGE = 1000
 
 
+class ExportStore(Protocol):
+    """What an export needs: a user's classes and assignments, the feeds, the audit trail."""
+
+    def list_assignments(self, school: str, class_id: str) -> list[Assignment]: ...
+
+    def changes(self, school: str, space: SpaceRef, after: int, limit: int) -> list[Change]: ...
+
+    def membership(self, school: str, user_id: str) -> Membership: ...
+
+    def record_audit(self, entry: AuditEntry) -> None: ...
+
+    def list_audit(
+        self, school: str, actor: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[AuditEntry], str | None]: ...
+
+
 class ExportService:
     def __init__(
-        self, catalog: Catalog, access: AccessControl, store: ObjectStore, archiver: Archiver, download_ttl: int
+        self, catalog: ExportStore, access: AccessControl, store: ObjectStore, archiver: Archiver, download_ttl: int
     ) -> None:
         self._catalog = catalog
         self._access = access

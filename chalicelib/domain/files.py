@@ -4,7 +4,7 @@ upload services, built on the first upload (a listing never loads the grants).""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.access import AccessControl
 from chalicelib.domain.audit import entry
@@ -23,11 +23,13 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.names import normalize_path
 from chalicelib.domain.paging import parse_limit
-from chalicelib.domain.ports import Catalog, ObjectStore
+from chalicelib.domain.ports import ObjectStore
 from chalicelib.errors import BadRequestError, NotAvailableError, NotFoundError
 
 if TYPE_CHECKING:
+    from chalicelib.domain.models import AuditEntry, FileVersion
     from chalicelib.domain.multipart import PendingUploads
+    from chalicelib.domain.ports import Page
     from chalicelib.domain.uploads import UploadService
 
 
@@ -50,12 +52,26 @@ def file_json(file: FileRecord) -> dict[str, Any]:
     }
 
 
+class FileReads(Protocol):
+    """What reading files needs: a file, its versions, a folder's page, the audit trail."""
+
+    def get_file(self, school: str, file_id: str) -> FileRecord | None: ...
+
+    def list_folder(
+        self, school: str, space: SpaceRef, path: str, limit: int, cursor: str | None, owner: str | None = None
+    ) -> Page: ...
+
+    def file_versions(self, file_id: str) -> list[FileVersion]: ...
+
+    def record_audit(self, entry: AuditEntry) -> None: ...
+
+
 class FileService:
     """What the API does with files; every entry point checks the caller's right first."""
 
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: FileReads,
         store: ObjectStore,
         access: AccessControl,
         download_ttl: int,

@@ -6,13 +6,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.audit import entry
 from chalicelib.domain.grants import GONE_REASONS, check_parts, parse_parts, upload_json
 from chalicelib.domain.models import FileStatus, Principal, UploadRecord, is_valid_id, iso, utcnow
-from chalicelib.domain.ports import Catalog, ObjectStore, UploadedPart
+from chalicelib.domain.ports import ObjectStore, UploadedPart
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, StaleWriteError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from chalicelib.domain.content import Verdict
+    from chalicelib.domain.models import AuditEntry
 
 log = logging.getLogger("cartable.files")
 
@@ -41,10 +47,32 @@ def multipart_answer(
     }
 
 
+class PendingUploadStore(Protocol):
+    """What a multipart upload's life needs: its grant, its completion, a cancel's verdict."""
+
+    def get_upload(self, upload_id: str) -> UploadRecord | None: ...
+
+    def set_completed(self, upload_id: str, now: datetime) -> None: ...
+
+    def record_verdict(
+        self,
+        upload: UploadRecord,
+        verdict: Verdict,
+        sha256: str,
+        object_key: str,
+        now: datetime,
+        arrived_at: datetime | None = None,
+    ) -> Verdict:
+        """The verdict written (a clean one may end rejected: conflict, superseded, deleted)."""
+        ...
+
+    def record_audit(self, entry: AuditEntry) -> None: ...
+
+
 class PendingUploads:
     """What the API does with an upload once granted; only its uploader sees it."""
 
-    def __init__(self, catalog: Catalog, store: ObjectStore, upload_ttl: int) -> None:
+    def __init__(self, catalog: PendingUploadStore, store: ObjectStore, upload_ttl: int) -> None:
         self._catalog = catalog
         self._store = store
         self._upload_ttl = upload_ttl

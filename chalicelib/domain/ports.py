@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # annotations only: a listing never loads the content rules or the notifications
-    from chalicelib.domain.content import ScanResult, Verdict
-    from chalicelib.domain.notifications import Notification
+    from chalicelib.domain.content import ScanResult
 from chalicelib.domain.models import (
-    Assignment,
-    AuditEntry,
     ClassRecord,
     FileRecord,
-    FileVersion,
-    Membership,
-    Share,
-    SpaceRef,
-    UploadRecord,
 )
 
 
@@ -129,132 +121,6 @@ class EventQueue(Protocol):
     """Where object events wait for the scan handler (SQS in every stage)."""
 
     def send_object_events(self, keys: Sequence[str]) -> None: ...
-
-
-class Catalog(Protocol):
-    def get_file(self, school: str, file_id: str) -> FileRecord | None: ...
-
-    def find_file_id(
-        self, school: str, space: SpaceRef, path: str, name: str, owner: str, feedback: bool = False
-    ) -> str | None: ...
-
-    def create_file(
-        self,
-        file: FileRecord,
-        upload: UploadRecord,
-        folders: Sequence[tuple[str, str]],
-        audit: AuditEntry | None = None,
-    ) -> None: ...
-
-    def find_file(
-        self, school: str, space: SpaceRef, path: str, name: str, owner: str, feedback: bool = False
-    ) -> FileRecord | None: ...
-
-    def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None, served: bool | None = None) -> None: ...
-
-    def get_upload(self, upload_id: str) -> UploadRecord | None: ...
-
-    def set_multipart(self, upload_id: str, multipart_id: str) -> None: ...
-
-    def set_completed(self, upload_id: str, now: datetime) -> None: ...
-
-    def get_file_anywhere(self, file_id: str) -> FileRecord | None: ...
-
-    def quarantine_object(
-        self, object_key: str, quarantine_key: str, signature: str, now: datetime, notes: Sequence[Notification]
-    ) -> FileRecord | None: ...
-
-    def rescan_progress(self) -> dict[str, Any] | None: ...
-
-    def save_rescan_progress(self, progress: Mapping[str, Any]) -> None: ...
-
-    def archive_class(
-        self, record: ClassRecord, year: str, now: datetime, assignments: Sequence[Assignment]
-    ) -> None: ...
-
-    def put_retention_due(self, school: str, year: str, when: datetime) -> None: ...
-
-    def retention_due(self, day: str, now: datetime, limit: int) -> list[str]: ...
-
-    def record_verdict(
-        self,
-        upload: UploadRecord,
-        verdict: Verdict,
-        sha256: str,
-        object_key: str,
-        now: datetime,
-        arrived_at: datetime | None = None,
-    ) -> Verdict:
-        """The verdict written (a clean one may end rejected: conflict, superseded, deleted)."""
-        ...
-
-    def list_folder(
-        self, school: str, space: SpaceRef, path: str, limit: int, cursor: str | None, owner: str | None = None
-    ) -> Page: ...
-
-    def put_assignment(self, assignment: Assignment) -> None: ...
-
-    def get_assignment(self, school: str, assignment_id: str) -> Assignment | None: ...
-
-    def list_assignments(self, school: str, class_id: str) -> list[Assignment]: ...
-
-    def file_versions(self, file_id: str) -> list[FileVersion]: ...
-
-    def trash_file(self, file_id: str, now: datetime, audit: AuditEntry) -> None: ...
-
-    def restore_file(self, file_id: str, audit: AuditEntry) -> None: ...
-
-    def get_trashed_file(self, school: str, file_id: str) -> FileRecord | None: ...
-
-    def changes(self, school: str, space: SpaceRef, after: int, limit: int) -> list[Change]: ...
-
-    def list_trash(
-        self, school: str, space: SpaceRef, limit: int, cursor: str | None
-    ) -> tuple[list[FileRecord], str | None]: ...
-
-    def trash_due(self, day: str, now: datetime, limit: int) -> list[str]: ...
-
-    def begin_purge(self, file_id: str, now: datetime, size: int) -> FileRecord | None: ...
-
-    def purge_records(self, file_id: str) -> None: ...
-
-    def grants_due(self, day: str, now: datetime, limit: int) -> list[str]: ...
-
-    def quota_used(self, quota_key: str) -> int: ...
-
-    def clean_copies(self, school: str, space: SpaceRef, sha256: str, limit: int) -> list[CleanCopy]: ...
-
-    def membership(self, school: str, user_id: str) -> Membership: ...
-
-    def get_class(self, school: str, class_id: str) -> ClassRecord | None: ...
-
-    def put_class(self, record: ClassRecord) -> None: ...
-
-    def list_classes(self, school: str, limit: int, cursor: str | None) -> ClassPage: ...
-
-    def get_classes(self, school: str, class_ids: Iterable[str]) -> list[ClassRecord]: ...
-
-    def put_roster(self, school: str, classes: Sequence[ClassRecord]) -> int: ...
-
-    def file_shares(self, file_id: str) -> list[Share]: ...
-
-    def create_share(self, share: Share, audit: AuditEntry) -> None: ...
-
-    def get_share(self, school: str, share_id: str) -> Share | None: ...
-
-    def delete_share(self, share: Share, audit: AuditEntry) -> None: ...
-
-    def shares_received(
-        self, school: str, targets: Sequence[tuple[str, str]], limit: int, before: str | None = None
-    ) -> list[Share]: ...
-
-    def get_files(self, school: str, file_ids: Iterable[str]) -> dict[str, FileRecord]: ...
-
-    def record_audit(self, entry: AuditEntry) -> None: ...
-
-    def list_audit(
-        self, school: str, actor: str | None, limit: int, cursor: str | None
-    ) -> tuple[list[AuditEntry], str | None]: ...
 
 
 @dataclass(frozen=True)

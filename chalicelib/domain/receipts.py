@@ -21,7 +21,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.access import AccessControl
 from chalicelib.domain.assignments import is_late, submitted_at_of
@@ -38,8 +38,11 @@ from chalicelib.domain.models import (
     require_id,
     utcnow,
 )
-from chalicelib.domain.ports import Catalog
 from chalicelib.errors import BadRequestError, NotFoundError
+
+if TYPE_CHECKING:
+    from chalicelib.domain.models import AuditEntry
+    from chalicelib.domain.ports import Page
 
 log = logging.getLogger("cartable.receipts")
 
@@ -166,10 +169,20 @@ def receipt_fields(assignment: Assignment, file: FileRecord, issued_at: datetime
     }
 
 
+class ReceiptStore(Protocol):
+    """What a receipt needs: a pupil's submissions, the audit trail."""
+
+    def list_folder(
+        self, school: str, space: SpaceRef, path: str, limit: int, cursor: str | None, owner: str | None = None
+    ) -> Page: ...
+
+    def record_audit(self, entry: AuditEntry) -> None: ...
+
+
 class ReceiptService:
     """Issues receipts of available submissions and verifies receipts for callers of their school."""
 
-    def __init__(self, catalog: Catalog, access: AccessControl, signer: ReceiptSigner) -> None:
+    def __init__(self, catalog: ReceiptStore, access: AccessControl, signer: ReceiptSigner) -> None:
         self._catalog = catalog
         self._access = access
         self._signer = signer

@@ -27,16 +27,22 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.audit import entry
 from chalicelib.domain.content import ScanOutcome, ScanResult, scan_verdict
 from chalicelib.domain.keys import QUARANTINE, SERVED
 from chalicelib.domain.models import FileStatus, Principal, Role, SpaceKind, iso, utcnow
 from chalicelib.domain.notifications import quarantine_notifications
-from chalicelib.domain.ports import Catalog, ObjectStore, Rescanner, StoredObject
+from chalicelib.domain.ports import ObjectStore, Rescanner, StoredObject
 from chalicelib.domain.telemetry import NullTelemetry, Telemetry
 from chalicelib.errors import ScannerUnavailableError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from chalicelib.domain.models import Assignment, AuditEntry, FileRecord, Share
+    from chalicelib.domain.notifications import Notification
 
 log = logging.getLogger("cartable.rescan")
 
@@ -75,10 +81,32 @@ class RescanProgress:
         }
 
 
+class RescanStore(Protocol):
+    """What a rescan needs: its progress, the file of an object, its quarantine, the shares it ends."""
+
+    def get_file_anywhere(self, file_id: str) -> FileRecord | None: ...
+
+    def quarantine_object(
+        self, object_key: str, quarantine_key: str, signature: str, now: datetime, notes: Sequence[Notification]
+    ) -> FileRecord | None: ...
+
+    def rescan_progress(self) -> dict[str, Any] | None: ...
+
+    def save_rescan_progress(self, progress: Mapping[str, Any]) -> None: ...
+
+    def get_assignment(self, school: str, assignment_id: str) -> Assignment | None: ...
+
+    def file_shares(self, file_id: str) -> list[Share]: ...
+
+    def delete_share(self, share: Share, audit: AuditEntry) -> None: ...
+
+    def record_audit(self, entry: AuditEntry) -> None: ...
+
+
 class RescanService:
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: RescanStore,
         store: ObjectStore,
         rescanner: Rescanner,
         page: int = PAGE,

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.access import AccessControl
 from chalicelib.domain.audit import entry
@@ -44,10 +44,15 @@ from chalicelib.domain.models import (
     utcnow,
 )
 from chalicelib.domain.paging import parse_limit
-from chalicelib.domain.ports import Catalog
 from chalicelib.domain.sharing import position as share_position
 from chalicelib.domain.sync import due_days, live_changes, live_files
 from chalicelib.errors import BadRequestError, StaleWriteError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from chalicelib.domain.models import AuditEntry
+    from chalicelib.domain.ports import Change, ClassPage
 
 log = logging.getLogger("cartable.rollover")
 
@@ -80,8 +85,38 @@ def parse_as_of(raw: str | None) -> datetime:
         raise BadRequestError("asOf must be a date (2027-09-01) or a time (2027-09-01T00:00:00Z).") from None
 
 
+class YearStore(Protocol):
+    """What closing a year and retention need: classes, assignments, shares, the feeds, due work."""
+
+    def archive_class(
+        self, record: ClassRecord, year: str, now: datetime, assignments: Sequence[Assignment]
+    ) -> None: ...
+
+    def put_retention_due(self, school: str, year: str, when: datetime) -> None: ...
+
+    def retention_due(self, day: str, now: datetime, limit: int) -> list[str]: ...
+
+    def list_assignments(self, school: str, class_id: str) -> list[Assignment]: ...
+
+    def trash_file(self, file_id: str, now: datetime, audit: AuditEntry) -> None: ...
+
+    def changes(self, school: str, space: SpaceRef, after: int, limit: int) -> list[Change]: ...
+
+    def list_classes(self, school: str, limit: int, cursor: str | None) -> ClassPage: ...
+
+    def file_shares(self, file_id: str) -> list[Share]: ...
+
+    def delete_share(self, share: Share, audit: AuditEntry) -> None: ...
+
+    def shares_received(
+        self, school: str, targets: Sequence[tuple[str, str]], limit: int, before: str | None = None
+    ) -> list[Share]: ...
+
+    def record_audit(self, entry: AuditEntry) -> None: ...
+
+
 class YearService:
-    def __init__(self, catalog: Catalog, access: AccessControl) -> None:
+    def __init__(self, catalog: YearStore, access: AccessControl) -> None:
         self._catalog = catalog
         self._access = access
 

@@ -6,14 +6,19 @@ import csv
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.access import AccessControl
 from chalicelib.domain.models import Action, ClassRecord, Principal, is_valid_id, iso, require_id
 from chalicelib.domain.names import check_title, nfc, text_problem
 from chalicelib.domain.paging import parse_limit
-from chalicelib.domain.ports import Catalog
 from chalicelib.errors import BadRequestError, ConflictError, PayloadTooLargeError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from chalicelib.domain.models import Membership
+    from chalicelib.domain.ports import ClassPage
 
 MAX_MEMBERS = 1000
 MAX_CLASS_NAME = 200
@@ -142,10 +147,26 @@ def parse_roster(raw: bytes) -> RosterImport:
     return result
 
 
+class RosterStore(Protocol):
+    """What the roster reads and writes: classes and memberships."""
+
+    def membership(self, school: str, user_id: str) -> Membership: ...
+
+    def get_class(self, school: str, class_id: str) -> ClassRecord | None: ...
+
+    def put_class(self, record: ClassRecord) -> None: ...
+
+    def list_classes(self, school: str, limit: int, cursor: str | None) -> ClassPage: ...
+
+    def get_classes(self, school: str, class_ids: Iterable[str]) -> list[ClassRecord]: ...
+
+    def put_roster(self, school: str, classes: Sequence[ClassRecord]) -> int: ...
+
+
 class RosterService:
     """Creates, replaces and lists classes; admins manage, members read their own."""
 
-    def __init__(self, catalog: Catalog, access: AccessControl) -> None:
+    def __init__(self, catalog: RosterStore, access: AccessControl) -> None:
         self._catalog = catalog
         self._access = access
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_plus
 
 from chalicelib.domain.content import (
@@ -22,16 +22,20 @@ from chalicelib.domain.content import (
     ContentPolicy,
     Expected,
     Observed,
+    ScanResult,
     Verdict,
     judge,
 )
 from chalicelib.domain.inspection import Inspection
 from chalicelib.domain.keys import INCOMING, QUARANTINE, SERVED
 from chalicelib.domain.models import FileStatus, SpaceKind, UploadRecord, utcnow
-from chalicelib.domain.ports import Catalog, ObjectStore, Scanner, Sniffer, StoredObject
+from chalicelib.domain.ports import ObjectStore, Scanner, Sniffer, StoredObject
 from chalicelib.domain.telemetry import NullTelemetry, Telemetry
 from chalicelib.domain.zipdir import TAIL_SIZE, member_names
 from chalicelib.errors import ScannerUnavailableError, StaleWriteError
+
+if TYPE_CHECKING:
+    from chalicelib.domain.models import Assignment, ClassRecord
 
 log = logging.getLogger("cartable.scan")
 
@@ -69,7 +73,7 @@ def object_keys(body: str) -> list[str]:
 
 
 @dataclass
-class _Tally:
+class Tally:
     """Hashes, counts and keeps the head and the tail (where a zip's directory is) of a stream as it
     passes through to the scanner."""
 
@@ -97,12 +101,41 @@ class _Tally:
         return self._hash.hexdigest()
 
 
+def scan_object(store: ObjectStore, scanner: Scanner, stored: StoredObject, tally: Tally) -> ScanResult:
+    """The stored object read once from storage (the next chunks fetched while this one is sent), through
+    `tally` (digest, head, tail, inspectors), to the antivirus. The scan handler's path, which the
+    throughput figure (bench/scan_throughput.py) measures as it is."""
+    return scanner.scan_stream(tally.watch(store.read_chunks(stored.key, stored.etag, CHUNK)))
+
+
+class VerdictStore(Protocol):
+    """What the scan needs: the grant of an object, its space's assignment or class, the verdict written once."""
+
+    def get_upload(self, upload_id: str) -> UploadRecord | None: ...
+
+    def record_verdict(
+        self,
+        upload: UploadRecord,
+        verdict: Verdict,
+        sha256: str,
+        object_key: str,
+        now: datetime,
+        arrived_at: datetime | None = None,
+    ) -> Verdict:
+        """The verdict written (a clean one may end rejected: conflict, superseded, deleted)."""
+        ...
+
+    def get_assignment(self, school: str, assignment_id: str) -> Assignment | None: ...
+
+    def get_class(self, school: str, class_id: str) -> ClassRecord | None: ...
+
+
 class ScanService:
     """Handles one arrived object at a time; safe to run twice on the same object."""
 
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: VerdictStore,
         store: ObjectStore,
         scanner: Scanner,
         sniffer: Sniffer,
@@ -185,9 +218,9 @@ class ScanService:
         if self._scan_limit is not None and stored.size > self._scan_limit:
             # Bytes the antivirus cannot read whole are never served (clamd would also refuse them).
             return Verdict(FileStatus.REJECTED, "too_large_to_scan"), ""
-        tally = _Tally(inspection=Inspection(self._content, self._scan_limit))
+        tally = Tally(inspection=Inspection(self._content, self._scan_limit))
         try:
-            result = self._scanner.scan_stream(tally.watch(self._store.read_chunks(stored.key, stored.etag, CHUNK)))
+            result = scan_object(self._store, self._scanner, stored, tally)
         except ScannerUnavailableError as exc:
             # Not a verdict: the message comes back. Counted, since every one is clamd failing.
             self._telemetry.clamd_error()

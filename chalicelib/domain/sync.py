@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.access import AccessControl, SpaceAccess
 from chalicelib.domain.audit import entry
@@ -20,7 +20,7 @@ from chalicelib.domain.content import Verdict
 from chalicelib.domain.files import file_json
 from chalicelib.domain.models import Action, FileRecord, FileStatus, Principal, SpaceRef, is_valid_id, iso, utcnow
 from chalicelib.domain.paging import parse_limit
-from chalicelib.domain.ports import Catalog, Change, ObjectStore
+from chalicelib.domain.ports import Change, ObjectStore
 from chalicelib.errors import (
     AlreadyExistsError,
     BadRequestError,
@@ -29,6 +29,9 @@ from chalicelib.errors import (
     NotFoundError,
     StaleWriteError,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.domain.models import AuditEntry, FileVersion, UploadRecord
 
 log = logging.getLogger("cartable.sync")
 
@@ -92,12 +95,18 @@ def parse_timeout(raw: str | None) -> int:
     return int(raw)
 
 
+class FeedReader(Protocol):
+    """What reading a space's change feed needs."""
+
+    def changes(self, school: str, space: SpaceRef, after: int, limit: int) -> list[Change]: ...
+
+
 class SyncService:
     """What devices call to follow a space; each answer costs what it returns, not the space's size."""
 
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: FeedReader,
         access: AccessControl,
         cursors: Cursors,
         clock: Callable[[], float] = time.time,
@@ -153,7 +162,9 @@ class SyncService:
             self._sleep(min(POLL_INTERVAL, remaining))
 
 
-def live_changes(catalog: Catalog, school: str, space: SpaceRef, after: int = 0, page: int = 500) -> Iterator[Change]:
+def live_changes(
+    catalog: FeedReader, school: str, space: SpaceRef, after: int = 0, page: int = 500
+) -> Iterator[Change]:
     """The feed positions (one per file) of a space's files that were ever available and are not in
     the trash, after sequence `after`, page after page."""
     while True:
@@ -164,7 +175,7 @@ def live_changes(catalog: Catalog, school: str, space: SpaceRef, after: int = 0,
         after = changes[-1].seq
 
 
-def live_files(catalog: Catalog, school: str, space: SpaceRef) -> Iterator[FileRecord]:
+def live_files(catalog: FeedReader, school: str, space: SpaceRef) -> Iterator[FileRecord]:
     """Every file of a space that was ever available and is not in the trash."""
     return (change.file for change in live_changes(catalog, school, space))
 
@@ -181,10 +192,50 @@ class PurgeReport:
     skipped: int
 
 
+class TrashStore(Protocol):
+    """What the trash and its sweeper need: files in and out of the trash, purges, grants due."""
+
+    def get_file(self, school: str, file_id: str) -> FileRecord | None: ...
+
+    def get_upload(self, upload_id: str) -> UploadRecord | None: ...
+
+    def record_verdict(
+        self,
+        upload: UploadRecord,
+        verdict: Verdict,
+        sha256: str,
+        object_key: str,
+        now: datetime,
+        arrived_at: datetime | None = None,
+    ) -> Verdict:
+        """The verdict written (a clean one may end rejected: conflict, superseded, deleted)."""
+        ...
+
+    def file_versions(self, file_id: str) -> list[FileVersion]: ...
+
+    def trash_file(self, file_id: str, now: datetime, audit: AuditEntry) -> None: ...
+
+    def restore_file(self, file_id: str, audit: AuditEntry) -> None: ...
+
+    def get_trashed_file(self, school: str, file_id: str) -> FileRecord | None: ...
+
+    def list_trash(
+        self, school: str, space: SpaceRef, limit: int, cursor: str | None
+    ) -> tuple[list[FileRecord], str | None]: ...
+
+    def trash_due(self, day: str, now: datetime, limit: int) -> list[str]: ...
+
+    def begin_purge(self, file_id: str, now: datetime, size: int) -> FileRecord | None: ...
+
+    def purge_records(self, file_id: str) -> None: ...
+
+    def grants_due(self, day: str, now: datetime, limit: int) -> list[str]: ...
+
+
 class TrashService:
     """DELETE moves a file to the trash; restore brings it back within 30 days; then it is purged."""
 
-    def __init__(self, catalog: Catalog, access: AccessControl, store: ObjectStore | None = None) -> None:
+    def __init__(self, catalog: TrashStore, access: AccessControl, store: ObjectStore | None = None) -> None:
         self._catalog = catalog
         self._access = access
         self._store = store

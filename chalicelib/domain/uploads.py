@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.access import AccessControl, SpaceAccess
 from chalicelib.domain.audit import entry
@@ -29,12 +29,15 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.multipart import multipart_answer
 from chalicelib.domain.names import parent_chain
-from chalicelib.domain.ports import Catalog, CleanCopy, ObjectStore
+from chalicelib.domain.ports import CleanCopy, ObjectStore
 from chalicelib.domain.quotas import QuotaPolicy
 from chalicelib.domain.telemetry import NullTelemetry, Telemetry
 
 if TYPE_CHECKING:  # the content rules are read by the first grant, never by a listing
+    from collections.abc import Sequence
+
     from chalicelib.domain.content import ContentPolicy
+    from chalicelib.domain.models import AuditEntry, Membership, SpaceRef
 
 from chalicelib.errors import (
     AlreadyExistsError,
@@ -52,12 +55,42 @@ from chalicelib.errors import (
 log = logging.getLogger("cartable.files")
 
 
+class GrantStore(Protocol):
+    """What a grant reads and writes: the file under a name, its grants, dedup copies, a pupil's classes."""
+
+    def get_file(self, school: str, file_id: str) -> FileRecord | None: ...
+
+    def find_file_id(
+        self, school: str, space: SpaceRef, path: str, name: str, owner: str, feedback: bool = False
+    ) -> str | None: ...
+
+    def create_file(
+        self,
+        file: FileRecord,
+        upload: UploadRecord,
+        folders: Sequence[tuple[str, str]],
+        audit: AuditEntry | None = None,
+    ) -> None: ...
+
+    def find_file(
+        self, school: str, space: SpaceRef, path: str, name: str, owner: str, feedback: bool = False
+    ) -> FileRecord | None: ...
+
+    def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None, served: bool | None = None) -> None: ...
+
+    def set_multipart(self, upload_id: str, multipart_id: str) -> None: ...
+
+    def clean_copies(self, school: str, space: SpaceRef, sha256: str, limit: int) -> list[CleanCopy]: ...
+
+    def membership(self, school: str, user_id: str) -> Membership: ...
+
+
 class UploadService:
     """What the API does with upload requests; every grant checks the caller's right first."""
 
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: GrantStore,
         store: ObjectStore,
         access: AccessControl,
         content: Callable[[], ContentPolicy],

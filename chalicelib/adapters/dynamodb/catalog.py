@@ -1,5 +1,7 @@
-"""The catalog as one object: the `Catalog` port composed of one repository per aggregate over one
-table core. Each repository is built once, on first use, so a request loads only what it needs: a
+"""The catalog as one object: every narrow port a service declares beside itself (`GrantStore` in
+uploads, `FileReads` in files, `VerdictStore` in scanning, `TrashStore` and `FeedReader` in sync,
+`AccessStore`, `ShareStore`, `RosterStore`, `AssignmentStore`, `YearStore`, `RescanStore`, ...),
+composed of one repository per aggregate over one table core. Each repository is built once, on first use, so a request loads only what it needs: a
 listing never imports the verdict's settlement, the notifications or the jobs."""
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 
 
 class DynamoCatalog:
-    """The Catalog port over one DynamoDB table, with an injected low-level client."""
+    """The domain's catalog ports over one DynamoDB table, with an injected low-level client."""
 
     def __init__(self, client: Any, table: str) -> None:
         self._db = client
