@@ -130,6 +130,11 @@ export class Api {
     return { items, folders };
   }
 
+  /** A file's available versions, newest first. */
+  versions(fileId) {
+    return this.get(`/v1/files/${encodeURIComponent(fileId)}/versions?limit=100`);
+  }
+
   /** A space's trash (what the caller may restore), newest first, each with `trashedAt` and `purgeAt`. */
   trash(space) {
     return this.get(`/v1/spaces/${encodeURIComponent(space)}/trash?limit=1000`);
@@ -219,6 +224,12 @@ export class Api {
 
   downloadFile(fileId, name) {
     return this.download(`/v1/files/${encodeURIComponent(fileId)}/content`, name);
+  }
+
+  /** An earlier version's bytes (`version` null: the current one). */
+  downloadVersion(fileId, version, name) {
+    const query = version ? `?version=${encodeURIComponent(version)}` : "";
+    return this.download(`/v1/files/${encodeURIComponent(fileId)}/content${query}`, name);
   }
 
   downloadArchive(assignmentId, name) {

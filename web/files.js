@@ -114,10 +114,69 @@ export class FileTable {
           fileActions(file, this.canShare(file)),
           this.canDelete(file) ? this.deleteButton(file) : null,
         ),
+        file.version > 1 ? versionsOf(file) : null,
       ),
     ];
     return h("tr", { dataset: { fileId: file.id, status: file.status } }, cells);
   }
+}
+
+/** A file's earlier versions, listed when opened, each downloadable. */
+function versionsOf(file) {
+  const list = h("ul", { class: "versions" });
+  const details = h(
+    "details",
+    { class: "versions-of" },
+    h("summary", { "aria-label": t("versionsOf", { name: file.name }) }, t("versions", { count: file.version })),
+    list,
+  );
+  details.addEventListener("toggle", () => {
+    if (!details.open || list.dataset.loaded) return;
+    list.dataset.loaded = "yes";
+    loading(list, async () => {
+      const answer = await api.versions(file.id);
+      list.append(
+        ...answer.items.map((version) => {
+          const current = version.version === file.version;
+          const label = t(current ? "versionCurrent" : "versionN", { n: version.version });
+          return h(
+            "li",
+            { dataset: { version: version.version } },
+            h("span", { class: "name" }, label),
+            " ",
+            h(
+              "span",
+              { class: "meta" },
+              `${formatSize(version.size, language())} · ${formatDate(version.createdAt, language())}`,
+            ),
+            " ",
+            h(
+              "button",
+              {
+                type: "button",
+                class: "secondary",
+                "aria-label": t("downloadVersion", { n: version.version, name: file.name }),
+                onclick: async (event) => {
+                  const button = event.currentTarget;
+                  button.disabled = true;
+                  try {
+                    await api.downloadVersion(file.id, current ? null : version.version, file.name);
+                    announce(t("downloaded", { name: file.name }));
+                  } catch (error) {
+                    announce(errorText(error));
+                  } finally {
+                    button.disabled = false;
+                  }
+                },
+              },
+              t("download"),
+            ),
+          );
+        }),
+      );
+    });
+  });
+  return details;
 }
 
 export function downloadButton(file) {

@@ -483,3 +483,32 @@ def test_a_pupil_turns_in_a_photo_from_the_camera_and_drops_a_file(
     )
     expect(row(page, "depose.txt")).to_have_attribute("data-status", "available", timeout=20_000)
     shots("dropped")
+
+
+def test_a_new_version_keeps_the_earlier_one_downloadable(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool, tmp_path: Path
+) -> None:
+    page = browser_page
+    sign_in(page, base_url, "eleve-david")
+    picker = page.get_by_label("File to upload")
+    first, second = b"Plan : introduction, partie 1.\n", b"Plan : introduction, parties 1 et 2, conclusion.\n"
+    picker.set_input_files({"name": "plan.txt", "mimeType": "text/plain", "buffer": first})
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(row(page, "plan.txt")).to_have_attribute("data-status", "available", timeout=20_000)
+    expect(row(page, "plan.txt").locator(".versions-of")).to_have_count(0)
+
+    picker.set_input_files({"name": "plan.txt", "mimeType": "text/plain", "buffer": second})
+    page.get_by_role("button", name="Upload", exact=True).click()
+    versions = row(page, "plan.txt").locator(".versions-of")
+    expect(versions).to_contain_text("Versions (2)", timeout=20_000)
+    expect(row(page, "plan.txt")).to_have_attribute("data-status", "available")
+    versions.get_by_label("Versions of plan.txt").click()
+    expect(versions.locator("li")).to_have_count(2)
+    expect(versions.locator("li").first).to_contain_text("Version 2 (current)")
+    shots("versions")
+
+    with page.expect_download() as download:
+        versions.get_by_role("button", name="Download version 1 of plan.txt").click()
+    saved = tmp_path / "plan-v1.txt"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == first
