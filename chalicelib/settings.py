@@ -26,6 +26,7 @@ MIN_PART_SIZE = 5 * MIB
 # clamd reads a stream of at most 4 GB (StreamMaxLength is a 32-bit count).
 MAX_SCAN_SIZE = 4 * GIB - 1
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+CATALOGS = ("dynamodb", "postgres")  # where the catalog lives: DynamoDB (AWS) or PostgreSQL (issue 20)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class Settings:
     log_dir: str | None = None  # stage local: a directory where each process also writes its JSON log lines
     oidc_client_id: str = "cartable-web"  # the web client at the school's identity provider (a public client)
     oidc_scope: str = "openid profile"  # what the web client asks the provider for
+    catalog: str = "dynamodb"  # CARTABLE_CATALOG: dynamodb, or postgres at CARTABLE_DATABASE_URL
+    database_url: str | None = None  # a libpq URL (postgresql://user:password@host:port/db?sslmode=...)
+    database_pool_size: int = 2  # connections per process: 1-2 for a function, more for a worker's threads
 
     @property
     def is_local(self) -> bool:
@@ -112,11 +116,15 @@ class Settings:
         if style not in ADDRESSING_STYLES:
             problems.append(f"CARTABLE_S3_ADDRESSING_STYLE must be one of {', '.join(ADDRESSING_STYLES)}")
         secret, jwks_url = _identity(env, local, problems)
+        catalog = get("CARTABLE_CATALOG", "dynamodb")
+        if catalog not in CATALOGS:
+            problems.append(f"CARTABLE_CATALOG must be one of {', '.join(CATALOGS)}")
+        postgres = catalog == "postgres"
         settings = cls(
             stage=stage,
             region=get("AWS_DEFAULT_REGION", env.get("AWS_REGION") or None),
             bucket=get("CARTABLE_BUCKET"),
-            table=get("CARTABLE_TABLE"),
+            table=get("CARTABLE_TABLE", "" if postgres else None),
             s3_endpoint=env.get("CARTABLE_S3_ENDPOINT") or None,
             s3_addressing_style=style,
             s3_region=env.get("CARTABLE_S3_REGION") or None,
@@ -157,6 +165,9 @@ class Settings:
             log_dir=(env.get("CARTABLE_LOG_DIR") or None) if local else None,
             oidc_client_id=get("CARTABLE_OIDC_CLIENT_ID", "cartable-web"),
             oidc_scope=get("CARTABLE_OIDC_SCOPE", "openid profile"),
+            catalog=catalog,
+            database_url=get("CARTABLE_DATABASE_URL") if postgres else None,
+            database_pool_size=int(number("CARTABLE_DATABASE_POOL_SIZE", "2", 1, 100)),
         )
         if problems:
             raise ConfigurationError("; ".join(problems))

@@ -10,6 +10,7 @@ from chalicelib.settings import Settings, settings
 
 if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb import DynamoCatalog
+    from chalicelib.adapters.postgres import Database, PostgresCatalog
     from chalicelib.adapters.s3 import S3ObjectStore
     from chalicelib.adapters.telemetry import LambdaTelemetry
     from chalicelib.adapters.zipstream import S3ZipArchiver
@@ -83,7 +84,25 @@ def dynamodb() -> Any:
 
 
 @lru_cache(maxsize=1)
-def catalog() -> DynamoCatalog:
+def database() -> Database:
+    """The PostgreSQL catalog's connection pool of this process (CARTABLE_CATALOG=postgres), opened on first use."""
+    import atexit
+
+    from chalicelib.adapters.postgres import Database
+
+    config = settings()
+    assert config.database_url is not None
+    pool = Database(config.database_url, min_size=1, max_size=config.database_pool_size)
+    atexit.register(pool.close)  # the pool's threads end with the process, not after a timeout
+    return pool
+
+
+@lru_cache(maxsize=1)
+def catalog() -> DynamoCatalog | PostgresCatalog:
+    if settings().catalog == "postgres":
+        from chalicelib.adapters.postgres import PostgresCatalog
+
+        return PostgresCatalog(database())
     from chalicelib.adapters.dynamodb import DynamoCatalog
 
     return DynamoCatalog(dynamodb(), settings().table)
@@ -91,19 +110,29 @@ def catalog() -> DynamoCatalog:
 
 @lru_cache(maxsize=1)
 def rate_limit() -> RateLimit:
-    """Each user's POSTs a minute, counted on the catalog's table."""
-    from chalicelib.adapters.ratelimit import DynamoRateCounter
+    """Each user's POSTs a minute, counted in the catalog."""
     from chalicelib.domain.ratelimit import RateLimit
 
     config = settings()
+    if config.catalog == "postgres":
+        from chalicelib.adapters.postgres.idempotency import PostgresRateCounter
+
+        return RateLimit(PostgresRateCounter(database()), config.posts_per_minute)
+    from chalicelib.adapters.ratelimit import DynamoRateCounter
+
     return RateLimit(DynamoRateCounter(dynamodb(), config.table), config.posts_per_minute)
 
 
 @lru_cache(maxsize=1)
 def idempotency() -> Idempotency:
-    """POSTs with an Idempotency-Key: their first answers, on the catalog's table."""
-    from chalicelib.adapters.idempotency import DynamoIdempotencyStore
+    """POSTs with an Idempotency-Key: their first answers, in the catalog."""
     from chalicelib.domain.idempotency import Idempotency
+
+    if settings().catalog == "postgres":
+        from chalicelib.adapters.postgres.idempotency import PostgresIdempotencyStore
+
+        return Idempotency(PostgresIdempotencyStore(database()))
+    from chalicelib.adapters.idempotency import DynamoIdempotencyStore
 
     return Idempotency(DynamoIdempotencyStore(dynamodb(), settings().table))
 

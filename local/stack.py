@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from local.oidc import OidcProvider
+from local.postgres import PostgresServer, start_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-west-3"
@@ -52,6 +53,7 @@ class StackConfig:
     oidc_port: int = 8001
     autoreload: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    catalog: str = "dynamodb"  # or postgres: a PostgreSQL server of the stack's own (local/postgres.py)
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -60,6 +62,7 @@ class StackConfig:
             moto_port=int(os.environ.get("CARTABLE_MOTO_PORT", "5001")),
             oidc_port=int(os.environ.get("CARTABLE_OIDC_PORT", "8001")),
             jwt_secret=os.environ.get("CARTABLE_JWT_SECRET", "local-dev-secret"),
+            catalog=os.environ.get("CATALOG") or "dynamodb",  # make dev CATALOG=postgres
         )
 
 
@@ -156,6 +159,9 @@ class LocalStack:
         self.queue_url = ""
         self.jobs_queue_url = ""
         self.oidc: OidcProvider | None = None
+        self.postgres: PostgresServer | None = None
+        self._catalog: Any = None
+        self.database_url = ""
         if config.oidc:
             origins = [f"http://127.0.0.1:{config.port}", f"http://localhost:{config.port}"]
             self.oidc = OidcProvider(port=config.oidc_port, build_dir=config.build_dir / "oidc", web_origins=origins)
@@ -193,6 +199,14 @@ class LocalStack:
             }
         )
         env.pop("AWS_PROFILE", None)
+        if self.database_url:  # `chalice local` serves many requests at once in one process, unlike Lambda
+            env.update(
+                {
+                    "CARTABLE_CATALOG": "postgres",
+                    "CARTABLE_DATABASE_URL": self.database_url,
+                    "CARTABLE_DATABASE_POOL_SIZE": "10",
+                }
+            )
         if self.oidc is not None:  # the API verifies the provider's RS256 tokens through its JWKS
             env.update(self.oidc.api_env())
         env.update(self.config.extra_env)
@@ -212,6 +226,20 @@ class LocalStack:
             config=Config(s3={"addressing_style": "path"}),
         )
 
+    def catalog(self) -> Any:
+        """The catalog the stack's functions use (DynamoDB on moto, or PostgreSQL), for tests and scripts;
+        one per stack (a PostgreSQL one's pool closes with the stack)."""
+        if self._catalog is None:
+            if self.database_url:
+                from chalicelib.adapters.postgres import Database, PostgresCatalog
+
+                self._catalog = PostgresCatalog(Database(self.database_url, max_size=4))
+            else:
+                from chalicelib.adapters.dynamodb import DynamoCatalog
+
+                self._catalog = DynamoCatalog(self.aws("dynamodb"), self.config.table)
+        return self._catalog
+
     # -- parts ----------------------------------------------------------------------------------
     def start(self) -> None:
         """Start everything and wait until the API answers /v1/health."""
@@ -219,6 +247,9 @@ class LocalStack:
         try:
             self.start_moto()
             self.create_resources()
+            if self.config.catalog == "postgres":
+                self.postgres = start_postgres()
+                self.database_url = self.postgres.new_database()
             self.clamd.start()
             if self.oidc is not None:
                 self.oidc.start()
@@ -351,6 +382,12 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        if self.postgres is not None:
+            if self._catalog is not None:
+                self._catalog.db.close()
+            self.postgres.stop()
+            self.postgres = None
+        self._catalog = None
 
 
 def main() -> None:
@@ -379,6 +416,8 @@ def main() -> None:
 
             seed(stack.api_url)
         print(f"\nCartable is ready at {stack.api_url} (object store and tables at {stack.aws_endpoint}).")
+        if stack.postgres is not None:
+            print(f"Catalog: PostgreSQL at {stack.database_url}")
         if stack.oidc is not None:
             oidc = stack.oidc
             print(f"Identity provider: {oidc.issuer} (the demo school's people, password {oidc.password!r}).")

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.adapters.dynamodb import DynamoCatalog
 from chalicelib.adapters.s3 import S3ObjectStore
 from chalicelib.domain.access import AccessControl
 from chalicelib.domain.models import utcnow
@@ -127,7 +126,7 @@ def test_purge_after_30_days_removes_objects_and_records(stack: LocalStack, klas
         assert teacher.request("DELETE", f"/v1/files/{grant['fileId']}").status_code == 204
     assert teacher.post(f"/v1/files/{kept['fileId']}/restore").status_code == 200
 
-    catalog = DynamoCatalog(stack.aws("dynamodb"), stack.config.table)
+    catalog = stack.catalog()
     s3 = stack.aws("s3")
     keys = [v.object_key for v in catalog.file_versions(doomed["fileId"])]
     assert len(keys) == 2

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.adapters.dynamodb import DynamoCatalog
 from chalicelib.adapters.s3 import S3ObjectStore
 from chalicelib.domain.access import AccessControl
 from chalicelib.domain.models import utcnow
@@ -183,7 +182,7 @@ def test_an_abandoned_multipart_upload_is_aborted_by_the_sweep(as_user: Any, sta
     put_part(answer["upload"], 1, data)  # the tablet went away after one part
     s3 = stack.aws("s3")
     store = S3ObjectStore(s3, stack.config.bucket)
-    catalog = DynamoCatalog(stack.aws("dynamodb"), stack.config.table)
+    catalog = stack.catalog()
     upload = catalog.get_upload(answer["uploadId"])
     assert upload is not None and upload.multipart_id is not None
     assert [p.number for p in store.uploaded_parts(upload.key, upload.multipart_id) or []] == [1]
@@ -235,7 +234,7 @@ def test_a_multipart_submission_arrives_when_its_student_completes_it(
     answer = grant(student, "rendu.txt", data, space=assignment["space"])
     etags = put_parts(answer["upload"], data)
     assert student.post(f"/v1/uploads/{answer['uploadId']}/complete", {"parts": etags}).status_code == 200
-    completed = DynamoCatalog(stack.aws("dynamodb"), stack.config.table).get_upload(answer["uploadId"])
+    completed = stack.catalog().get_upload(answer["uploadId"])
     assert completed is not None and completed.completed_at is not None
     assert student.wait_status(answer["fileId"], timeout=20)["status"] == "available"
     receipt = student.get(f"/v1/assignments/{assignment['id']}/receipt").json()

@@ -20,9 +20,19 @@ pytestmark = pytest.mark.integration
 
 def poison(stack: LocalStack) -> str:
     """An upload record the scanner cannot read (a corrupt item), and an event naming it."""
-    stack.aws("dynamodb").put_item(
-        TableName=stack.config.table, Item=dump({"pk": "UPLOAD#poisoned0", "sk": "UPLOAD", "uploadId": "poisoned0"})
-    )
+    if stack.database_url:  # the PostgreSQL catalog: a row whose status is none of the statuses
+        import psycopg
+
+        with psycopg.connect(stack.database_url) as conn:
+            conn.execute(
+                "INSERT INTO uploads (upload_id, file_id, school, space, path, name, size, content_type, owner,"
+                " status, created_at, expires_at, key) VALUES ('poisoned0', 'poisonfile', '?', '?', '/', '?', 0,"
+                " '?', '?', 'poisoned', now(), now(), '?') ON CONFLICT DO NOTHING"
+            )
+    else:
+        stack.aws("dynamodb").put_item(
+            TableName=stack.config.table, Item=dump({"pk": "UPLOAD#poisoned0", "sk": "UPLOAD", "uploadId": "poisoned0"})
+        )
     event = {
         "Records": [{"eventName": "ObjectCreated:Post", "s3": {"object": {"key": "incoming/poisonfile/poisoned0"}}}]
     }
@@ -60,6 +70,12 @@ def test_a_poison_message_does_not_hold_back_its_batch(stack: LocalStack, as_use
 def _cure_the_poison(stack: LocalStack) -> Iterator[None]:
     """Afterwards the poisoned record goes: its next retry finds no grant and ends, as a stray does."""
     yield
+    if stack.database_url:
+        import psycopg
+
+        with psycopg.connect(stack.database_url) as conn:
+            conn.execute("DELETE FROM uploads WHERE upload_id = 'poisoned0'")
+        return
     stack.aws("dynamodb").delete_item(
         TableName=stack.config.table, Key=dump({"pk": "UPLOAD#poisoned0", "sk": "UPLOAD"})
     )

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.dynamodb import DynamoCatalog
 from chalicelib.adapters.s3 import S3ObjectStore
 from chalicelib.domain.access import AccessControl
 from chalicelib.domain.models import utcnow
@@ -46,13 +45,13 @@ def test_fifty_concurrent_grants_against_a_quota_for_ten(api_url: str, stack: Lo
         statuses = list(pool.map(lambda n: grant_until_decided(api, n), range(50)))
     assert statuses.count(201) == 10, statuses
     assert statuses.count(403) == 40
-    catalog = DynamoCatalog(stack.aws("dynamodb"), stack.config.table)
+    catalog = stack.catalog()
     assert catalog.quota_used(f"{SCHOOL}#user:{sub}") == 1000
 
 
 def test_refused_bytes_and_purged_files_give_their_room_back(api_url: str, stack: LocalStack) -> None:
     api, sub = user(api_url)
-    catalog = DynamoCatalog(stack.aws("dynamodb"), stack.config.table)
+    catalog = stack.catalog()
     key = f"{SCHOOL}#user:{sub}"
     infected = api.upload("virus.txt", EICAR, "text/plain")
     assert api.wait_status(infected["fileId"])["status"] == "infected"
@@ -90,7 +89,7 @@ def test_class_folders_have_their_own_quota(admin: Any, api_url: str) -> None:
 
 def test_a_grant_that_expires_unused_gives_its_room_back(api_url: str, stack: LocalStack) -> None:
     api, sub = user(api_url)
-    catalog = DynamoCatalog(stack.aws("dynamodb"), stack.config.table)
+    catalog = stack.catalog()
     trash = TrashService(
         catalog, AccessControl(catalog, load_rules()), S3ObjectStore(stack.aws("s3"), stack.config.bucket)
     )
@@ -124,5 +123,5 @@ def test_each_pupil_has_room_of_their_own_in_an_assignment(api_url: str, stack: 
     refused = greedy.grant("b.txt", b"x" * 300, "text/plain", space=space)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "quota_exceeded"
     assert classmate.grant("a.txt", b"x" * 600, "text/plain", space=space).status_code == 201
-    catalog = DynamoCatalog(stack.aws("dynamodb"), stack.config.table)
+    catalog = stack.catalog()
     assert catalog.quota_used(f"{SCHOOL}#{space}#{greedy_id}") == 600

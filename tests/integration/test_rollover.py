@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.dynamodb import DynamoCatalog
 from chalicelib.domain.access import AccessControl
 from chalicelib.domain.permissions import load_rules
 from chalicelib.domain.rollover import YearService
@@ -121,7 +120,7 @@ def test_the_retention_dry_run_lists_exactly_the_pupils_work_past_it(
     assert answer(direction, "GET", "/v1/retention?asOf=demain").status_code == 400
 
     # What the sweeper does once due: exactly those go to the trash.
-    catalog = DynamoCatalog(stack.aws("dynamodb"), stack.config.table)
+    catalog = stack.catalog()
     years = YearService(catalog, AccessControl(catalog, load_rules()))
     assert years.apply_retention("demo", datetime.now(UTC) + timedelta(days=366)) == 2
     bilal = DemoApi(api_url, "eleve-bilal")

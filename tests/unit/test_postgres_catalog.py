@@ -58,3 +58,46 @@ def test_the_migrations_are_sql_files_applied_in_order() -> None:
     )
     with pytest.raises(ValueError, match="postgresql://"):
         yoyo_url("mysql://db/cartable")
+
+
+def test_the_settings_choose_the_catalog() -> None:
+    from chalicelib.errors import ConfigurationError
+    from chalicelib.settings import Settings
+
+    base = {"CARTABLE_STAGE": "local", "AWS_DEFAULT_REGION": "eu-west-3", "CARTABLE_BUCKET": "b"}
+    assert Settings.from_env({**base, "CARTABLE_TABLE": "t"}).catalog == "dynamodb"
+    url = "postgresql://cartable@db:5432/cartable"
+    chosen = Settings.from_env({**base, "CARTABLE_CATALOG": "postgres", "CARTABLE_DATABASE_URL": url})
+    assert (chosen.catalog, chosen.database_url, chosen.database_pool_size, chosen.table) == ("postgres", url, 2, "")
+    workers = Settings.from_env(
+        {**base, "CARTABLE_CATALOG": "postgres", "CARTABLE_DATABASE_URL": url, "CARTABLE_DATABASE_POOL_SIZE": "8"}
+    )
+    assert workers.database_pool_size == 8
+    with pytest.raises(ConfigurationError, match="CARTABLE_DATABASE_URL is required"):
+        Settings.from_env({**base, "CARTABLE_CATALOG": "postgres"})
+    with pytest.raises(ConfigurationError, match="CARTABLE_CATALOG must be one of dynamodb, postgres"):
+        Settings.from_env({**base, "CARTABLE_TABLE": "t", "CARTABLE_CATALOG": "mongo"})
+
+
+def test_the_wiring_builds_the_postgres_catalog_and_its_stores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib import wiring
+    from chalicelib.settings import Settings
+
+    env = {
+        "CARTABLE_STAGE": "local",
+        "AWS_DEFAULT_REGION": "eu-west-3",
+        "CARTABLE_BUCKET": "b",
+        "CARTABLE_CATALOG": "postgres",
+        "CARTABLE_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+    }
+    monkeypatch.setattr(wiring, "settings", lambda: Settings.from_env(env))
+    for cached in (wiring.database, wiring.catalog, wiring.rate_limit, wiring.idempotency):
+        cached.cache_clear()
+    try:
+        assert isinstance(wiring.catalog(), PostgresCatalog)
+        assert isinstance(wiring.rate_limit()._counter, PostgresRateCounter)
+        assert isinstance(wiring.idempotency()._store, PostgresIdempotencyStore)
+        assert wiring.database()._sizes == (1, 2)  # a function's pool: one connection, two at most
+    finally:
+        for cached in (wiring.database, wiring.catalog, wiring.rate_limit, wiring.idempotency):
+            cached.cache_clear()
