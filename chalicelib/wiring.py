@@ -345,6 +345,13 @@ def sweeper() -> Sweeper:
 
     config = settings()
     queue = SqsEventQueue(aws_client("sqs", config), config.queue_url) if config.queue_url else None
+    built = catalog()
+    if config.catalog == "postgres":  # its hourly run also does what DynamoDB's TTL does
+        from chalicelib.adapters.postgres import PostgresCatalog
+        from chalicelib.adapters.postgres.sweeping import ExpiringSweeper
+
+        assert isinstance(built, PostgresCatalog)
+        return ExpiringSweeper(built, trash_service(), store(), queue, year_service())
     return Sweeper(trash_service(), store(), queue, year_service())
 
 

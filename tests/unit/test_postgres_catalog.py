@@ -91,13 +91,17 @@ def test_the_wiring_builds_the_postgres_catalog_and_its_stores(monkeypatch: pyte
         "CARTABLE_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
     }
     monkeypatch.setattr(wiring, "settings", lambda: Settings.from_env(env))
-    for cached in (wiring.database, wiring.catalog, wiring.rate_limit, wiring.idempotency):
+    built = [f for f in vars(wiring).values() if callable(getattr(f, "cache_clear", None))]
+    for cached in built:  # whatever this process built before is built again on these settings, and after
         cached.cache_clear()
     try:
         assert isinstance(wiring.catalog(), PostgresCatalog)
         assert isinstance(wiring.rate_limit()._counter, PostgresRateCounter)
         assert isinstance(wiring.idempotency()._store, PostgresIdempotencyStore)
         assert wiring.database()._sizes == (1, 2)  # a function's pool: one connection, two at most
+        from chalicelib.adapters.postgres.sweeping import ExpiringSweeper
+
+        assert isinstance(wiring.sweeper(), ExpiringSweeper)  # the hourly run also does TTL's work
     finally:
-        for cached in (wiring.database, wiring.catalog, wiring.rate_limit, wiring.idempotency):
+        for cached in built:
             cached.cache_clear()
