@@ -131,7 +131,12 @@ const STRINGS = {
     late: "En retard",
     onTime: "À l’heure",
     submissions: "Rendus des élèves",
-    submissionCount: "{count} élève(s) ont rendu, dont {late} en retard ; {missing} n’ont rien rendu.",
+    submissionSummary: "{turnedIn}, {late} ; {missing}.",
+    turnedInCount_one: "{count} élève a rendu",
+    turnedInCount_other: "{count} élèves ont rendu",
+    lateCount_other: "dont {count} en retard",
+    missingCount_one: "{count} n’a rien rendu",
+    missingCount_other: "{count} n’ont rien rendu",
     missing: "Rien rendu",
     colStudent: "Élève",
     colFiles: "Fichiers",
@@ -300,7 +305,11 @@ const STRINGS = {
     late: "Late",
     onTime: "On time",
     submissions: "Submissions",
-    submissionCount: "{count} student(s) turned in, {late} late; {missing} turned in nothing.",
+    submissionSummary: "{turnedIn}, {late}; {missing}.",
+    turnedInCount_one: "{count} student turned in",
+    turnedInCount_other: "{count} students turned in",
+    lateCount_other: "{count} late",
+    missingCount_other: "{count} turned in nothing",
     missing: "Nothing turned in",
     colStudent: "Student",
     colFiles: "Files",
@@ -479,6 +488,13 @@ export function language() {
 }
 
 /** The string `key` in the current language with `{placeholders}` filled; `fallback` when unknown. */
+/** A count in words: `key_one`, `key_few`... as Intl.PluralRules says for the language, else `key_other`. */
+export function plural(key, count, params = {}) {
+  const category = new Intl.PluralRules(current).select(count);
+  const text = STRINGS[current][`${key}_${category}`] ?? STRINGS[current][`${key}_other`];
+  return text.replace(/\{(\w+)\}/g, (_, name) => String({ count, ...params }[name] ?? `{${name}}`));
+}
+
 export function t(key, params = {}, fallback = key) {
   const text = STRINGS[current][key] ?? STRINGS.fr[key];
   if (text === undefined) return fallback;

@@ -1,7 +1,7 @@
 // Classes, a class's assignments and folder, an assignment: a pupil turns in, a teacher collects.
 import { api, displayName, errorText, loading, myClasses, page, state, toUtc } from "./context.js";
 import { FileTable, downloadButton, spaceBrowser, statusBadge, uploader } from "./files.js";
-import { language, t, typesText } from "./i18n.js";
+import { language, plural, t, typesText } from "./i18n.js";
 import { announce, formatDate, formatSize, h } from "./ui.js";
 
 export function classesView() {
@@ -240,10 +240,11 @@ function submissionsPanel(assignment) {
   loading(section, async () => {
     const answer = await api.submissions(assignment.id);
     const turnedIn = answer.items.filter((s) => !s.missing);
-    summary.textContent = t("submissionCount", {
-      count: turnedIn.length,
-      late: turnedIn.filter((s) => s.late).length,
-      missing: answer.items.length - turnedIn.length,
+    const late = turnedIn.filter((item) => item.late).length;
+    summary.textContent = t("submissionSummary", {
+      turnedIn: plural("turnedInCount", turnedIn.length),
+      late: plural("lateCount", late),
+      missing: plural("missingCount", answer.items.length - turnedIn.length),
     });
     body.replaceChildren(
       ...answer.items.map((item) =>

@@ -165,10 +165,13 @@ def test_late_submissions_are_flagged_for_the_teacher(
     late = page.locator("table.submissions tbody tr[data-student='eleve-david']")
     expect(late).to_contain_text("tp-david.pdf")
     expect(late.locator(".badge")).to_have_text("Late")
-    expect(page.get_by_text("1 student(s) turned in, 1 late; 1 turned in nothing.")).to_be_visible()
+    expect(page.get_by_text("1 student turned in, 1 late; 1 turned in nothing.")).to_be_visible()
     missing = page.locator("table.submissions tbody tr[data-student='eleve-chloe']")
     expect(missing.locator(".badge")).to_have_text("Nothing turned in")
     shots("late-flag")
+    # Counts in words, by each language's plural rules (no "(s)").
+    page.get_by_label("Language").select_option("fr")
+    expect(page.get_by_text("1 élève a rendu, dont 1 en retard ; 1 n’a rien rendu.")).to_be_visible()
 
 
 def test_a_large_file_goes_in_parts_with_progress_and_becomes_available(
