@@ -1,8 +1,9 @@
 """Figure 4: scan throughput and the scanner's memory.
 
-The scan path streams an object from S3 (a moto server) to clamd's INSTREAM: `S3ObjectStore.read_chunks`
-→ sha256 (as the scan handler does) → `ClamdScanner.scan_stream`, in a fresh process per run whose peak
-RSS (VmHWM, reset before the scan) is reported. The reference is clamd scanning the same bytes from a
+The scan path streams an object from S3 (a moto server) to clamd's INSTREAM through the scan handler's own
+function, `scanning.scan_object`: `S3ObjectStore.read_chunks` (with its read-ahead) → `Tally` (sha256,
+head, tail, the archive and PDF inspectors) → `ClamdScanner.scan_stream`, in a fresh process per run
+whose peak RSS (VmHWM, reset before the scan) is reported. The reference is clamd scanning the same bytes from a
 local file (`zSCAN`, no transfer at all). The same clamd serves both, with the project's database,
 limits roomy enough for the largest size and its result cache off (the same bytes scanned twice cost
 twice). INSTREAM spools the whole stream to a file before scanning it, so the ratio is bounded by
@@ -40,36 +41,33 @@ TARGET_RATIO = 0.8
 
 
 def worker(endpoint: str, key: str, clamd: str, mode: str) -> None:
-    """In a fresh process: stream one object (to clamd, or nowhere) and report time and memory."""
-    import hashlib
-
+    """In a fresh process: stream one object as the scan handler does (to clamd, or nowhere) and report
+    time and memory."""
     from bench.common import aws_client
     from chalicelib.adapters.clamav import ClamdScanner
     from chalicelib.adapters.s3 import S3ObjectStore
-    from chalicelib.domain.scanning import CHUNK
+    from chalicelib.domain.content import load_content_policy
+    from chalicelib.domain.inspection import Inspection
+    from chalicelib.domain.scanning import CHUNK, Tally, scan_object
 
     store = S3ObjectStore(aws_client("s3", endpoint), BUCKET)
     scanner = ClamdScanner(clamd, timeout=600)
     stored = store.head(key)
     assert stored is not None
-    digest = hashlib.sha256()
-
-    def tally(chunks: Any) -> Any:
-        for chunk in chunks:
-            digest.update(chunk)
-            yield chunk
+    # What ScanService._examine builds: digest, head, tail and the archive and PDF inspectors.
+    tally = Tally(inspection=Inspection(load_content_policy()))
 
     baseline = reset_peak_rss()
     started = time.perf_counter()
-    chunks = tally(store.read_chunks(key, stored.etag, CHUNK))
     if mode == "stream":
-        verdict = str(scanner.scan_stream(chunks))
+        verdict = str(scan_object(store, scanner, stored, tally))
     else:
-        for _ in chunks:
+        for _ in tally.watch(store.read_chunks(key, stored.etag, CHUNK)):
             pass
         verdict = "-"
     seconds = time.perf_counter() - started
     peak = peak_rss_mb(os.getpid())
+    assert tally.size == stored.size
     print(json.dumps({"seconds": seconds, "rss_baseline_mb": baseline, "rss_peak_mb": peak, "verdict": verdict}))
 
 
