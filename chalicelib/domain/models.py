@@ -269,6 +269,9 @@ class UploadRecord:
     order: str | None = None  # when granted, in ns: of two uploads of a file, the later granted is newer
     completed_at: datetime | None = None  # a multipart upload: when its uploader asked to assemble it
     part_size: int | None = None
+    # The counts of grants waiting for bytes this one joins, each with its limit when granted (not stored:
+    # which counts an upload is in follows from its owner and space, `quotas.pending_counters`).
+    pending_limits: tuple[tuple[str, int], ...] = ()
 
     @property
     def part_count(self) -> int:

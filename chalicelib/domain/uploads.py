@@ -278,6 +278,7 @@ class UploadService:
         )
         if charge is not None and grant.size > charge[1]:
             raise QuotaExceededError("This file is larger than the storage quota.")
+        waiting = () if self._quotas is None else self._quotas.pending(principal.school, grant.space, principal.user_id)
         for attempt in range(3):  # a concurrent grant may claim the name between our read and write
             if attempt:
                 existing = self._existing_file(principal, grant, consistent=True)
@@ -303,6 +304,7 @@ class UploadService:
                 base_version=grant.base_version,
                 quota_key=charge[0] if charge else None,
                 quota_limit=charge[1] if charge else None,
+                pending_limits=() if self._quotas is None else waiting,
                 part_size=part_size,
                 order=f"{time.time_ns():020d}",
             )

@@ -17,7 +17,7 @@ from chalicelib.domain.permissions import load_rules
 from chalicelib.domain.sync import TrashService
 from local.clamav import EICAR
 from local.stack import LocalStack
-from tests.integration.conftest import Api, make_token
+from tests.integration.conftest import Api, make_token, post_to_storage
 
 pytestmark = pytest.mark.integration
 SCHOOL = "quota-school"
@@ -125,3 +125,39 @@ def test_each_pupil_has_room_of_their_own_in_an_assignment(api_url: str, stack: 
     assert classmate.grant("a.txt", b"x" * 600, "text/plain", space=space).status_code == 201
     catalog = stack.catalog()
     assert catalog.quota_used(f"{SCHOOL}#{space}#{greedy_id}") == 600
+
+
+def test_grants_waiting_for_their_bytes_are_counted_per_user_and_per_submission(api_url: str) -> None:
+    """`waiting-school` lets a user wait for 4 grants at once, a pupil for 2 in one assignment: the next
+    answers 429 with Retry-After; a grant that ends (bytes scanned, or cancelled) makes room again."""
+    school, tag = "waiting-school", uuid.uuid4().hex[:6]
+    admin = Api(api_url, make_token("w-admin", "admin", school))
+    pupil_id, classmate_id = f"w-{tag}", f"w2-{tag}"
+    pupil, classmate = (
+        Api(api_url, make_token(pupil_id, "student", school)),
+        Api(api_url, make_token(classmate_id, "student", school)),
+    )
+    teacher = Api(api_url, make_token(f"w-prof-{tag}", "teacher", school))
+    roster = {"name": "W", "teachers": [f"w-prof-{tag}"], "students": [pupil_id, classmate_id]}
+    assert admin.put(f"/v1/classes/W-{tag}", roster).ok
+    created = teacher.post(f"/v1/classes/W-{tag}/assignments", {"title": "W", "dueAt": "2030-01-01T00:00:00Z"})
+    space = created.json()["space"]
+
+    waiting = [pupil.grant(f"rendu-{n}.txt", b"x" * 10, "text/plain", space=space) for n in range(2)]
+    assert [g.status_code for g in waiting] == [201, 201]
+    third = pupil.grant("rendu-3.txt", b"x" * 10, "text/plain", space=space)
+    assert third.status_code == 429 and third.json()["error"]["code"] == "too_many_requests"
+    assert int(third.headers["Retry-After"]) > 0
+    assert classmate.grant("rendu.txt", b"x" * 10, "text/plain", space=space).status_code == 201  # their own count
+
+    drive = [pupil.grant(f"brouillon-{n}.txt", b"x" * 10, "text/plain") for n in range(3)]
+    assert [g.status_code for g in drive] == [201, 201, 429]  # 2 in the assignment + 2 in the drive: 4
+
+    cancelled = pupil.request("DELETE", f"/v1/uploads/{waiting[0].json()['uploadId']}")
+    assert cancelled.status_code == 204
+    assert pupil.grant("rendu-3.txt", b"x" * 10, "text/plain", space=space).status_code == 201
+    assert pupil.grant("brouillon-9.txt", b"x" * 10, "text/plain").status_code == 429  # full again
+
+    post_to_storage(drive[0].json(), b"x" * 10, "text/plain")  # its bytes arrive and are judged
+    assert pupil.wait_status(drive[0].json()["fileId"], timeout=30)["status"] == "available"
+    assert pupil.grant("brouillon-9.txt", b"x" * 10, "text/plain").status_code == 201

@@ -1,8 +1,9 @@
 """The catalog as one object: every narrow port a service declares beside itself (`GrantStore` in
 uploads, `FileReads` in files, `VerdictStore` in scanning, `TrashStore` and `FeedReader` in sync,
 `AccessStore`, `ShareStore`, `RosterStore`, `AssignmentStore`, `YearStore`, `RescanStore`, ...),
-composed of one repository per aggregate over one table core. Each repository is built once, on first use, so a request loads only what it needs: a
-listing never imports the verdict's settlement, the notifications or the jobs."""
+composed of one repository per aggregate over one table core. Each repository is built once, on first
+use, so a request loads only what it needs: a listing never imports the verdict's settlement, the
+notifications or the jobs."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from typing import Any
 from chalicelib.adapters.dynamodb.audit import audit_item
 from chalicelib.adapters.dynamodb.changes import ChangeFeed
 from chalicelib.adapters.dynamodb.records import (
+    count_actions,
     dir_key,
     entry,
     entry_name,
@@ -32,7 +33,9 @@ from chalicelib.adapters.dynamodb.table import (
 )
 from chalicelib.domain.models import AuditEntry, FileRecord, FileStatus, FileVersion, SpaceRef, UploadRecord, iso
 from chalicelib.domain.ports import Change, CleanCopy, Page
-from chalicelib.errors import AlreadyExistsError, QuotaExceededError, StaleWriteError
+from chalicelib.errors import AlreadyExistsError, QuotaExceededError, StaleWriteError, TooManyRequestsError
+
+WAITING_RETRY = 60  # seconds: grants end as their bytes arrive, or within their lifetime
 
 
 class FileRepository(Repository):
@@ -166,6 +169,8 @@ class FileRepository(Repository):
         told apart from a lost race."""
         if audit is not None:
             actions.append({"Put": {"Item": dump(audit_item(audit))}})
+        counts = range(len(actions), len(actions) + len(upload.pending_limits))
+        actions += count_actions(upload)
         if upload.quota_key is not None:
             actions.append(reserve_action(upload))
         try:
@@ -173,6 +178,10 @@ class FileRepository(Repository):
         except StaleWriteError as exc:
             if upload.quota_key is not None and len(actions) - 1 in exc.failed:
                 raise QuotaExceededError("This upload would exceed the storage quota.") from exc
+            if any(i in exc.failed for i in counts):
+                raise TooManyRequestsError(
+                    "Too many uploads are waiting for their bytes; send or cancel some first.", WAITING_RETRY
+                ) from exc
             raise
 
     def set_multipart(self, upload_id: str, multipart_id: str) -> None:

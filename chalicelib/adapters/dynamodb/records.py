@@ -183,6 +183,35 @@ def reserve_action(upload: UploadRecord) -> dict[str, Any]:
     }
 
 
+def count_actions(upload: UploadRecord) -> list[dict[str, Any]]:
+    """Join each count of grants waiting for bytes, on condition it stays under its limit."""
+    return [
+        {
+            "Update": {
+                "Key": dump({"pk": f"PENDING#{counter}", "sk": "PENDING"}),
+                "UpdateExpression": "ADD waiting :one",
+                "ConditionExpression": "attribute_not_exists(waiting) OR waiting < :limit",
+                "ExpressionAttributeValues": dump({":one": 1, ":limit": limit}),
+            }
+        }
+        for counter, limit in upload.pending_limits
+    ]
+
+
+def leave_count_actions(counters: list[str]) -> list[dict[str, Any]]:
+    """A grant's verdict, whatever it is: it no longer waits for bytes."""
+    return [
+        {
+            "Update": {
+                "Key": dump({"pk": f"PENDING#{counter}", "sk": "PENDING"}),
+                "UpdateExpression": "ADD waiting :minus",
+                "ExpressionAttributeValues": dump({":minus": -1}),
+            }
+        }
+        for counter in counters
+    ]
+
+
 def release_action(quota_key: str, size: int) -> dict[str, Any]:
     return {
         "Update": {

@@ -10,7 +10,13 @@ from typing import Any
 from chalicelib.adapters.dynamodb.classes import ClassRepository
 from chalicelib.adapters.dynamodb.feeds import notification_item
 from chalicelib.adapters.dynamodb.files import FileRepository
-from chalicelib.adapters.dynamodb.records import blob_item, file_from_item, put_file_if_unchanged, release_action
+from chalicelib.adapters.dynamodb.records import (
+    blob_item,
+    file_from_item,
+    leave_count_actions,
+    put_file_if_unchanged,
+    release_action,
+)
 from chalicelib.adapters.dynamodb.table import (
     RACE_ATTEMPTS,
     Item,
@@ -23,6 +29,7 @@ from chalicelib.adapters.dynamodb.table import (
 from chalicelib.domain.content import Verdict
 from chalicelib.domain.models import FileRecord, FileStatus, SpaceKind, UploadRecord, iso
 from chalicelib.domain.notifications import Notification
+from chalicelib.domain.quotas import upload_counters
 from chalicelib.domain.settlement import FileChange, Served, settle
 from chalicelib.errors import ContentionError, StaleWriteError
 
@@ -118,6 +125,7 @@ class VerdictRepository(Repository):
             after.update(status=verdict.status.value, reason=verdict.reason or "", updatedAt=stamp)
         if settlement.release and upload.quota_key is not None:
             actions.append(release_action(upload.quota_key, settlement.release))  # refused bytes are not kept
+        actions += leave_count_actions(upload_counters(upload))
         if settlement.change is not FileChange.KEEP:
             actions.append(put_file_if_unchanged(after, file))
         self._files.commit(actions)  # KEEP: a refused new version, the served one stays as it was
