@@ -232,8 +232,24 @@ export class Api {
     return this.download(`/v1/files/${encodeURIComponent(fileId)}/content${query}`, name);
   }
 
-  downloadArchive(assignmentId, name) {
-    return this.download(`/v1/assignments/${encodeURIComponent(assignmentId)}/archive`, name);
+  /** The class's ZIP, built off the request: a job to follow with `waitJob`. */
+  archiveJob(assignmentId) {
+    return this.post(`/v1/assignments/${encodeURIComponent(assignmentId)}/archive`);
+  }
+
+  /** Poll a job until it is `ready` or `failed` (or ten minutes pass). */
+  async waitJob(job, { interval = 1000, timeout = 600_000 } = {}) {
+    const deadline = Date.now() + timeout;
+    let current = job;
+    while (current.status === "pending" && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, interval));
+      current = await this.get(`/v1/jobs/${encodeURIComponent(job.id)}`);
+    }
+    return current;
+  }
+
+  downloadJob(jobId, name) {
+    return this.download(`/v1/jobs/${encodeURIComponent(jobId)}/content`, name);
   }
 
   /** The API answers 302 to a short-lived signed URL; fetch follows it and the bytes are saved under `name`. */

@@ -190,6 +190,9 @@ function studentPanel(assignment) {
 function submissionsPanel(assignment) {
   const headingId = "submissions-heading";
   const error = h("p", { class: "error", role: "alert" });
+  // The ZIP is built off the request (a large class's would outlast the gateway's 29 s): a job, followed
+  // until ready, then a download link that lasts until the job expires.
+  const zipStatus = h("div", { class: "zip-status", role: "status" });
   const zip = h(
     "button",
     {
@@ -197,11 +200,41 @@ function submissionsPanel(assignment) {
       onclick: async () => {
         zip.disabled = true;
         error.textContent = "";
-        announce(t("preparingZip"));
+        const name = `${assignment.title}.zip`;
+        zipStatus.replaceChildren(
+          h("label", { for: "zip-progress" }, t("preparingZip")),
+          h("progress", { id: "zip-progress" }),
+        );
         try {
-          await api.downloadArchive(assignment.id, `${assignment.title}.zip`);
-          announce(t("downloaded", { name: `${assignment.title}.zip` }));
+          const job = await api.waitJob(await api.archiveJob(assignment.id));
+          if (job.status !== "ready") throw Object.assign(new Error(), { code: job.reason || "generic" });
+          const link = h(
+            "button",
+            {
+              type: "button",
+              onclick: async () => {
+                link.disabled = true;
+                try {
+                  await api.downloadJob(job.id, name);
+                  announce(t("downloaded", { name }));
+                } catch (failure) {
+                  error.textContent = errorText(failure);
+                } finally {
+                  link.disabled = false;
+                }
+              },
+            },
+            t("downloadReadyZip"),
+          );
+          zipStatus.replaceChildren(
+            link,
+            " ",
+            h("span", { class: "meta" }, t("zipUntil", { date: formatDate(job.expiresAt, language()) })),
+          );
+          announce(t("zipReady"));
+          link.focus();
         } catch (failure) {
+          zipStatus.replaceChildren();
           error.textContent = errorText(failure);
         } finally {
           zip.disabled = false;
@@ -234,6 +267,7 @@ function submissionsPanel(assignment) {
     { class: "card", "aria-labelledby": headingId },
     h("div", { class: "card-head" }, h("h2", { id: headingId }, t("submissions")), zip),
     summary,
+    zipStatus,
     error,
     h("div", { class: "table-wrap" }, table),
   );

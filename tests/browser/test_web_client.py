@@ -139,8 +139,14 @@ def test_a_teacher_sees_the_submission_and_downloads_it(
     expect(page.locator("#live")).to_have_text("expose-chloe.pdf downloaded.")
     shots("downloaded")
 
+    # The ZIP is a job: prepared off the request, then a download link.
+    page.get_by_role("button", name="Download all (ZIP)").click()
+    ready = page.get_by_role("button", name="Download the archive")
+    expect(ready).to_be_focused(timeout=30_000)
+    expect(page.locator(".zip-status")).to_contain_text("available until")
+    shots("archive-ready")
     with page.expect_download() as archive:
-        page.get_by_role("button", name="Download all (ZIP)").click()
+        ready.click()
     zipped = tmp_path / "all.zip"
     archive.value.save_as(zipped)
     with zipfile.ZipFile(io.BytesIO(zipped.read_bytes())) as bundle:
