@@ -161,13 +161,14 @@ export class Api {
   }
 
   /** Grant, then send the bytes to the presigned POST; `onProgress(fraction)` follows the upload. */
-  async upload(file, space, path, onProgress) {
+  async upload(file, space, path, onProgress, extra = {}) {
     const body = {
       space,
       path,
       name: file.name,
       size: file.size,
       contentType: file.type || "application/octet-stream",
+      ...extra, // e.g. `feedbackFor`: a teacher's file returned to one pupil
     };
     // WebCrypto cannot hash a stream: a large file is not read whole into memory for its digest.
     const sha256 = file.size <= DIGEST_LIMIT ? await digest(file) : null;

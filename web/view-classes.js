@@ -1,7 +1,7 @@
 // Classes, a class's assignments and folder, an assignment: a pupil turns in, a teacher collects.
 import { api, displayName, errorText, loading, myClasses, page, state, toUtc } from "./context.js";
 import { FileTable, downloadButton, spaceBrowser, statusBadge, uploader } from "./files.js";
-import { language, plural, t, typesText } from "./i18n.js";
+import { language, plural, reasonText, t, typesText } from "./i18n.js";
 import { announce, formatDate, formatSize, h } from "./ui.js";
 
 export function classesView() {
@@ -162,11 +162,14 @@ function studentPanel(assignment) {
   const lateNote = h("p", { class: "late-note" });
   const table = new FileTable({ caption: t("mySubmission"), canDelete: (file) => file.owner === state.claims.sub });
   const trash = h("p", { class: "trash-link" }, h("a", { href: `#/trash/${encodeURIComponent(assignment.space)}` }, t("openTrash")));
-  mine.append(lateNote, table.element, trash);
+  const feedback = h("div", { class: "feedback" });
+  mine.append(lateNote, table.element, feedback, trash);
   const refresh = async () => {
     const answer = await api.submissions(assignment.id);
     const own = answer.items[0];
     table.setFiles(own ? own.files : []);
+    const returned = own && own.feedback ? own.feedback : [];
+    feedback.replaceChildren(...(returned.length ? [h("h3", {}, t("feedbackFromTeacher")), feedbackList(returned)] : []));
     lateNote.replaceChildren(
       own
         ? h("span", { class: `badge ${own.late ? "badge-late" : "badge-ok"}` }, own.late ? t("late") : t("onTime"))
@@ -254,7 +257,7 @@ function submissionsPanel(assignment) {
       h(
         "tr",
         {},
-        [t("colStudent"), t("colFiles"), t("colSubmitted"), t("colLate")].map((text) =>
+        [t("colStudent"), t("colFiles"), t("colSubmitted"), t("colLate"), t("colFeedback")].map((text) =>
           h("th", { scope: "col" }, text),
         ),
       ),
@@ -271,7 +274,7 @@ function submissionsPanel(assignment) {
     error,
     h("div", { class: "table-wrap" }, table),
   );
-  loading(section, async () => {
+  const fill = async () => {
     const answer = await api.submissions(assignment.id);
     const turnedIn = answer.items.filter((s) => !s.missing);
     const late = turnedIn.filter((item) => item.late).length;
@@ -307,13 +310,74 @@ function submissionsPanel(assignment) {
           ),
           h("td", { "data-label": t("colSubmitted") }, item.missing ? "—" : formatDate(item.submittedAt, language())),
           h("td", { "data-label": t("colLate") }, submissionBadge(item)),
+          h(
+            "td",
+            { "data-label": t("colFeedback") },
+            feedbackList(item.feedback || []),
+            feedbackForm(assignment, item.student, () => fill()),
+          ),
         ),
       ),
     );
     table.hidden = !answer.items.length;
     zip.disabled = !turnedIn.length;
-  });
+  };
+  loading(section, fill);
   return section;
+}
+
+function feedbackList(files) {
+  if (!files.length) return null;
+  return h(
+    "ul",
+    { class: "submitted-files feedback-files" },
+    files.map((file) =>
+      h("li", { dataset: { fileId: file.id } }, h("span", { class: "name" }, file.name), " ", downloadButton(file)),
+    ),
+  );
+}
+
+/** A teacher returns a file to one pupil (`feedbackFor`): only they and the class's teachers can read it. */
+function feedbackForm(assignment, student, onReturned) {
+  const name = displayName(student);
+  const input = h("input", { type: "file", id: `feedback-${student}`, required: true });
+  const button = h("button", { type: "submit", class: "secondary", "aria-label": t("returnFeedbackTo", { name }) }, t("returnFeedback"));
+  const status = h("p", { class: "meta", role: "status" });
+  const form = h(
+    "form",
+    {
+      class: "feedback-form",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const file = input.files[0];
+        if (!file) {
+          input.focus();
+          return;
+        }
+        button.disabled = true;
+        status.textContent = t("sending", { name: file.name });
+        try {
+          const grant = await api.upload(file, assignment.space, "/", () => {}, { feedbackFor: student });
+          const done = await api.waitScanned(grant.uploadId, () => {});
+          if (done.status === "available") {
+            announce(t("feedbackReturned", { file: file.name, name }));
+            await onReturned();
+          } else {
+            status.textContent = t(`announce_${done.status}`, { name: file.name, reason: reasonText(done.status, done.reason) });
+          }
+        } catch (failure) {
+          status.textContent = errorText(failure);
+        } finally {
+          button.disabled = false;
+        }
+      },
+    },
+    h("label", { for: input.id, class: "visually-hidden" }, t("feedbackFileFor", { name })),
+    input,
+    button,
+    status,
+  );
+  return form;
 }
 
 function submissionBadge(item) {

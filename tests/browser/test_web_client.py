@@ -521,3 +521,34 @@ def test_a_new_version_keeps_the_earlier_one_downloadable(
     saved = tmp_path / "plan-v1.txt"
     download.value.save_as(saved)
     assert saved.read_bytes() == first
+
+
+def test_a_teacher_returns_feedback_that_only_its_pupil_receives(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool, tmp_path: Path
+) -> None:
+    page = browser_page
+    assignment = demo.assignments["redaction"]
+    sign_in(page, base_url, "prof-durand")
+    open_assignment(page, "5e B", assignment["title"])
+    bilal = page.locator("table.submissions tbody tr[data-student='eleve-bilal']")
+    correction = b"Bien construit ; attention aux accords.\n"
+    bilal.get_by_label("Feedback file for Bilal Haddad").set_input_files(
+        {"name": "corrige-bilal.txt", "mimeType": "text/plain", "buffer": correction}
+    )
+    bilal.get_by_role("button", name="Return feedback to Bilal Haddad").click()
+    expect(page.locator("#live")).to_have_text("corrige-bilal.txt returned to Bilal Haddad.", timeout=20_000)
+    expect(bilal.locator(".feedback-files")).to_contain_text("corrige-bilal.txt")
+    shots("feedback-returned")
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Yes, sign me out").click()
+    sign_in(page, base_url, "eleve-bilal")
+    open_assignment(page, "5e B", assignment["title"])
+    received = page.locator(".feedback")
+    expect(received.get_by_role("heading", name="Feedback from your teacher")).to_be_visible()
+    with page.expect_download() as download:
+        received.get_by_role("button", name="Download corrige-bilal.txt").click()
+    saved = tmp_path / "corrige.txt"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == correction
+    shots("feedback-received")
