@@ -3,8 +3,8 @@
 Each test stops the stack's pump, uploads through the API as a tablet would, then delivers the real
 queue's messages to the very handler Lambda calls (`app.scan_uploads`), in this process, with one
 fault injected: clamd SIGKILLed mid-stream, clamd answering an error, events twice and out of order,
-a crash between the copy and the record, DynamoDB failing the record update, a poison message in a
-batch of ten. Then the fault ends, the pump (and, where an event was lost, the sweeper) recover.
+a crash between the copy and the record, the catalog (DynamoDB or PostgreSQL) failing the record update,
+a poison message in a batch of ten. Then the fault ends, the pump (and, where an event was lost, the sweeper) recover.
 
 The promise, checked for every file while the fault holds: a clean file is `available` with exactly
 the bytes sent or still `pending` with its bytes held in incoming/; an infected one `pending` so, or
@@ -16,8 +16,8 @@ tests/artifacts/faults.md), and fails when the row is not 0 / 0: breaking the ha
 (see each test) makes it fail.
 
 The faults are injected through public seams only: the process's configuration (a clamd address),
-the wired object store (`wiring.store()`) and DynamoDB client (`wiring.dynamodb()`), never a
-service's private attributes.
+the wired object store (`wiring.store()`) and DynamoDB client (`wiring.dynamodb()`) or PostgreSQL pool
+(`wiring.database()`: its transactions), never a service's private attributes.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -299,16 +300,12 @@ def test_events_twice_and_out_of_order(harness: Harness) -> None:
 def test_crash_between_the_copy_and_the_record(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     upload_mix(harness, "crash")
     messages = harness.receive(len(harness.sent))
-    client = wiring.dynamodb()  # the scan service's catalog writes through it: the verdict is one transaction
 
-    def crash(**kwargs: Any) -> None:
-        raise Crash("the function died after copying, before recording")
+    def crash() -> BaseException:
+        return Crash("the function died after copying, before recording")
 
-    client.meta.events.register("before-call.dynamodb.TransactWriteItems", crash)
-    try:  # one invocation per message, each dying at its verdict's write
+    with _failing_transactions(crash):  # one invocation per message, each dying at its verdict's write
         crashed = [harness.deliver([m]) for m in messages]
-    finally:
-        client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", crash)
     assert crashed == [{m["MessageId"]} for m in messages]
     # Each file's bytes were copied out (files/ or quarantine/) before its record was written, and the
     # incoming object is still there (deleted last); the records still say pending: nothing served.
@@ -332,25 +329,20 @@ def test_crash_between_the_copy_and_the_record(harness: Harness, monkeypatch: py
 def test_dynamodb_errors_on_the_record_update(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     upload_mix(harness, "dynamo")
     messages = harness.receive(len(harness.sent))
-    client = wiring.dynamodb()  # the client the scan service's catalog writes through
-    client.meta.events.register("before-call.dynamodb.TransactWriteItems", _throttled)
-    try:
+    with _failing_transactions(_busy):
         failed = harness.deliver(messages)
-    finally:
-        client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", _throttled)
     assert failed == {m["MessageId"] for m in messages}
-    harness.check("DynamoDB errors on the record update")
+    fault = f"{'PostgreSQL' if _postgres() else 'DynamoDB'} errors on the record update"
+    harness.check(fault)
     harness.recover()
-    harness.record("DynamoDB errors on the record update")
+    harness.record(fault)
     assert harness.statuses() == ["available"] * 3 + ["infected:Cartable.Test.EICAR.UNOFFICIAL"]
 
 
 def test_a_poison_message_in_a_batch_of_ten(harness: Harness) -> None:
     upload_mix(harness, "poison", clean=8)
     table, sqs = harness.stack.config.table, harness.stack.aws("sqs")
-    harness.stack.aws("dynamodb").put_item(  # an upload record the scanner cannot read (a corrupt item)
-        TableName=table, Item={"pk": {"S": "UPLOAD#poisonedB"}, "sk": {"S": "UPLOAD"}, "uploadId": {"S": "poisonedB"}}
-    )
+    _corrupt_upload(harness.stack, "poisonedB", "poisonfileB")  # an upload record the scanner cannot read
     key = "incoming/poisonfileB/poisonedB"
     body = {"Records": [{"eventName": "ObjectCreated:Post", "s3": {"object": {"key": key}}}]}
     sqs.send_message(QueueUrl=harness.stack.queue_url, MessageBody=json.dumps(body))
@@ -367,9 +359,15 @@ def test_a_poison_message_in_a_batch_of_ten(harness: Harness) -> None:
         assert harness.statuses() == ["available"] * 8 + ["infected:Cartable.Test.EICAR.UNOFFICIAL"]
         assert harness.user.get("/v1/files/poisonfileB").status_code == 404  # the poison never made a file
     finally:  # its next retry finds no grant and ends, as a stray does
-        harness.stack.aws("dynamodb").delete_item(
-            TableName=table, Key={"pk": {"S": "UPLOAD#poisonedB"}, "sk": {"S": "UPLOAD"}}
-        )
+        if harness.stack.database_url:
+            import psycopg
+
+            with psycopg.connect(harness.stack.database_url) as conn:
+                conn.execute("DELETE FROM uploads WHERE upload_id = 'poisonedB'")
+        else:
+            harness.stack.aws("dynamodb").delete_item(
+                TableName=table, Key={"pk": {"S": "UPLOAD#poisonedB"}, "sk": {"S": "UPLOAD"}}
+            )
 
 
 # -- tools --------------------------------------------------------------------------------------------
@@ -381,9 +379,70 @@ def _zero() -> Any:
     return timedelta(0)
 
 
-def _throttled(**kwargs: Any) -> None:
-    raise ClientError(
+def _postgres() -> bool:
+    return settings_module.settings().catalog == "postgres"
+
+
+def _busy() -> BaseException:
+    """What the catalog's store answers when it cannot take a write now."""
+    if _postgres():
+        from psycopg import errors
+
+        return errors.SerializationFailure("injected: could not serialize access")
+    return ClientError(
         {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}}, "TransactWriteItems"
+    )
+
+
+@contextmanager
+def _failing_transactions(fault: Callable[[], BaseException]) -> Iterator[None]:
+    """Every catalog transaction (a verdict is one) fails with `fault()` meanwhile: the wired DynamoDB
+    client's TransactWriteItems, or the wired PostgreSQL pool's transactions (raised on a real
+    connection, so the adapter translates it as it would the server's)."""
+    if not _postgres():
+        client = wiring.dynamodb()
+
+        def failing(**kwargs: Any) -> None:
+            raise fault()
+
+        client.meta.events.register("before-call.dynamodb.TransactWriteItems", failing)
+        try:
+            yield
+        finally:
+            client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", failing)
+        return
+    db = wiring.database()
+    connection = db.connection
+
+    @contextmanager
+    def broken() -> Iterator[Any]:
+        with connection():
+            raise fault()
+        yield  # never reached
+
+    db.transaction = broken  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del db.transaction
+
+
+def _corrupt_upload(stack: LocalStack, upload_id: str, file_id: str) -> None:
+    """An upload record the scanner cannot read: an item without its fields, or a row of no status."""
+    if stack.database_url:
+        import psycopg
+
+        with psycopg.connect(stack.database_url) as conn:
+            conn.execute(
+                "INSERT INTO uploads (upload_id, file_id, school, space, path, name, size, content_type, owner,"
+                " status, created_at, expires_at, key) VALUES (%s, %s, '?', '?', '/', '?', 0, '?', '?', 'poisoned',"
+                " now(), now(), '?') ON CONFLICT DO NOTHING",
+                (upload_id, file_id),
+            )
+        return
+    stack.aws("dynamodb").put_item(
+        TableName=stack.config.table,
+        Item={"pk": {"S": f"UPLOAD#{upload_id}"}, "sk": {"S": "UPLOAD"}, "uploadId": {"S": upload_id}},
     )
 
 

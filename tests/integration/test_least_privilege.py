@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -33,7 +34,13 @@ from local.stack import ROOT, LocalStack
 from tests.iam import API_ROLE, BUCKET, JOBS, QUEUE, SCANNER_ROLE, TABLE, TOPIC, bucket_policy, decide, iam_policy
 from tests.integration.conftest import MIB, Api
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        os.environ.get("CARTABLE_TEST_CATALOG") == "postgres",
+        reason="IAM policies are the AWS deployment's, whose catalog is DynamoDB",
+    ),
+]
 
 POLICIES = {
     "api_handler": "api.json",
