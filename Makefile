@@ -19,7 +19,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(PYTHON_VERSION)
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: dev try lock test check lint typecheck unit integration browser bench package lint-template deps system-deps browser-deps oidc-deps clean
+.PHONY: dev try migrate lock test check lint typecheck unit integration browser bench package lint-template deps system-deps browser-deps oidc-deps clean
 
 dev: deps oidc-deps
 	$(BIN)/python -m local.stack $(DEV_ARGS)
@@ -39,6 +39,10 @@ lint: deps
 
 typecheck: deps
 	$(BIN)/mypy
+
+# The PostgreSQL catalog's schema (migrations/, yoyo) at CARTABLE_DATABASE_URL: what is new, once.
+migrate: deps
+	$(BIN)/python -m chalicelib.adapters.postgres.migrate
 
 # Figures, not assertions: each script prints a table and a JSON line (see BENCHMARKS.md).
 # BENCH_QUICK=1 scales them down; BENCH="cold_start scan_throughput" runs only those.
