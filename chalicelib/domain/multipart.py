@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chalicelib.domain.audit import entry
 from chalicelib.domain.grants import GONE_REASONS, check_parts, parse_parts, upload_json
 from chalicelib.domain.models import FileStatus, Principal, UploadRecord, is_valid_id, iso, utcnow
-from chalicelib.domain.ports import ObjectStore, UploadedPart
+from chalicelib.domain.ports import ObjectStore, UploadedPart, VerdictWriter
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, StaleWriteError
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from chalicelib.domain.content import Verdict
     from chalicelib.domain.models import AuditEntry
 
 log = logging.getLogger("cartable.files")
@@ -47,24 +46,12 @@ def multipart_answer(
     }
 
 
-class PendingUploadStore(Protocol):
+class PendingUploadStore(VerdictWriter, Protocol):
     """What a multipart upload's life needs: its grant, its completion, a cancel's verdict."""
 
     def get_upload(self, upload_id: str) -> UploadRecord | None: ...
 
     def set_completed(self, upload_id: str, now: datetime) -> None: ...
-
-    def record_verdict(
-        self,
-        upload: UploadRecord,
-        verdict: Verdict,
-        sha256: str,
-        object_key: str,
-        now: datetime,
-        arrived_at: datetime | None = None,
-    ) -> Verdict:
-        """The verdict written (a clean one may end rejected: conflict, superseded, deleted)."""
-        ...
 
     def record_audit(self, entry: AuditEntry) -> None: ...
 

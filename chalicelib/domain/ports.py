@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from chalicelib.domain.models import ClassRecord, FileRecord
+
 if TYPE_CHECKING:  # annotations only: a listing never loads the content rules or the notifications
-    from chalicelib.domain.content import ScanResult
-from chalicelib.domain.models import (
-    ClassRecord,
-    FileRecord,
-)
+    from chalicelib.domain.content import ScanResult, Verdict
+    from chalicelib.domain.models import UploadRecord
 
 
 @dataclass(frozen=True)
@@ -121,6 +120,22 @@ class EventQueue(Protocol):
     """Where object events wait for the scan handler (SQS in every stage)."""
 
     def send_object_events(self, keys: Sequence[str]) -> None: ...
+
+
+class VerdictWriter(Protocol):
+    """Writes an upload's verdict once: the scan, a cancel and an expired grant all end a grant so."""
+
+    def record_verdict(
+        self,
+        upload: UploadRecord,
+        verdict: Verdict,
+        sha256: str,
+        object_key: str,
+        now: datetime,
+        arrived_at: datetime | None = None,
+    ) -> Verdict:
+        """The verdict written (a clean one may end rejected: conflict, superseded, deleted)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from chalicelib.domain.content import (
 from chalicelib.domain.inspection import Inspection
 from chalicelib.domain.keys import INCOMING, QUARANTINE, SERVED
 from chalicelib.domain.models import FileStatus, SpaceKind, UploadRecord, utcnow
-from chalicelib.domain.ports import ObjectStore, Scanner, Sniffer, StoredObject
+from chalicelib.domain.ports import ObjectStore, Scanner, Sniffer, StoredObject, VerdictWriter
 from chalicelib.domain.telemetry import NullTelemetry, Telemetry
 from chalicelib.domain.zipdir import TAIL_SIZE, member_names
 from chalicelib.errors import ScannerUnavailableError, StaleWriteError
@@ -108,22 +108,10 @@ def scan_object(store: ObjectStore, scanner: Scanner, stored: StoredObject, tall
     return scanner.scan_stream(tally.watch(store.read_chunks(stored.key, stored.etag, CHUNK)))
 
 
-class VerdictStore(Protocol):
+class VerdictStore(VerdictWriter, Protocol):
     """What the scan needs: the grant of an object, its space's assignment or class, the verdict written once."""
 
     def get_upload(self, upload_id: str) -> UploadRecord | None: ...
-
-    def record_verdict(
-        self,
-        upload: UploadRecord,
-        verdict: Verdict,
-        sha256: str,
-        object_key: str,
-        now: datetime,
-        arrived_at: datetime | None = None,
-    ) -> Verdict:
-        """The verdict written (a clean one may end rejected: conflict, superseded, deleted)."""
-        ...
 
     def get_assignment(self, school: str, assignment_id: str) -> Assignment | None: ...
 

@@ -20,7 +20,7 @@ from chalicelib.domain.content import Verdict
 from chalicelib.domain.files import file_json
 from chalicelib.domain.models import Action, FileRecord, FileStatus, Principal, SpaceRef, is_valid_id, iso, utcnow
 from chalicelib.domain.paging import parse_limit
-from chalicelib.domain.ports import Change, ObjectStore
+from chalicelib.domain.ports import Change, ObjectStore, VerdictWriter
 from chalicelib.errors import (
     AlreadyExistsError,
     BadRequestError,
@@ -192,24 +192,12 @@ class PurgeReport:
     skipped: int
 
 
-class TrashStore(Protocol):
+class TrashStore(VerdictWriter, Protocol):
     """What the trash and its sweeper need: files in and out of the trash, purges, grants due."""
 
     def get_file(self, school: str, file_id: str) -> FileRecord | None: ...
 
     def get_upload(self, upload_id: str) -> UploadRecord | None: ...
-
-    def record_verdict(
-        self,
-        upload: UploadRecord,
-        verdict: Verdict,
-        sha256: str,
-        object_key: str,
-        now: datetime,
-        arrived_at: datetime | None = None,
-    ) -> Verdict:
-        """The verdict written (a clean one may end rejected: conflict, superseded, deleted)."""
-        ...
 
     def file_versions(self, file_id: str) -> list[FileVersion]: ...
 
