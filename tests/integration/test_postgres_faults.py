@@ -90,3 +90,35 @@ def test_a_transaction_cut_midway_leaves_nothing(catalog: PostgresCatalog, monke
     assert catalog.quota_used(quota) == 0
     catalog.create_file(file, upload, [])  # the client's retry
     assert catalog.quota_used(quota) == 10
+
+
+def test_migrations_run_at_once_apply_each_migration_once(postgres: Any) -> None:
+    """Two deployments migrating an empty database at the same moment: one applies, the other waits on
+    yoyo's lock and finds nothing left; a third run later has nothing to do."""
+    import uuid
+
+    from chalicelib.adapters.postgres.migrate import MIGRATIONS, migrate
+
+    name = f"cartable_{uuid.uuid4().hex[:12]}"
+    postgres.admin(f'CREATE DATABASE "{name}"')
+    url = postgres.url(name)
+    results: list[list[str]] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        start.wait(timeout=30)
+        results.append(migrate(url))
+
+    runners = [threading.Thread(target=run) for _ in range(2)]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join(timeout=120)
+    every = sorted(p.name.removesuffix(".sql") for p in MIGRATIONS.glob("*.sql") if ".rollback." not in p.name)
+    assert sorted(results, key=len) == [[], every]
+    assert migrate(url) == []
+    catalog = PostgresCatalog(Database(url))
+    try:
+        assert catalog.quota_used("q") == 0  # the schema is there
+    finally:
+        catalog.db.close()
