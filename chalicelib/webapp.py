@@ -40,6 +40,7 @@ STATIC_FILES: dict[str, str] = {
     "i18n.js": JS,
     "sharing.js": JS,
     "ui.js": JS,
+    "view-admin.js": JS,
     "view-classes.js": JS,
     "view-me.js": JS,
     "view-news.js": JS,

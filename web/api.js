@@ -8,6 +8,14 @@ export class ApiError extends Error {
   }
 }
 
+/** A request body sent as it is, with its type. */
+class RawBody {
+  constructor(text, type) {
+    this.text = text;
+    this.type = type;
+  }
+}
+
 const POLL_INTERVAL_MS = 500;
 const POLL_TIMEOUT_MS = 60_000;
 const MAX_PAGES = 20;
@@ -34,9 +42,13 @@ export class Api {
     return status === 401 && !retried && this.auth !== null && (await this.auth.refresh());
   }
 
+  /** `body`: JSON, or `{text, type}` sent as is (a roster's CSV). */
   async request(method, path, body, retried = false) {
     const init = { method, headers: this.headers(), cache: "no-store" };
-    if (body !== undefined) {
+    if (body instanceof RawBody) {
+      init.headers["Content-Type"] = body.type;
+      init.body = body.text;
+    } else if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
@@ -128,6 +140,23 @@ export class Api {
       if (!cursor) break;
     }
     return { items, folders };
+  }
+
+  // -- the school office (role admin) --
+  /** A roster CSV (`class_id,class_name,user_id,role`): what was applied and each refused line. */
+  importRoster(csv) {
+    return this.request("POST", "/v1/roster/import", new RawBody(csv, "text/csv; charset=utf-8"));
+  }
+
+  /** The year close, a job: its `result` has the counts once `ready`. */
+  closeYear(year) {
+    return this.post("/v1/years/close", { year });
+  }
+
+  audit(user = null) {
+    const query = new URLSearchParams({ limit: "100" });
+    if (user) query.set("user", user);
+    return this.get(`/v1/audit?${query}`);
   }
 
   /** A file's available versions, newest first. */

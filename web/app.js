@@ -3,6 +3,7 @@ import { api, auth, displayName, roleLabel, state } from "./context.js";
 import { initialLanguage, language, setLanguage, t, translatePage } from "./i18n.js";
 import { setupShareDialog } from "./sharing.js";
 import { announce } from "./ui.js";
+import { adminView } from "./view-admin.js";
 import { assignmentView, classView, classesView } from "./view-classes.js";
 import { myFilesView, trashView } from "./view-me.js";
 import { newsView } from "./view-news.js";
@@ -77,6 +78,8 @@ function render({ focus = true, notice = null } = {}) {
   const main = document.getElementById("main");
   const present = Boolean(state.claims);
   document.getElementById("nav").hidden = !present;
+  // The office's link is for the school office; what each may do there, the API says (403 otherwise).
+  document.querySelector('#nav a[data-view="admin"]').hidden = !present || state.claims.role !== "admin";
   document.getElementById("sign-out").hidden = !present;
   const who = document.getElementById("who");
   who.hidden = !present;
@@ -95,6 +98,7 @@ function render({ focus = true, notice = null } = {}) {
   if (!present) content = signInView(notice);
   else if (name === "shared") content = sharedView();
   else if (name === "news") content = newsView();
+  else if (name === "admin") content = adminView();
   else if (name === "trash") content = trashView(args[0] || "me");
   else if (name === "classes") content = classesView();
   else if (name === "class" && args[0]) content = classView(args[0]);

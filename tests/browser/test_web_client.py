@@ -78,6 +78,7 @@ def test_a_student_turns_in_homework_and_sees_it_become_available(
     provider_login(page, "eleve-alice")
     expect(page.get_by_role("heading", level=1, name="My files")).to_be_visible()
     expect(page.locator("#who")).to_have_text("Alice Moreau · student")
+    expect(page.get_by_role("link", name="School office")).to_be_hidden()  # the office's link is the office's
     assert "code=" not in page.url and "state=" not in page.url
     expect(row(page, "brouillon.txt")).to_contain_text("Available")
     shots("my-files")
@@ -552,3 +553,62 @@ def test_a_teacher_returns_feedback_that_only_its_pupil_receives(
     download.value.save_as(saved)
     assert saved.read_bytes() == correction
     shots("feedback-received")
+
+
+def test_the_school_office_imports_the_roster_and_sees_each_refused_line(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
+) -> None:
+    page = browser_page
+    sign_in(page, base_url, "dir-martin")
+    nav = page.get_by_role("navigation", name="Main navigation")
+    nav.get_by_role("link", name="School office").click()
+    expect(page.get_by_role("heading", level=1, name="School office")).to_be_visible()
+    roster = (
+        "class_id,class_name,user_id,role\n"
+        "6C,Sixième C,prof-leroy,teacher\n"
+        "6C,Sixième C,eleve-david,student\n"
+        "6C,Sixième C,eleve-emma,principal\n"
+    )
+    page.get_by_label("Classes CSV file").set_input_files(
+        {"name": "classes.csv", "mimeType": "text/csv", "buffer": roster.encode()}
+    )
+    expect(page.locator(".roster-preview")).to_contain_text("3 lines to import.")
+    expect(page.locator(".roster-preview tbody tr")).to_have_count(3)
+    shots("roster-preview")
+    page.get_by_role("button", name="Import", exact=True).click()
+    result = page.locator(".roster-result")
+    expect(result).to_contain_text("Import done: 1 class and 2 members.")
+    refused = result.locator("tr[data-line]")
+    expect(refused).to_have_count(1)
+    expect(refused).to_have_attribute("data-line", "4")
+    expect(result.get_by_role("table")).to_contain_text("1 line refused")
+    shots("roster-imported")
+
+    # The audit log, filtered by person.
+    audit = page.get_by_role("region", name="Audit log")
+    expect(audit.locator("tbody tr").first).to_be_visible()
+    audit.get_by_label("Person (user id, optional)").fill("eleve-alice")
+    audit.get_by_role("button", name="Show", exact=True).click()
+    expect(audit.locator("tbody tr").first).to_be_visible()
+    whos = audit.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    assert whos and set(whos) == {"Alice Moreau"}, whos
+    shots("audit")
+
+
+def test_zz_the_school_office_closes_the_year_and_sees_its_counts(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
+) -> None:
+    """Last of the module on purpose: once the year is closed every class of the demo school is read-only."""
+    page = browser_page
+    sign_in(page, base_url, "dir-martin")
+    page.get_by_role("link", name="School office").click()
+    page.get_by_role("button", name="Close the year").click()
+    expect(page.locator(".year-form .error")).to_have_text("Give the year and tick the confirmation.")
+    page.get_by_label("Year (for example 2025-2026)").fill("2025-2026")
+    page.get_by_label("I understand: this year’s classes can no longer be changed.").check()
+    shots("year-close")
+    page.get_by_role("button", name="Close the year").click()
+    expect(page.locator(".year-result")).to_contain_text(
+        re.compile(r"Year 2025-2026 closed: \d+ class(es)?, \d+ assignments?, \d+ shares? ended\."), timeout=30_000
+    )
+    shots("year-closed")
