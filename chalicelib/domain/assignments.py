@@ -28,6 +28,7 @@ from chalicelib.domain.models import (
 from chalicelib.domain.names import check_title
 from chalicelib.domain.paging import decode_position, encode_position, parse_limit
 from chalicelib.domain.ports import ArchiveEntry, Archiver, ObjectStore
+from chalicelib.domain.schema import ASSIGNMENT
 from chalicelib.errors import BadRequestError, ForbiddenError
 
 if TYPE_CHECKING:
@@ -41,16 +42,7 @@ PAGE = 1000
 
 def assignment_json(assignment: Assignment) -> dict[str, Any]:
     """The contract's assignment."""
-    return {
-        "id": assignment.id,
-        "classId": assignment.class_id,
-        "title": assignment.title,
-        "dueAt": iso(assignment.due_at),
-        "closesAt": iso(assignment.closes_at) if assignment.closes_at else None,
-        "maxSize": assignment.max_size,
-        "allowedTypes": list(assignment.allowed_types) if assignment.allowed_types is not None else None,
-        "space": str(assignment.space),
-    }
+    return ASSIGNMENT.to_json(assignment)
 
 
 def _time(body: Mapping[str, Any], name: str, required: bool) -> datetime | None:

@@ -6,8 +6,9 @@ import logging
 from typing import Any, Protocol
 
 from chalicelib.domain.access import AccessControl
-from chalicelib.domain.models import Action, AuditEntry, Principal, iso, new_id, require_id, utcnow
+from chalicelib.domain.models import Action, AuditEntry, Principal, new_id, require_id, utcnow
 from chalicelib.domain.paging import parse_limit
+from chalicelib.domain.schema import AUDIT
 
 log = logging.getLogger("cartable.audit")
 
@@ -38,16 +39,7 @@ def entry(principal: Principal, action: str, target: str, decision: str = "allow
 
 
 def entry_json(item: AuditEntry) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "actor": item.actor,
-        "role": item.role,
-        "action": item.action,
-        "target": item.target,
-        "decision": item.decision,
-        "reason": item.reason,
-        "at": iso(item.at),
-    }
+    return AUDIT.to_json(item)
 
 
 class AuditService:

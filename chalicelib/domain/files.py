@@ -19,11 +19,11 @@ from chalicelib.domain.models import (
     SpaceKind,
     SpaceRef,
     is_valid_id,
-    iso,
 )
 from chalicelib.domain.names import normalize_path
 from chalicelib.domain.paging import parse_limit
 from chalicelib.domain.ports import ObjectStore
+from chalicelib.domain.schema import FILE, VERSION
 from chalicelib.errors import BadRequestError, NotAvailableError, NotFoundError
 
 if TYPE_CHECKING:
@@ -35,21 +35,7 @@ if TYPE_CHECKING:
 
 def file_json(file: FileRecord) -> dict[str, Any]:
     """The contract's representation of a file."""
-    return {
-        "id": file.id,
-        "space": str(file.space),
-        "path": file.path,
-        "name": file.name,
-        "size": file.size,
-        "contentType": file.content_type,
-        "sha256": file.sha256,
-        "status": file.status.value,
-        "reason": file.reason,
-        "version": file.version,
-        "owner": file.owner,
-        "createdAt": iso(file.created_at),
-        "updatedAt": iso(file.updated_at),
-    }
+    return FILE.to_json(file)
 
 
 class FileReads(Protocol):
@@ -139,17 +125,7 @@ class FileService:
     def versions(self, principal: Principal, file_id: str) -> dict[str, Any]:
         """Every available version of a file, newest first."""
         file = self._visible_file(principal, file_id, Action.READ)
-        items = [
-            {
-                "version": v.version,
-                "size": v.size,
-                "contentType": v.content_type,
-                "sha256": v.sha256,
-                "owner": v.owner,
-                "createdAt": iso(v.created_at),
-            }
-            for v in self._catalog.file_versions(file.id)
-        ]
+        items = [VERSION.to_json(v) for v in self._catalog.file_versions(file.id)]
         return {"items": items, "nextCursor": None}
 
     def list_folder(

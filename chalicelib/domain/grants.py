@@ -13,11 +13,11 @@ from chalicelib.domain.models import (
     SpaceRef,
     UploadRecord,
     base_type,
-    iso,
     require_id,
 )
 from chalicelib.domain.names import check_name, normalize_path
 from chalicelib.domain.ports import UploadedPart
+from chalicelib.domain.schema import UPLOAD
 from chalicelib.errors import BadRequestError
 
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -59,14 +59,7 @@ class GrantRequest:
 
 
 def upload_json(upload: UploadRecord) -> dict[str, Any]:
-    return {
-        "uploadId": upload.id,
-        "fileId": upload.file_id,
-        "status": upload.status.value,
-        "reason": upload.reason,
-        "createdAt": iso(upload.created_at),
-        "expiresAt": iso(upload.expires_at),
-    }
+    return UPLOAD.to_json(upload)
 
 
 def parse_grant(principal: Principal, body: Mapping[str, Any]) -> GrantRequest:

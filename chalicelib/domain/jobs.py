@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain.models import Principal, Role, is_valid_id, iso, new_id, utcnow
 from chalicelib.domain.ports import ObjectStore
+from chalicelib.domain.schema import SCHOOL, TIME, Field, Schema, Shown, ident
 from chalicelib.errors import BadRequestError, CartableError, NotAvailableError, NotFoundError
 
 log = logging.getLogger("cartable.jobs")
@@ -76,18 +77,27 @@ Check = Callable[[Principal, str], None]
 Build = Callable[[Principal, str], JobResult]
 
 
+JOB = Schema(
+    Job,
+    ident("job"),
+    Field("kind"),
+    Field("subject"),
+    Field("status"),
+    Field("reason"),
+    Field("created_at", TIME),
+    Field("finished_at", TIME),
+    Shown("expiresAt", lambda job: iso(job.created_at + LIFETIME)),
+    Field("summary", json="result"),
+    SCHOOL,
+    Field("requester", json=None),
+    Field("role", json=None),
+    Field("target", json=None),
+    Field("name", json=None),
+)
+
+
 def job_json(job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "kind": job.kind,
-        "subject": job.subject,
-        "status": job.status,
-        "reason": job.reason,
-        "createdAt": iso(job.created_at),
-        "finishedAt": iso(job.finished_at) if job.finished_at else None,
-        "expiresAt": iso(job.created_at + LIFETIME),
-        "result": job.summary,
-    }
+    return JOB.to_json(job)
 
 
 class JobService:

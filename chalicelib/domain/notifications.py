@@ -51,6 +51,7 @@ from chalicelib.domain.models import (
     utcnow,
 )
 from chalicelib.domain.paging import parse_limit
+from chalicelib.domain.schema import INT, MICRO_TIME, SCHOOL, TEXT, Field, Schema, enum, ident
 from chalicelib.errors import CartableError
 
 log = logging.getLogger("cartable.notifications")
@@ -105,6 +106,23 @@ class Notification:
     def expires_at(self) -> datetime:
         """When DynamoDB's TTL may drop it (and the feed stops showing it)."""
         return self.at + LIFETIME
+
+
+NOTIFICATION = Schema(
+    Notification,
+    ident("notification"),
+    SCHOOL,
+    Field("audience", json=None),
+    Field("type", enum(NotificationType)),
+    Field("at", MICRO_TIME),  # to the microsecond where kept (a feed's order), to the second in JSON
+    Field("file_id"),
+    Field("space"),
+    Field("name"),
+    Field("version", INT),
+    Field("reason", TEXT),
+    Field("late"),
+    Field("by", column="by_user"),
+)
 
 
 def audiences(user_id: str, membership: Membership) -> list[str]:
@@ -188,18 +206,7 @@ def quarantine_notifications(
 
 def notification_json(item: Notification) -> dict[str, Any]:
     """A notification as the API answers it."""
-    return {
-        "id": item.id,
-        "type": item.type.value,
-        "at": iso(item.at),
-        "fileId": item.file_id,
-        "space": item.space,
-        "name": item.name,
-        "version": item.version,
-        "reason": item.reason,
-        "late": item.late,
-        "by": item.by,
-    }
+    return NOTIFICATION.to_json(item)
 
 
 def encode_position(position: str) -> str:

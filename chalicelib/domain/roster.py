@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.access import AccessControl
-from chalicelib.domain.models import Action, ClassRecord, Principal, is_valid_id, iso, require_id
+from chalicelib.domain.models import Action, ClassRecord, Principal, is_valid_id, require_id
 from chalicelib.domain.names import check_title, nfc, text_problem
 from chalicelib.domain.paging import parse_limit
+from chalicelib.domain.schema import CLASS
 from chalicelib.errors import BadRequestError, ConflictError, PayloadTooLargeError
 
 if TYPE_CHECKING:
@@ -28,13 +29,13 @@ COLUMNS = ("class_id", "class_name", "user_id", "role")
 
 
 def class_json(record: ClassRecord, include_students: bool) -> dict[str, Any]:
-    """The contract's class; students do not receive their classmates' list."""
-    body: dict[str, Any] = {"id": record.id, "name": record.name, "teachers": list(record.teachers)}
-    if include_students:
-        body["students"] = list(record.students)
-    if record.archived_at is not None:
-        body["archivedAt"] = iso(record.archived_at)  # ours: a closed school year, read-only
-        body["year"] = record.year
+    """The contract's class; students do not receive their classmates' list. `archivedAt` and `year`
+    (ours: a closed school year, read-only) only once archived."""
+    body = CLASS.to_json(record)
+    if not include_students:
+        del body["students"]
+    if record.archived_at is None:
+        del body["archivedAt"], body["year"]
     return body
 
 

@@ -28,6 +28,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.paging import decode_position, encode_position, parse_limit
 from chalicelib.domain.permissions import ShareTarget, decide_share_target
+from chalicelib.domain.schema import SHARE
 from chalicelib.errors import BadRequestError, ForbiddenError, NotFoundError
 
 
@@ -62,16 +63,8 @@ def position(share: Share) -> str:
 
 
 def share_json(share: Share) -> dict[str, Any]:
-    """The contract's share."""
-    return {
-        "id": share.id,
-        "fileId": share.file_id,
-        "with": {"type": share.target_kind, "id": share.target_id},
-        "role": share.role.value,
-        "expiresAt": iso(share.expires_at) if share.expires_at else None,
-        "createdBy": share.created_by,
-        "createdAt": iso(share.created_at),  # ours: the order of the received list
-    }
+    """The contract's share (its `createdAt` is ours: the order of the received list)."""
+    return SHARE.to_json(share)
 
 
 def _expiry(value: object) -> datetime | None:

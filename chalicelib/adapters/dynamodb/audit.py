@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters.dynamodb.table import DIR_INDEX, Item, Repository, decode_cursor, dump, encode_cursor, load
-from chalicelib.domain.models import AuditEntry, iso, parse_iso
+from chalicelib.domain.models import AuditEntry
+from chalicelib.domain.schema import AUDIT
 
 AUDIT_RETENTION_SECONDS = 400 * 24 * 3600  # a school year and its appeals; then DynamoDB's TTL drops it
 
@@ -17,31 +18,13 @@ def audit_item(entry: AuditEntry) -> Item:
         "sk": stamp,
         "gsi1pk": f"AUDITUSER#{entry.school}#{entry.actor}",
         "gsi1sk": stamp,
-        "auditId": entry.id,
-        "school": entry.school,
-        "actor": entry.actor,
-        "role": entry.role,
-        "action": entry.action,
-        "target": entry.target,
-        "decision": entry.decision,
-        "reason": entry.reason,
-        "at": iso(entry.at),
+        **AUDIT.to_item(entry),
         "ttl": int(entry.at.timestamp()) + AUDIT_RETENTION_SECONDS,
     }
 
 
 def audit_from_item(item: Item) -> AuditEntry:
-    return AuditEntry(
-        id=item["auditId"],
-        school=item["school"],
-        actor=item["actor"],
-        role=item["role"],
-        action=item["action"],
-        target=item["target"],
-        decision=item["decision"],
-        reason=item["reason"],
-        at=parse_iso(item["at"]),
-    )
+    return AUDIT.from_item(item)
 
 
 class AuditRepository(Repository):

@@ -7,37 +7,17 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.dynamodb.table import DIR_INDEX, Item, Repository, decode_cursor, dump, encode_cursor, load
-from chalicelib.domain.models import Assignment, ClassRecord, Membership, iso, parse_iso
+from chalicelib.domain.models import Assignment, ClassRecord, Membership, iso
 from chalicelib.domain.ports import ClassPage
+from chalicelib.domain.schema import ASSIGNMENT, CLASS
 
 
 def class_from_item(item: Item) -> ClassRecord:
-    return ClassRecord(
-        id=item["classId"],
-        school=item["school"],
-        name=item["name"],
-        teachers=tuple(item.get("teachers", [])),
-        students=tuple(item.get("students", [])),
-        archived_at=parse_iso(item["archivedAt"]) if "archivedAt" in item else None,
-        year=item.get("year"),
-    )
+    return CLASS.from_item(item)
 
 
 def assignment_from_item(item: Item) -> Assignment:
-    closes = item.get("closesAt")
-    return Assignment(
-        id=item["assignmentId"],
-        school=item["school"],
-        class_id=item["classId"],
-        title=item["title"],
-        due_at=parse_iso(item["dueAt"]),
-        closes_at=parse_iso(closes) if closes else None,
-        max_size=int(item["maxSize"]) if "maxSize" in item else None,
-        allowed_types=tuple(item["allowedTypes"]) if "allowedTypes" in item else None,
-        created_by=item["createdBy"],
-        created_at=parse_iso(item["createdAt"]),
-        archived_at=parse_iso(item["archivedAt"]) if "archivedAt" in item else None,
-    )
+    return ASSIGNMENT.from_item(item)
 
 
 def _membership_changes(record: ClassRecord, before: ClassRecord | None) -> list[dict[str, Any]]:
@@ -142,15 +122,7 @@ class ClassRepository(Repository):
             before = old.get(record.id)
             requests.extend(_membership_changes(record, before))
             if before != record:
-                item = {
-                    "pk": f"SCHOOL#{school}",
-                    "sk": f"CLASS#{record.id}",
-                    "classId": record.id,
-                    "school": school,
-                    "name": record.name,
-                    "teachers": list(record.teachers),
-                    "students": list(record.students),
-                }
+                item = {**CLASS.to_item(record), "pk": f"SCHOOL#{school}", "sk": f"CLASS#{record.id}"}
                 class_items.append({"PutRequest": {"Item": dump(item)}})
         # Memberships first: they decide access; the class items only describe it.
         self._batch_write(requests)
@@ -180,20 +152,11 @@ class ClassRepository(Repository):
 
     def put_assignment(self, assignment: Assignment) -> None:
         item = {
+            **ASSIGNMENT.to_item(assignment),
             "pk": f"SCHOOL#{assignment.school}",
             "sk": f"ASSIGNMENT#{assignment.id}",
             "gsi1pk": f"ASSIGNMENTS#{assignment.school}#{assignment.class_id}",
             "gsi1sk": f"{iso(assignment.due_at)}#{assignment.id}",
-            "assignmentId": assignment.id,
-            "school": assignment.school,
-            "classId": assignment.class_id,
-            "title": assignment.title,
-            "dueAt": iso(assignment.due_at),
-            "closesAt": iso(assignment.closes_at) if assignment.closes_at else None,
-            "maxSize": assignment.max_size,
-            "allowedTypes": list(assignment.allowed_types) if assignment.allowed_types is not None else None,
-            "createdBy": assignment.created_by,
-            "createdAt": iso(assignment.created_at),
         }
         self._call("put_item", TableName=self._table, Item=dump(item), ConditionExpression="attribute_not_exists(pk)")
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.dynamodb.table import DUE_INDEX, Item, Repository, due_key, dump, load
+from chalicelib.domain.jobs import JOB, Job
 from chalicelib.domain.jobs import LIFETIME as JOB_LIFETIME
-from chalicelib.domain.jobs import Job
-from chalicelib.domain.models import iso, parse_iso
-from chalicelib.domain.notifications import Notification, NotificationType
+from chalicelib.domain.models import iso
+from chalicelib.domain.notifications import NOTIFICATION, Notification
 from chalicelib.errors import StaleWriteError
 
 
@@ -19,60 +19,25 @@ def notification_item(note: Notification) -> Item:
     Until published it is also in the sparse `due` index (`DUE#notify#{day}`): the outbox."""
     outbox, stamp = due_key("notify", note.at)
     return {
+        **NOTIFICATION.to_item(note),
         "pk": f"NOTIF#{note.school}#{note.audience}",
         "sk": note.position,
         "gsi2pk": outbox,
         "gsi2sk": f"{stamp}#{note.id}",
-        "notificationId": note.id,
-        "school": note.school,
-        "audience": note.audience,
-        "type": note.type.value,
-        "at": note.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "fileId": note.file_id,
-        "space": note.space,
-        "name": note.name,
-        "version": note.version,
-        "reason": note.reason,
-        "late": note.late,
-        "by": note.by,
         "ttl": int(note.expires_at.timestamp()),
     }
 
 
 def notification_from_item(item: Item) -> Notification:
-    return Notification(
-        id=item["notificationId"],
-        school=item["school"],
-        audience=item["audience"],
-        type=NotificationType(item["type"]),
-        at=datetime.strptime(item["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
-        file_id=item["fileId"],
-        space=item["space"],
-        name=item["name"],
-        version=int(item["version"]) if "version" in item else None,
-        reason=item.get("reason") or None,
-        late=item.get("late"),
-        by=item.get("by"),
-    )
+    return NOTIFICATION.from_item(item)
 
 
 def _job_item(job: Job) -> Item:
+    """A job's item, dropped by DynamoDB's TTL a day after its ZIP is gone."""
     return {
+        **JOB.to_item(job),
         "pk": f"JOB#{job.id}",
         "sk": "JOB",
-        "jobId": job.id,
-        "school": job.school,
-        "requester": job.requester,
-        "role": job.role,
-        "kind": job.kind,
-        "subject": job.subject,
-        "status": job.status,
-        "createdAt": iso(job.created_at),
-        "finishedAt": iso(job.finished_at) if job.finished_at else None,
-        "target": job.target,
-        "name": job.name,
-        "reason": job.reason,
-        "summary": job.summary,
         "ttl": int((job.created_at + JOB_LIFETIME).timestamp()) + 86400,
     }
 
@@ -159,21 +124,7 @@ class FeedRepository(Repository):
         item = self._get(f"JOB#{job_id}", "JOB")
         if item is None:
             return None
-        return Job(
-            id=item["jobId"],
-            school=item["school"],
-            requester=item["requester"],
-            role=item["role"],
-            kind=item["kind"],
-            subject=item["subject"],
-            status=item["status"],
-            created_at=parse_iso(item["createdAt"]),
-            finished_at=parse_iso(item["finishedAt"]) if "finishedAt" in item else None,
-            target=item.get("target"),
-            name=item.get("name"),
-            reason=item.get("reason"),
-            summary=item.get("summary"),
-        )
+        return JOB.from_item(item)
 
     def finish_job(self, job: Job) -> None:
         """A job's end, once: a repeated message never rewrites it."""

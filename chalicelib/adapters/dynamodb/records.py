@@ -7,16 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.adapters.dynamodb.table import Item, due_key, dump
-from chalicelib.domain.models import (
-    FileRecord,
-    FileStatus,
-    FileVersion,
-    SpaceKind,
-    SpaceRef,
-    UploadRecord,
-    iso,
-    parse_iso,
-)
+from chalicelib.domain.models import FileRecord, FileVersion, SpaceKind, SpaceRef, UploadRecord
+from chalicelib.domain.schema import FILE, UPLOAD, VERSION
 
 GRANT_GRACE = timedelta(minutes=30)  # an unused grant is swept this long after it expires
 
@@ -37,66 +29,16 @@ def entry(file: FileRecord) -> str:
 
 
 def file_from_item(item: Item) -> FileRecord:
-    return FileRecord(
-        id=item["fileId"],
-        school=item["school"],
-        space=SpaceRef.from_stored(item["space"]),
-        path=item["path"],
-        name=item["name"],
-        size=int(item["size"]),
-        content_type=item["contentType"],
-        sha256=item.get("sha256"),
-        status=FileStatus(item["status"]),
-        reason=item.get("reason") or None,
-        version=int(item["version"]),
-        owner=item["owner"],
-        created_at=parse_iso(item["createdAt"]),
-        updated_at=parse_iso(item["updatedAt"]),
-        object_key=item.get("objectKey"),
-        subject=item.get("subject"),
-        trashed_at=parse_iso(item["trashedAt"]) if item.get("trashedAt") else None,
-        arrived_at=parse_iso(item["arrivedAt"]) if item.get("arrivedAt") else None,
-    )
+    return FILE.from_item(item)
 
 
 def upload_from_item(item: Item) -> UploadRecord:
-    return UploadRecord(
-        id=item["uploadId"],
-        file_id=item["fileId"],
-        school=item["school"],
-        space=SpaceRef.from_stored(item["space"]),
-        path=item["path"],
-        name=item["name"],
-        size=int(item["size"]),
-        content_type=item["contentType"],
-        sha256=item.get("sha256"),
-        owner=item["owner"],
-        status=FileStatus(item["status"]),
-        reason=item.get("reason") or None,
-        created_at=parse_iso(item["createdAt"]),
-        expires_at=parse_iso(item["expiresAt"]),
-        key=item["key"],
-        allowed_types=tuple(item["allowedTypes"]) if "allowedTypes" in item else None,
-        base_version=int(item["baseVersion"]) if "baseVersion" in item else None,
-        quota_key=item.get("quotaKey"),
-        multipart_id=item.get("multipartId"),
-        order=item.get("grantOrder"),
-        completed_at=parse_iso(item["completedAt"]) if "completedAt" in item else None,
-        part_size=int(item["partSize"]) if "partSize" in item else None,
-    )
+    return UPLOAD.from_item(item)
 
 
 def version_from_item(item: Item) -> FileVersion:
-    return FileVersion(
-        file_id=str(item["pk"]).removeprefix("FILE#"),
-        version=int(item["version"]),
-        size=int(item["size"]),
-        content_type=item["contentType"],
-        sha256=item["sha256"],
-        object_key=item["objectKey"],
-        owner=item["owner"],
-        created_at=parse_iso(item["createdAt"]),
-    )
+    """A version's item names its file by its partition key only."""
+    return VERSION.from_item({**item, "fileId": str(item["pk"]).removeprefix("FILE#")})
 
 
 def blob_item(file: Item, version: int) -> Item:
@@ -115,57 +57,27 @@ def blob_item(file: Item, version: int) -> Item:
 
 
 def file_item(file: FileRecord) -> Item:
+    """A new file's item: nothing served yet, no change in its space's feed yet."""
     return {
+        **FILE.to_item(file),
         "pk": f"FILE#{file.id}",
         "sk": "FILE",
         "gsi1pk": dir_key(file.school, file.space, file.path),
         "gsi1sk": f"F#{entry(file)}",
-        "subject": file.subject,
-        "fileId": file.id,
-        "school": file.school,
-        "space": str(file.space),
-        "path": file.path,
-        "name": file.name,
-        "size": file.size,
-        "contentType": file.content_type,
-        "sha256": file.sha256,
-        "status": file.status.value,
-        "reason": file.reason,
-        "version": file.version,
         "servedVersion": 0,
         "changeSeq": 0,
-        "owner": file.owner,
-        "createdAt": iso(file.created_at),
-        "updatedAt": iso(file.updated_at),
     }
 
 
 def upload_item(upload: UploadRecord) -> Item:
+    """An upload's item, in the `due` index from when its unused grant may be swept."""
+    day, stamp = due_key("grant", upload.expires_at + GRANT_GRACE)
     return {
+        **UPLOAD.to_item(upload),
         "pk": f"UPLOAD#{upload.id}",
         "sk": "UPLOAD",
-        "uploadId": upload.id,
-        "fileId": upload.file_id,
-        "school": upload.school,
-        "space": str(upload.space),
-        "path": upload.path,
-        "name": upload.name,
-        "size": upload.size,
-        "contentType": upload.content_type,
-        "sha256": upload.sha256,
-        "owner": upload.owner,
-        "status": upload.status.value,
-        "createdAt": iso(upload.created_at),
-        "expiresAt": iso(upload.expires_at),
-        "key": upload.key,
-        "allowedTypes": list(upload.allowed_types) if upload.allowed_types is not None else None,
-        "baseVersion": upload.base_version,
-        "quotaKey": upload.quota_key,
-        "multipartId": upload.multipart_id,
-        "grantOrder": upload.order,
-        "partSize": upload.part_size,
-        "gsi2pk": due_key("grant", upload.expires_at + GRANT_GRACE)[0],
-        "gsi2sk": f"{due_key('grant', upload.expires_at + GRANT_GRACE)[1]}#{upload.id}",
+        "gsi2pk": day,
+        "gsi2sk": f"{stamp}#{upload.id}",
     }
 
 

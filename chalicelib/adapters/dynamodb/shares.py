@@ -6,22 +6,12 @@ from collections.abc import Sequence
 
 from chalicelib.adapters.dynamodb.audit import audit_item
 from chalicelib.adapters.dynamodb.table import DIR_INDEX, Item, Repository, dump, load
-from chalicelib.domain.models import AuditEntry, Share, ShareRole, iso, parse_iso
+from chalicelib.domain.models import AuditEntry, Share, iso
+from chalicelib.domain.schema import SHARE
 
 
 def share_from_item(item: Item) -> Share:
-    expires = item.get("expiresAt")
-    return Share(
-        id=item["shareId"],
-        school=item["school"],
-        file_id=item["fileId"],
-        target_kind=item["targetKind"],
-        target_id=item["targetId"],
-        role=ShareRole(item["role"]),
-        expires_at=parse_iso(expires) if expires else None,
-        created_by=item["createdBy"],
-        created_at=parse_iso(item["createdAt"]),
-    )
+    return SHARE.from_item(item)
 
 
 class ShareRepository(Repository):
@@ -40,17 +30,7 @@ class ShareRepository(Repository):
 
     def create_share(self, share: Share, audit: AuditEntry) -> None:
         """The share under its file, its pointer by id, and the audit entry, together."""
-        body: Item = {
-            "shareId": share.id,
-            "school": share.school,
-            "fileId": share.file_id,
-            "targetKind": share.target_kind,
-            "targetId": share.target_id,
-            "role": share.role.value,
-            "expiresAt": iso(share.expires_at) if share.expires_at else None,
-            "createdBy": share.created_by,
-            "createdAt": iso(share.created_at),
-        }
+        body: Item = SHARE.to_item(share)
         if share.expires_at is not None:
             body["ttl"] = int(share.expires_at.timestamp()) + 86400
         under_file = {
