@@ -47,7 +47,7 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Codec:
     """How a value is written and read back. None is never encoded: it stays None in every form."""
 
@@ -87,7 +87,7 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Field:
     """One attribute of a record type and its names in each form ("" derives the name)."""
 
@@ -99,7 +99,7 @@ class Field:
     missing: Any = None  # the value of an item that lacks it (older items of a list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Shown:
     """A value of the contract's JSON only, derived from the record (already in its JSON form)."""
 
@@ -107,7 +107,7 @@ class Shown:
     get: Callable[[Any], Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Slot:
     attr: str
     codec: Codec
@@ -123,6 +123,8 @@ class Schema[T]:
 
     def __init__(self, record: type[T], *fields: Field | Shown) -> None:
         self.record = record
+        # Records are dataclasses (T is not bound to them for mypy): a field whose type admits None, or
+        # that has a `missing` value, may be absent from an item; any other is required.
         types = {f.name: str(f.type) for f in dataclasses.fields(record)}  # type: ignore[arg-type]
         self._slots = tuple(
             _Slot(
