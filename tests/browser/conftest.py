@@ -39,6 +39,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
 TABLET_LANDSCAPE = {"width": 1280, "height": 800}  # a 10-inch tablet
 TABLET_PORTRAIT = {"width": 800, "height": 1280}
+SMALL_TABLET = {"width": 768, "height": 1024}  # every step is also shot at this size (an iPad's portrait)
 MIB = 1024 * 1024
 
 
@@ -97,10 +98,20 @@ class Shots:
         self.paths: list[Path] = []
 
     def __call__(self, step: str) -> Path:
+        """The step at the test's viewport, and again at 768×1024 (`-768x1024.png`) unless it is that already."""
         self.count += 1
         path = self.directory / f"{self.count:02d}-{step}.png"
         self.page.screenshot(path=str(path), full_page=True)
         self.paths.append(path)
+        viewport = self.page.viewport_size
+        if viewport and viewport != SMALL_TABLET:
+            small = self.directory / f"{self.count:02d}-{step}-768x1024.png"
+            self.page.set_viewport_size(SMALL_TABLET)
+            try:
+                self.page.screenshot(path=str(small), full_page=True)
+            finally:
+                self.page.set_viewport_size(viewport)
+            self.paths.append(small)
         return path
 
 
