@@ -206,3 +206,31 @@ def test_expired_rows_go_with_the_sweeper(subject: Any) -> None:
     assert catalog.notifications(school, ["user:ana"], None, 10, T0) == ([], False)
     assert catalog.list_audit(school, None, 10, None)[0] != []  # 400 days
     assert catalog.expire(T0 + timedelta(days=401)).deleted["audit"] >= 1
+
+
+def test_roster_imports_racing_on_one_class_leave_memberships_that_match_it(subject: Any) -> None:
+    """Ten imports of one class at once, each with other pupils: the class ends as one of them, and
+    exactly its members can reach it (each import applied against what the one before wrote)."""
+    if subject.kind == "dynamodb":
+        pytest.skip("the DynamoDB roster import writes in batches, not in one transaction")
+    catalog, school = subject.catalog, fresh("school")
+    start = threading.Barrier(10)
+    errors: list[BaseException] = []
+
+    def put(n: int) -> None:
+        try:
+            start.wait(timeout=30)
+            catalog.put_class(ClassRecord("5B", school, "5e B", ("mme",), (f"p{n}a", f"p{n}b")))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=put, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    final = catalog.get_class(school, "5B")
+    members = {f"p{n}{x}" for n in range(10) for x in "ab"}
+    reaching = {user for user in members if "5B" in catalog.membership(school, user).studying}
+    assert reaching == set(final.students)

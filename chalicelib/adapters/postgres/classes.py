@@ -55,6 +55,12 @@ def _put_member(
     )
 
 
+def _lock_roster(conn: psycopg.Connection[Row], school: str) -> None:
+    """The school's roster, for the rest of the transaction: its imports and year closings are rare and
+    take their turn (an advisory lock: the classes they create have no row to lock yet)."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"roster#{school}",))
+
+
 class ClassRepository(Repository):
     """`classes`, `members` and `assignments`."""
 
@@ -74,6 +80,7 @@ class ClassRepository(Repository):
         nothing is written; closing again after a crash finds nothing half done)."""
         members = [(u, "teacher") for u in record.teachers] + [(u, "student") for u in record.students]
         with self._db.transaction() as conn:
+            _lock_roster(conn, school=record.school)
             for user, role in members:
                 _put_member(conn, record.school, user, record.id, role, True)
             for assignment in assignments:
@@ -99,10 +106,17 @@ class ClassRepository(Repository):
 
     def put_roster(self, school: str, classes: Sequence[ClassRecord]) -> int:
         """Create or replace classes in one transaction; only what changed is written (a replaced class
-        loses its archive mark, as a DynamoDB Put of the whole item). Answers the writes made."""
-        old = {c.id: c for c in self.get_classes(school, [c.id for c in classes])}
+        loses its archive mark, as a DynamoDB Put of the whole item). The school's roster lock makes two
+        imports apply one after the other, each against what the other wrote (a class that does not
+        exist yet has no row to lock). Answers the writes made."""
         writes = 0
         with self._db.transaction() as conn:
+            _lock_roster(conn, school)
+            rows = conn.execute(
+                "SELECT * FROM classes WHERE school = %s AND class_id = ANY(%s)",
+                (school, sorted({c.id for c in classes})),
+            ).fetchall()
+            old = {row["class_id"]: class_from_row(row) for row in rows}
             for record in classes:
                 before = old.get(record.id)
                 wanted = {u: "teacher" for u in record.teachers} | {u: "student" for u in record.students}
