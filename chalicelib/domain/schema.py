@@ -25,6 +25,7 @@ from chalicelib.domain.models import (
     FileVersion,
     Share,
     ShareRole,
+    SpaceKind,
     SpaceRef,
     UploadRecord,
     iso,
@@ -221,6 +222,19 @@ FILE = Schema(
     Field("trashed_at", TIME, json=None),
     Field("arrived_at", TIME, json=None),
 )
+
+
+def entry_name(space: SpaceRef, belongs_to: str, name: str, feedback: bool = False) -> str:
+    """A file's name in its folder's index, as both catalogs key it: in an assignment, students'
+    submissions (and their feedback) never collide or mix."""
+    if space.kind is not SpaceKind.ASSIGNMENT:
+        return name
+    return f"{belongs_to}/~feedback/{name}" if feedback else f"{belongs_to}/{name}"
+
+
+def entry(file: FileRecord) -> str:
+    return entry_name(file.space, file.belongs_to, file.name, file.is_feedback)
+
 
 UPLOAD = Schema(
     UploadRecord,

@@ -34,7 +34,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.notifications import NOTIFICATION, Notification, NotificationType, notification_json
 from chalicelib.domain.roster import class_json
-from chalicelib.domain.schema import ASSIGNMENT, AUDIT, CLASS, FILE, SHARE, UPLOAD, VERSION, Schema
+from chalicelib.domain.schema import ASSIGNMENT, AUDIT, CLASS, FILE, SHARE, UPLOAD, VERSION, Schema, entry
 from chalicelib.domain.sharing import share_json
 
 AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -301,3 +301,9 @@ def test_a_class_json_hides_classmates_from_students_and_says_a_closed_year() ->
         "name": "4A",
         "teachers": ["t1"],
     }
+
+
+def test_a_file_is_named_in_its_folder_by_whose_submission_it_is_part_of() -> None:
+    assert entry(FILE_BARE) == "a.pdf"
+    assert entry(FILE_FULL) == "u2/~feedback/b.png"  # a teacher's feedback on u2's submission
+    assert entry(replace(FILE_FULL, owner="u2")) == "u2/b.png"

@@ -7,25 +7,16 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.adapters.dynamodb.table import Item, due_key, dump
-from chalicelib.domain.models import FileRecord, FileVersion, SpaceKind, SpaceRef, UploadRecord
+from chalicelib.domain.models import FileRecord, FileVersion, SpaceRef, UploadRecord
 from chalicelib.domain.schema import FILE, UPLOAD, VERSION
+from chalicelib.domain.schema import entry as entry  # a file's name in its folder's index (both catalogs')
+from chalicelib.domain.schema import entry_name as entry_name
 
 GRANT_GRACE = timedelta(minutes=30)  # an unused grant is swept this long after it expires
 
 
 def dir_key(school: str, space: SpaceRef, path: str) -> str:
     return f"{school}#{space}#{path}"
-
-
-def entry_name(space: SpaceRef, belongs_to: str, name: str, feedback: bool = False) -> str:
-    """A file's name in its folder's index: students' submissions (and their feedback) never collide or mix."""
-    if space.kind is not SpaceKind.ASSIGNMENT:
-        return name
-    return f"{belongs_to}/~feedback/{name}" if feedback else f"{belongs_to}/{name}"
-
-
-def entry(file: FileRecord) -> str:
-    return entry_name(file.space, file.belongs_to, file.name, file.is_feedback)
 
 
 def file_from_item(item: Item) -> FileRecord:
