@@ -153,6 +153,18 @@ export class Api {
     return this.post("/v1/years/close", { year });
   }
 
+  /** One person's files as a ZIP, a job (the right of access, asked by the school office). */
+  exportUser(userId) {
+    return this.post(`/v1/users/${encodeURIComponent(userId)}/export`);
+  }
+
+  /** What the retention would remove on `asOf` (a date; today when null): nothing changes. */
+  retention(asOf = null) {
+    const query = new URLSearchParams({ limit: "1000" });
+    if (asOf) query.set("asOf", asOf);
+    return this.get(`/v1/retention?${query}`);
+  }
+
   audit(user = null) {
     const query = new URLSearchParams({ limit: "100" });
     if (user) query.set("user", user);

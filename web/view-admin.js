@@ -6,6 +6,11 @@ import { announce, formatDate, h } from "./ui.js";
 
 const PREVIEW_LINES = 20;
 
+/** The children that are there (replaceChildren would write "null"). */
+function present(...children) {
+  return children.filter((child) => child !== null && child !== undefined);
+}
+
 /** The lines of a CSV as cells (quoted cells with commas and doubled quotes included), for the preview only. */
 export function csvRows(text) {
   const rows = [];
@@ -95,7 +100,7 @@ function rosterSection() {
             members: plural("memberCount", answer.members),
           });
           result.replaceChildren(
-            h("p", {}, summary),
+            ...present(h("p", {}, summary),
             answer.errors.length
               ? table(
                   plural("rosterErrors", answer.errors.length),
@@ -106,6 +111,7 @@ function rosterSection() {
                   { "data-errors": "" },
                 )
               : null,
+            ),
           );
           announce(summary);
         } catch (failure) {
@@ -235,6 +241,132 @@ function auditSection() {
   return section;
 }
 
+/** One person's files as a ZIP (right of access), built as a job, then a download button. */
+function exportSection() {
+  const who = h("input", { id: "export-user", required: true, autocomplete: "off", spellcheck: "false" });
+  const status = h("div", { class: "export-status", role: "status" });
+  const error = h("p", { class: "error", role: "alert" });
+  const button = h("button", { type: "submit", class: "secondary" }, t("exportPrepare"));
+  const form = h(
+    "form",
+    {
+      class: "export-form",
+      novalidate: true,
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const user = who.value.trim();
+        error.textContent = "";
+        if (!/^[A-Za-z0-9_-]{1,64}$/.test(user)) {
+          error.textContent = t("exportWhoMissing");
+          who.focus();
+          return;
+        }
+        button.disabled = true;
+        status.replaceChildren(h("label", { for: "export-progress" }, t("exportPreparing")), h("progress", { id: "export-progress" }));
+        try {
+          const job = await api.waitJob(await api.exportUser(user));
+          if (job.status !== "ready") throw Object.assign(new Error(), { code: job.reason || "generic" });
+          const name = `${user}.zip`;
+          const download = h(
+            "button",
+            {
+              type: "button",
+              onclick: async () => {
+                try {
+                  await api.downloadJob(job.id, name);
+                  announce(t("downloaded", { name }));
+                } catch (failure) {
+                  error.textContent = errorText(failure);
+                }
+              },
+            },
+            t("exportDownload", { name: displayName(user) }),
+          );
+          status.replaceChildren(download);
+          download.focus();
+        } catch (failure) {
+          status.replaceChildren();
+          error.textContent = errorText(failure);
+        } finally {
+          button.disabled = false;
+        }
+      },
+    },
+    h("label", { for: who.id }, t("exportWho")),
+    h("div", { class: "picker" }, who, button),
+    error,
+  );
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "export-heading" },
+    h("h2", { id: "export-heading" }, t("exportTitle")),
+    form,
+    status,
+  );
+}
+
+/** What the school's retention would remove on a date: a dry run, nothing changes. */
+function retentionSection() {
+  const date = h("input", { id: "retention-date", type: "date" });
+  const list = h("div");
+  const show = async () => {
+    const answer = await api.retention(date.value || null);
+    if (answer.retentionDays === null) {
+      list.replaceChildren(h("p", { class: "empty" }, t("retentionUnset")));
+      return;
+    }
+    list.replaceChildren(
+      ...present(
+        h("p", {}, plural("retentionFiles", answer.items.length, { days: answer.retentionDays })),
+      answer.items.length
+        ? table(
+            t("retentionTitle"),
+            [t("colName"), t("colOwner"), t("class"), t("retentionPurge")],
+            answer.items.map((item) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, item.name),
+                h("td", {}, displayName(item.owner)),
+                h("td", {}, item.classId),
+                h("td", {}, formatDate(item.purgeAfter, language())),
+              ),
+            ),
+          )
+        : null,
+      ),
+    );
+  };
+  const form = h(
+    "form",
+    {
+      class: "retention-form",
+      onsubmit: (event) => {
+        event.preventDefault();
+        list.replaceChildren();
+        loading(list, show);
+      },
+    },
+    h("p", { class: "lead" }, t("retentionIntro")),
+    h("label", { for: date.id }, t("retentionAsOf")),
+    h("div", { class: "picker" }, date, h("button", { type: "submit", class: "secondary" }, t("retentionRun"))),
+  );
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "retention-heading" },
+    h("h2", { id: "retention-heading" }, t("retentionTitle")),
+    form,
+    list,
+  );
+}
+
 export function adminView() {
-  return page(t("navAdmin"), rosterSection(), yearCloseSection(), auditSection());
+  return page(
+    t("navAdmin"),
+    rosterSection(),
+    yearCloseSection(),
+    exportSection(),
+    retentionSection(),
+    auditSection(),
+  );
 }

@@ -556,7 +556,7 @@ def test_a_teacher_returns_feedback_that_only_its_pupil_receives(
 
 
 def test_the_school_office_imports_the_roster_and_sees_each_refused_line(
-    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool, tmp_path: Path
 ) -> None:
     page = browser_page
     sign_in(page, base_url, "dir-martin")
@@ -593,6 +593,26 @@ def test_the_school_office_imports_the_roster_and_sees_each_refused_line(
     whos = audit.locator("tbody tr td:nth-child(2)").all_inner_texts()
     assert whos and set(whos) == {"Alice Moreau"}, whos
     shots("audit")
+
+    # One person's files, exported as a job (the right of access).
+    export = page.get_by_role("region", name="Export a person’s files")
+    export.get_by_label("The person’s user id").fill("eleve-alice")
+    export.get_by_role("button", name="Prepare the export").click()
+    ready = export.get_by_role("button", name="Download Alice Moreau’s export")
+    expect(ready).to_be_focused(timeout=30_000)
+    with page.expect_download() as download:
+        ready.click()
+    saved = tmp_path / "alice.zip"
+    download.value.save_as(saved)
+    with zipfile.ZipFile(saved) as bundle:
+        assert any(name.endswith("brouillon.txt") for name in bundle.namelist()), bundle.namelist()
+
+    # The retention's dry run says what it would remove, or that there is no retention.
+    retention = page.get_by_role("region", name="Retention (dry run)")
+    retention.get_by_role("button", name="Run").click()
+    expect(retention).to_contain_text(re.compile(r"no retention period|would be removed"))
+    expect(retention).not_to_contain_text("null")
+    shots("export-and-retention")
 
 
 def test_zz_the_school_office_closes_the_year_and_sees_its_counts(
