@@ -33,6 +33,8 @@ const TEXT = {
     submit: "Sign in",
     wrong: "Wrong user name or password.",
     accounts: "Demo school accounts (password: %s)",
+    name: "Name",
+    roleHeader: "Role",
     role: { student: "student", teacher: "teacher", admin: "administrator" },
     logoutTitle: "Sign out of the demo school?",
     logoutYes: "Yes, sign me out",
@@ -47,6 +49,8 @@ const TEXT = {
     submit: "Se connecter",
     wrong: "Identifiant ou mot de passe incorrect.",
     accounts: "Comptes de l’établissement de démonstration (mot de passe : %s)",
+    name: "Nom",
+    roleHeader: "Rôle",
     role: { student: "élève", teacher: "enseignant·e", admin: "direction" },
     logoutTitle: "Se déconnecter de l’établissement de démonstration ?",
     logoutYes: "Oui, me déconnecter",
@@ -98,7 +102,8 @@ ${error ? `<p class="error" role="alert">${escape(error)}</p>` : ""}
 </form>
 <section aria-labelledby="demo-accounts"><h2 id="demo-accounts" style="font-size:1rem;margin-top:2rem">
 ${escape(text.accounts.replace("%s", config.password_hint))}</h2>
-<table><tbody>${rows}</tbody></table></section>`,
+<table><thead><tr><th scope="col">${escape(text.username)}</th><th scope="col">${escape(text.name)}</th>
+<th scope="col">${escape(text.roleHeader)}</th></tr></thead><tbody>${rows}</tbody></table></section>`,
   );
 }
 
@@ -167,8 +172,9 @@ const provider = new Provider(config.issuer, {
         );
       },
       async postLogoutSuccessSource(ctx) {
-        const text = TEXT[localeOf(ctx.oidc.params?.ui_locales)];
-        ctx.body = page("en", text.loggedOut, `<p>${escape(text.loggedOut)}</p>`);
+        const locale = localeOf(ctx.oidc.params?.ui_locales);
+        const text = TEXT[locale];
+        ctx.body = page(locale, text.loggedOut, `<p>${escape(text.loggedOut)}</p>`);
       },
     },
   },
