@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.postgres.db import Repository, Row, decode_cursor, encode_cursor, second, utc
+from chalicelib.adapters.postgres.db import Repository, Row, decode_cursor, encode_cursor, second
 from chalicelib.adapters.postgres.records import insert
 from chalicelib.domain.models import AuditEntry
+from chalicelib.domain.schema import AUDIT
 
 if TYPE_CHECKING:
     import psycopg
@@ -20,25 +21,13 @@ def audit_position(entry: AuditEntry) -> str:
 
 
 def audit_row(entry: AuditEntry) -> Row:
-    return {
-        "school": entry.school,
-        "position": audit_position(entry),
-        "audit_id": entry.id,
-        "actor": entry.actor,
-        "role": entry.role,
-        "action": entry.action,
-        "target": entry.target,
-        "decision": entry.decision,
-        "reason": entry.reason,
-        "at": second(entry.at),
-        "gone_at": second(entry.at + AUDIT_RETENTION),
-    }
+    return {**AUDIT.to_row(entry), "position": audit_position(entry), "gone_at": second(entry.at + AUDIT_RETENTION)}
 
 
 # The same entry written twice (a retried transaction) is one entry, as a DynamoDB Put of the same key.
 INSERT_AUDIT = insert(
     "audit",
-    ("school", "position", "audit_id", "actor", "role", "action", "target", "decision", "reason", "at", "gone_at"),
+    (*AUDIT.columns, "position", "gone_at"),
     " ON CONFLICT (school, position) DO NOTHING",
 )
 
@@ -49,19 +38,7 @@ def write_audit(conn: psycopg.Connection[Row], entry: AuditEntry | None) -> None
 
 
 def audit_from_row(row: Row) -> AuditEntry:
-    at = utc(row["at"])
-    assert at is not None
-    return AuditEntry(
-        id=row["audit_id"],
-        school=row["school"],
-        actor=row["actor"],
-        role=row["role"],
-        action=row["action"],
-        target=row["target"],
-        decision=row["decision"],
-        reason=row["reason"],
-        at=at,
-    )
+    return AUDIT.from_row(row)
 
 
 class AuditRepository(Repository):

@@ -6,9 +6,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.postgres.db import Repository, Row, decode_cursor, encode_cursor, opt_second, second, utc
+from chalicelib.adapters.postgres.db import Repository, Row, decode_cursor, encode_cursor, second
+from chalicelib.adapters.postgres.records import insert
 from chalicelib.domain.models import Assignment, ClassRecord, Membership
 from chalicelib.domain.ports import ClassPage
+from chalicelib.domain.schema import ASSIGNMENT, CLASS
 from chalicelib.errors import StaleWriteError
 
 if TYPE_CHECKING:
@@ -16,33 +18,11 @@ if TYPE_CHECKING:
 
 
 def class_from_row(row: Row) -> ClassRecord:
-    return ClassRecord(
-        id=row["class_id"],
-        school=row["school"],
-        name=row["name"],
-        teachers=tuple(row["teachers"]),
-        students=tuple(row["students"]),
-        archived_at=utc(row["archived_at"]),
-        year=row["year"],
-    )
+    return CLASS.from_row(row)
 
 
 def assignment_from_row(row: Row) -> Assignment:
-    due_at, created = utc(row["due_at"]), utc(row["created_at"])
-    assert due_at is not None and created is not None
-    return Assignment(
-        id=row["assignment_id"],
-        school=row["school"],
-        class_id=row["class_id"],
-        title=row["title"],
-        due_at=due_at,
-        closes_at=utc(row["closes_at"]),
-        max_size=row["max_size"],
-        allowed_types=tuple(row["allowed_types"]) if row["allowed_types"] is not None else None,
-        created_by=row["created_by"],
-        created_at=created,
-        archived_at=utc(row["archived_at"]),
-    )
+    return ASSIGNMENT.from_row(row)
 
 
 def _put_member(
@@ -168,22 +148,8 @@ class ClassRepository(Repository):
 
     def put_assignment(self, assignment: Assignment) -> None:
         """A new assignment (StaleWriteError if its id is taken)."""
-        self._db.run(
-            "INSERT INTO assignments (school, assignment_id, class_id, title, due_at, closes_at, max_size,"
-            " allowed_types, created_by, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                assignment.school,
-                assignment.id,
-                assignment.class_id,
-                assignment.title,
-                second(assignment.due_at),
-                opt_second(assignment.closes_at),
-                assignment.max_size,
-                list(assignment.allowed_types) if assignment.allowed_types is not None else None,
-                assignment.created_by,
-                second(assignment.created_at),
-            ),
-        )
+        row = ASSIGNMENT.to_row(assignment)
+        self._db.run(insert("assignments", row), row)
 
     def get_assignment(self, school: str, assignment_id: str) -> Assignment | None:
         row = self._db.one(

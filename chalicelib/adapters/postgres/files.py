@@ -23,16 +23,14 @@ from chalicelib.adapters.postgres.records import (
 )
 from chalicelib.domain.models import AuditEntry, FileRecord, FileStatus, FileVersion, SpaceRef, UploadRecord
 from chalicelib.domain.ports import Change, CleanCopy, Page
+from chalicelib.domain.schema import FILE, UPLOAD
 from chalicelib.errors import AlreadyExistsError, QuotaExceededError, StaleWriteError
 
 if TYPE_CHECKING:
     import psycopg
 
-FILE_INSERT_COLUMNS = (
-    "file_id, school, space, path, entry, name, size, content_type, sha256, status, reason, version, owner,"
-    " subject, created_at, updated_at"
-).split(", ")
-UPLOAD_INSERT_COLUMNS = [*UPLOAD_COLUMNS.replace(" ", "").split(","), "grant_day", "grant_due"]
+FILE_INSERT_COLUMNS = (*FILE.columns, "entry")
+UPLOAD_INSERT_COLUMNS = (*UPLOAD.columns, "grant_day", "grant_due")
 
 
 def reserve(conn: psycopg.Connection[Row], upload: UploadRecord) -> None:

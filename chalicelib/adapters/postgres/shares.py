@@ -6,27 +6,17 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from chalicelib.adapters.postgres.audit import write_audit
-from chalicelib.adapters.postgres.db import Repository, Row, opt_second, second, utc
-from chalicelib.domain.models import AuditEntry, Share, ShareRole, iso
+from chalicelib.adapters.postgres.db import Repository, Row, second
+from chalicelib.adapters.postgres.records import insert
+from chalicelib.domain.models import AuditEntry, Share, iso
+from chalicelib.domain.schema import SHARE
 from chalicelib.errors import StaleWriteError
 
-SHARE_COLUMNS = "share_id, school, file_id, target_kind, target_id, role, expires_at, created_by, created_at"
+SHARE_COLUMNS = ", ".join(SHARE.columns)
 
 
 def share_from_row(row: Row) -> Share:
-    created = utc(row["created_at"])
-    assert created is not None
-    return Share(
-        id=row["share_id"],
-        school=row["school"],
-        file_id=row["file_id"],
-        target_kind=row["target_kind"],
-        target_id=row["target_id"],
-        role=ShareRole(row["role"]),
-        expires_at=utc(row["expires_at"]),
-        created_by=row["created_by"],
-        created_at=created,
-    )
+    return SHARE.from_row(row)
 
 
 class ShareRepository(Repository):
@@ -47,23 +37,12 @@ class ShareRepository(Repository):
         with self._db.transaction() as conn:
             if conn.execute("SELECT 1 FROM files WHERE file_id = %s FOR SHARE", (share.file_id,)).fetchone() is None:
                 raise StaleWriteError("The record changed meanwhile.", [0])
-            conn.execute(
-                f"INSERT INTO shares ({SHARE_COLUMNS}, position, gone_at)"  # noqa: S608 - constant
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    share.id,
-                    share.school,
-                    share.file_id,
-                    share.target_kind,
-                    share.target_id,
-                    share.role.value,
-                    opt_second(share.expires_at),
-                    share.created_by,
-                    second(share.created_at),
-                    f"{iso(share.created_at)}#{share.id}",
-                    None if share.expires_at is None else second(share.expires_at + timedelta(days=1)),
-                ),
-            )
+            row = {
+                **SHARE.to_row(share),
+                "position": f"{iso(share.created_at)}#{share.id}",
+                "gone_at": None if share.expires_at is None else second(share.expires_at + timedelta(days=1)),
+            }
+            conn.execute(insert("shares", row), row)
             write_audit(conn, audit)
 
     def get_share(self, school: str, share_id: str) -> Share | None:
