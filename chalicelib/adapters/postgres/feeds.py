@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.postgres.db import Repository, Row, due, opt_second, second, utc
+from chalicelib.adapters.postgres.db import Repository, Row, due, second
 from chalicelib.adapters.postgres.records import insert
+from chalicelib.domain.jobs import JOB, Job
 from chalicelib.domain.jobs import LIFETIME as JOB_LIFETIME
-from chalicelib.domain.jobs import Job
 from chalicelib.domain.models import iso
-from chalicelib.domain.notifications import Notification, NotificationType
+from chalicelib.domain.notifications import NOTIFICATION, Notification
 from chalicelib.errors import StaleWriteError
 
 if TYPE_CHECKING:
     import psycopg
 
-NOTIFICATION_COLUMNS = (
-    "school, audience, position, notification_id, type, at, file_id, space, name, version, reason, late,"
-    " by_user, expires_at, outbox_day, outbox_key"
-)
-JOB_COLUMNS = (
-    "job_id, school, requester, role, kind, subject, status, created_at, finished_at, target, name, reason,"
-    " summary, gone_at"
-)
+NOTIFICATION_COLUMNS = ", ".join(NOTIFICATION.columns)
+JOB_COLUMNS = ", ".join(JOB.columns)
 
 
 def outbox(note: Notification) -> tuple[str, str]:
@@ -34,21 +28,11 @@ def outbox(note: Notification) -> tuple[str, str]:
 
 
 def notification_row(note: Notification) -> Row:
+    """A notification in its audience's feed (by position), gone after 90 days, in the outbox until claimed."""
     day, key = outbox(note)
     return {
-        "school": note.school,
-        "audience": note.audience,
+        **NOTIFICATION.to_row(note),
         "position": note.position,
-        "notification_id": note.id,
-        "type": note.type.value,
-        "at": note.at,
-        "file_id": note.file_id,
-        "space": note.space,
-        "name": note.name,
-        "version": note.version,
-        "reason": note.reason,
-        "late": note.late,
-        "by_user": note.by,
         "expires_at": note.expires_at,
         "outbox_day": day,
         "outbox_key": key,
@@ -56,7 +40,9 @@ def notification_row(note: Notification) -> Row:
 
 
 INSERT_NOTIFICATION = insert(
-    "notifications", NOTIFICATION_COLUMNS.replace(" ", "").split(","), " ON CONFLICT DO NOTHING"
+    "notifications",
+    (*NOTIFICATION.columns, "position", "expires_at", "outbox_day", "outbox_key"),
+    " ON CONFLICT DO NOTHING",
 )
 
 
@@ -66,40 +52,16 @@ def write_notifications(conn: psycopg.Connection[Row], notes: Sequence[Notificat
 
 
 def notification_from_row(row: Row) -> Notification:
-    at = row["at"].astimezone(UTC)
-    return Notification(
-        id=row["notification_id"],
-        school=row["school"],
-        audience=row["audience"],
-        type=NotificationType(row["type"]),
-        at=at,
-        file_id=row["file_id"],
-        space=row["space"],
-        name=row["name"],
-        version=row["version"],
-        reason=row["reason"] or None,
-        late=row["late"],
-        by=row["by_user"],
-    )
+    return NOTIFICATION.from_row(row)
 
 
 def _job_row(job: Job) -> Row:
     from psycopg.types.json import Jsonb
 
+    row = JOB.to_row(job)
     return {
-        "job_id": job.id,
-        "school": job.school,
-        "requester": job.requester,
-        "role": job.role,
-        "kind": job.kind,
-        "subject": job.subject,
-        "status": job.status,
-        "created_at": second(job.created_at),
-        "finished_at": opt_second(job.finished_at),
-        "target": job.target,
-        "name": job.name,
-        "reason": job.reason,
-        "summary": None if job.summary is None else Jsonb(job.summary),
+        **row,
+        "summary": None if row["summary"] is None else Jsonb(row["summary"]),
         "gone_at": second(job.created_at + JOB_LIFETIME + timedelta(days=1)),  # a day after its ZIP goes
     }
 
@@ -166,25 +128,7 @@ class FeedRepository(Repository):
 
     def get_job(self, job_id: str) -> Job | None:
         row = self._db.one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = %s", (job_id,))  # noqa: S608
-        if row is None:
-            return None
-        created = utc(row["created_at"])
-        assert created is not None
-        return Job(
-            id=row["job_id"],
-            school=row["school"],
-            requester=row["requester"],
-            role=row["role"],
-            kind=row["kind"],
-            subject=row["subject"],
-            status=row["status"],
-            created_at=created,
-            finished_at=utc(row["finished_at"]),
-            target=row["target"],
-            name=row["name"],
-            reason=row["reason"],
-            summary=row["summary"],
-        )
+        return None if row is None else JOB.from_row(row)
 
     def finish_job(self, job: Job) -> None:
         """A job's end, once: a repeated message never rewrites it."""
