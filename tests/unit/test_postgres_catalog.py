@@ -105,3 +105,20 @@ def test_the_wiring_builds_the_postgres_catalog_and_its_stores(monkeypatch: pyte
     finally:
         for cached in built:
             cached.cache_clear()
+
+
+def test_database_errors_become_the_catalogs_errors() -> None:
+    import psycopg
+    from psycopg import errors
+    from psycopg_pool import PoolTimeout
+
+    from chalicelib.adapters.postgres.db import translate
+    from chalicelib.errors import ContentionError, ServiceUnavailableError, StaleWriteError
+
+    assert type(translate(errors.UniqueViolation())) is StaleWriteError  # a key taken: a lost race
+    assert type(translate(errors.DeadlockDetected())) is ContentionError  # two transactions met
+    assert type(translate(errors.SerializationFailure())) is ContentionError
+    for busy in (errors.QueryCanceled(), errors.LockNotAvailable(), psycopg.OperationalError(), PoolTimeout()):
+        assert type(translate(busy)) is ServiceUnavailableError
+    bug = errors.UndefinedColumn()
+    assert translate(bug) is bug  # a bug is not a 503

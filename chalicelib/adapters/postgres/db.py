@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.models import iso
-from chalicelib.errors import BadRequestError, ServiceUnavailableError, StaleWriteError
+from chalicelib.errors import BadRequestError, ContentionError, ServiceUnavailableError, StaleWriteError
 
 if TYPE_CHECKING:
     import psycopg
@@ -29,20 +29,22 @@ BUSY = "The catalog is busy; try again shortly."
 
 
 def translate(exc: Exception) -> Exception:
-    """A database error as a domain error: a unique key taken is a lost race (StaleWriteError), a
-    deadlock, a serialization failure, a lock or statement timeout, a lost connection or an exhausted
-    pool is 503 (the client may retry). Anything else (a bug) is raised as it is."""
+    """A database error as a domain error: a unique key taken is a lost race (StaleWriteError); a
+    deadlock or a serialization failure is contention (ContentionError, a 503), as DynamoDB's
+    TransactionConflict; a lock or statement timeout, a lost connection or an exhausted pool is 503
+    (the client may retry). Anything else (a bug) is raised as it is."""
     import psycopg
     from psycopg import errors
     from psycopg_pool import PoolTimeout
 
     if isinstance(exc, errors.UniqueViolation):
         return StaleWriteError("The record changed meanwhile.")
+    if isinstance(exc, errors.SerializationFailure | errors.DeadlockDetected):
+        # Two transactions met (never expected: locks are taken in one order, at READ COMMITTED).
+        return ContentionError(BUSY)
     if isinstance(
         exc,
-        errors.SerializationFailure
-        | errors.DeadlockDetected
-        | errors.LockNotAvailable
+        errors.LockNotAvailable
         | errors.QueryCanceled
         | errors.AdminShutdown
         | errors.CannotConnectNow
@@ -147,15 +149,6 @@ def second(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
-def opt_second(moment: datetime | None) -> datetime | None:
-    return None if moment is None else second(moment)
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    """A timestamptz read back, in UTC."""
-    return None if moment is None else moment.astimezone(UTC)
-
-
 def due(when: datetime) -> tuple[str, datetime]:
     """The day (YYYY-MM-DD, UTC) and the moment (to the second) of work due at `when`, as DynamoDB's
     sparse `due` index keys it; a query for `now` finds what is due at or before `now`'s second."""
@@ -185,7 +178,3 @@ def decode_cursor(cursor: str, expected: Mapping[str, str], position: str) -> st
     if not isinstance(data.get(position), str):
         raise BadRequestError("cursor is not valid.")
     return str(data[position])
-
-
-def stale(message: str = "The record changed meanwhile.", failed: list[int] | None = None) -> StaleWriteError:
-    return StaleWriteError(message, failed)
