@@ -632,3 +632,38 @@ def test_zz_the_school_office_closes_the_year_and_sees_its_counts(
         re.compile(r"Year 2025-2026 closed: \d+ class(es)?, \d+ assignments?, \d+ shares? ended\."), timeout=30_000
     )
     shots("year-closed")
+
+
+def test_keyboard_only_a_pupil_turns_in_and_downloads(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool, tmp_path: Path
+) -> None:
+    page = browser_page
+    sign_in(page, base_url, "eleve-david")
+    assignment = demo.assignments["tp"]
+    page.goto(f"{base_url}/#/assignment/4A/{assignment['id']}")
+    expect(page.get_by_role("heading", level=1, name=assignment["title"])).to_be_visible()
+    content = homework_pdf(20_000)
+    # Tab to the picker, open it with the keyboard, then Tab to "Upload" and press Enter.
+    picker = page.get_by_label("File to upload")
+    for _ in range(40):
+        if picker.evaluate("input => input === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    expect(picker).to_be_focused()
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Space")
+    chooser.value.set_files({"name": "tp-clavier.pdf", "mimeType": "application/pdf", "buffer": content})
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Upload", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    turned_in = row(page, "tp-clavier.pdf")
+    expect(turned_in).to_have_attribute("data-status", "available", timeout=20_000)
+    shots("turned-in-by-keyboard")
+
+    download = turned_in.get_by_role("button", name="Download tp-clavier.pdf")
+    download.focus()
+    with page.expect_download() as saved:
+        page.keyboard.press("Enter")
+    path = tmp_path / "tp.pdf"
+    saved.value.save_as(path)
+    assert path.read_bytes() == content
