@@ -615,25 +615,6 @@ def test_the_school_office_imports_the_roster_and_sees_each_refused_line(
     shots("export-and-retention")
 
 
-def test_zz_the_school_office_closes_the_year_and_sees_its_counts(
-    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
-) -> None:
-    """Last of the module on purpose: once the year is closed every class of the demo school is read-only."""
-    page = browser_page
-    sign_in(page, base_url, "dir-martin")
-    page.get_by_role("link", name="School office").click()
-    page.get_by_role("button", name="Close the year").click()
-    expect(page.locator(".year-form .error")).to_have_text("Give the year and tick the confirmation.")
-    page.get_by_label("Year (for example 2025-2026)").fill("2025-2026")
-    page.get_by_label("I understand: this year’s classes can no longer be changed.").check()
-    shots("year-close")
-    page.get_by_role("button", name="Close the year").click()
-    expect(page.locator(".year-result")).to_contain_text(
-        re.compile(r"Year 2025-2026 closed: \d+ class(es)?, \d+ assignments?, \d+ shares? ended\."), timeout=30_000
-    )
-    shots("year-closed")
-
-
 def test_keyboard_only_a_pupil_turns_in_and_downloads(
     browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool, tmp_path: Path
 ) -> None:
@@ -667,3 +648,22 @@ def test_keyboard_only_a_pupil_turns_in_and_downloads(
     path = tmp_path / "tp.pdf"
     saved.value.save_as(path)
     assert path.read_bytes() == content
+
+
+def test_the_school_office_closes_the_year_and_sees_its_counts(
+    browser_page: Page, shots: Shots, base_url: str, demo: DemoSchool
+) -> None:
+    """Run last (conftest.py): once the year is closed every class of the demo school is read-only."""
+    page = browser_page
+    sign_in(page, base_url, "dir-martin")
+    page.get_by_role("link", name="School office").click()
+    page.get_by_role("button", name="Close the year").click()
+    expect(page.locator(".year-form .error")).to_have_text("Give the year and tick the confirmation.")
+    page.get_by_label("Year (for example 2025-2026)").fill("2025-2026")
+    page.get_by_label("I understand: this year’s classes can no longer be changed.").check()
+    shots("year-close")
+    page.get_by_role("button", name="Close the year").click()
+    expect(page.locator(".year-result")).to_contain_text(
+        re.compile(r"Year 2025-2026 closed: \d+ class(es)?, \d+ assignments?, \d+ shares? ended\."), timeout=30_000
+    )
+    shots("year-closed")
