@@ -10,7 +10,7 @@ and a reader must never step over one still in flight. So:
 - a reader walks positions in order and stops before a hole (a position taken but not committed),
   unless the position after the hole was taken more than `GRACE` ago: a writer commits within
   `GRACE` of taking its number or never (its process died between the two writes), so that hole
-  will stay one. Voids are not changes: the reader steps over them and they expire after a day.
+  will stay one. Voids are not changes: the reader steps over them and they expire after 30 days.
 
 Readers see a change as soon as every earlier one committed (milliseconds); only a writer's crash
 makes them wait, at most `GRACE`. Writers in one space never refuse one another: the only
@@ -29,7 +29,9 @@ from chalicelib.adapters.dynamodb.table import Item, Table, dump, load
 from chalicelib.domain.ports import Change
 
 GRACE_MS = 120_000  # > the longest a transaction may take with the SDK's retries, clocks' skew included
-VOID_LIFE_S = 86_400  # voids are only read over; after a day a reader waits GRACE at most once
+# Voids are only read over. Once one expires it is a hole again, which a reader passes at once unless the
+# position after it is young: a space idle for a month whose first new change then waits GRACE, at worst.
+VOID_LIFE_S = 30 * 86_400
 _POSITION = "{seq:012d}"
 
 
@@ -146,7 +148,7 @@ class ChangeFeed:
 
 
 def void_item(school: str, space: str, seq: int, at: int) -> Item:
-    """Where a file's position was before it moved on: read over, never shown, gone after a day."""
+    """Where a file's position was before it moved on: read over, never shown, gone after 30 days."""
     return {
         "pk": feed_key(school, space),
         "sk": _POSITION.format(seq=seq),
