@@ -5,7 +5,9 @@ function, `scanning.scan_object`: `S3ObjectStore.read_chunks` (with its read-ahe
 head, tail, the archive and PDF inspectors) → `ClamdScanner.scan_stream`, in a fresh process per run
 whose peak RSS (VmHWM, reset before the scan) is reported. The reference is clamd scanning the same bytes
 from a local file (`zSCAN`, no transfer at all). Beside it, for diagnosis, the same bytes streamed from
-the local file through the same client and tally ("vs INSTREAM": what S3 alone costs). The same clamd
+the local file through the same client and tally ("vs INSTREAM": what S3 alone costs), and clamd's CPU
+for the local scan over its CPU for the stream ("clamd CPU ratio": what INSTREAM's spooling costs it,
+hardly moved by other load on the machine). The same clamd
 serves all, with the project's database, limits roomy enough for the largest size and its result cache
 off (the same bytes scanned twice cost twice). INSTREAM spools the whole stream to a file before scanning
 it, reading 4 KiB at a time, so the ratio is bounded by scan / (transfer + scan) whatever the client.
@@ -82,6 +84,12 @@ def file_chunks(path: Path, size: int) -> Iterator[bytes]:
             yield chunk
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used, its threads (live or ended) included, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reset_peak_rss() -> float:
     """Start this process's peak RSS afresh (Linux keeps ru_maxrss across exec, so the parent's size would
     show through it): the peak becomes the current RSS, which is answered."""
@@ -154,6 +162,7 @@ def main() -> None:
             "ratio",
             "local INSTREAM MB/s",
             "vs INSTREAM",
+            "clamd CPU ratio",
             "peak RSS MB",
             "RSS growth MB",
         ],
@@ -174,6 +183,7 @@ def main() -> None:
             "stream_mb_s": round(median([f["stream_mb_s"] for f in figures.values()]), 1),
             "local_mb_s": round(median([f["local_mb_s"] for f in figures.values()]), 1),
             "min_ratio_instream": round(min(f["ratio_instream"] for f in figures.values()), 2),
+            "min_clamd_cpu_ratio": round(min(f["clamd_cpu_ratio"] for f in figures.values()), 2),
             "rss_growth_mb": [round(g, 1) for g in growths],
             "rss_flat": flat,
             "met": ratio >= TARGET_RATIO and flat,
@@ -192,15 +202,20 @@ def measure_size(
     local.write_bytes(data)
     del data
     reads, streams, locals_, instreams, peaks, growths = [], [], [], [], [], []
+    clamd_stream, clamd_local = [], []  # clamd's CPU seconds for each
+    assert clamd.process is not None
     for turn in range(rounds):
         reads.append(run_worker(moto.endpoint, key, clamd.address, "read", local)["seconds"])
         # Every other round the local scans come first, so a drift of the machine's load favours neither.
         for step in ("stream", "local") if turn % 2 == 0 else ("local", "stream"):
+            before = cpu_seconds(clamd.process.pid)
             if step == "local":
                 locals_.append(scan_local(clamd.socket_path, local))
+                clamd_local.append(cpu_seconds(clamd.process.pid) - before)
                 instreams.append(run_worker(moto.endpoint, key, clamd.address, "local", local)["seconds"])
                 continue
             stream = run_worker(moto.endpoint, key, clamd.address, "stream", local)
+            clamd_stream.append(cpu_seconds(clamd.process.pid) - before)
             if stream["verdict"] != str(_clean()):
                 raise RuntimeError(f"unexpected verdict {stream['verdict']}")
             streams.append(stream["seconds"])
@@ -215,6 +230,9 @@ def measure_size(
         "local_instream_mb_s": size_mb / median(instreams),
         "rss_peak_mb": median(peaks),
         "rss_growth_mb": median(growths),
+        # What INSTREAM costs clamd over reading the file itself (its 4 KiB reads and spool writes):
+        # CPU seconds, which other load on the machine moves far less than wall time.
+        "clamd_cpu_ratio": median(clamd_local) / median(clamd_stream),
     }
     figure["ratio"] = figure["stream_mb_s"] / figure["local_mb_s"]
     figure["ratio_instream"] = figure["stream_mb_s"] / figure["local_instream_mb_s"]
@@ -227,6 +245,7 @@ def measure_size(
             figure["ratio"],
             figure["local_instream_mb_s"],
             figure["ratio_instream"],
+            figure["clamd_cpu_ratio"],
             figure["rss_peak_mb"],
             figure["rss_growth_mb"],
         ]
