@@ -5,6 +5,7 @@ database per module), each with its idempotency store and rate counter."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,15 +35,24 @@ def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
         from chalicelib.adapters.idempotency import DynamoIdempotencyStore
         from chalicelib.adapters.ratelimit import DynamoRateCounter
 
-        with mock_aws():
+        # moto's state is the process's: the local stack's moto server (another module's, in the same
+        # run) keeps its bucket, table and queues in it. So this mock neither resets it on start nor
+        # wipes it on stop; its table has a name of its own, dropped at the end.
+        mock = mock_aws()
+        mock.start(reset=False)
+        table = f"catalog-{uuid.uuid4().hex[:8]}"
+        try:
             client = boto3.client("dynamodb", region_name="eu-west-3")
-            client.create_table(**table_definition("catalog"))
+            client.create_table(**table_definition(table))
             yield Subject(
                 "dynamodb",
-                DynamoCatalog(client, "catalog"),
-                DynamoIdempotencyStore(client, "catalog"),
-                DynamoRateCounter(client, "catalog"),
+                DynamoCatalog(client, table),
+                DynamoIdempotencyStore(client, table),
+                DynamoRateCounter(client, table),
             )
+            client.delete_table(TableName=table)
+        finally:
+            mock.stop(remove_data=False)
         return
     from chalicelib.adapters.postgres import Database, PostgresCatalog
     from chalicelib.adapters.postgres.idempotency import PostgresIdempotencyStore, PostgresRateCounter
