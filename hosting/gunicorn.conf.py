@@ -9,7 +9,7 @@ memory-backed emptyDir (the pod's root file system is read-only).
 
 import os
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8080')}"
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8080')}"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))

@@ -358,7 +358,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="worker %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     worker = from_env(args.queue)
-    server = worker.health.serve(args.health_port) if args.health_port else None
+    host = os.environ.get("CARTABLE_HEALTH_HOST", "0.0.0.0")  # noqa: S104 (the kubelet probes the pod's address)
+    server = worker.health.serve(args.health_port, host) if args.health_port else None
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: worker.stop())
     try:
