@@ -16,7 +16,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from hosting.worker import Worker, failed_ids
+from hosting.worker import Worker, failed_ids, lambda_event
 from local.stack import free_port
 
 REGION = "eu-west-3"
@@ -227,3 +227,23 @@ def test_health_says_alive_and_ready_then_not_ready_once_stopping(sqs: Any) -> N
         runner.join(timeout=10)
         server.shutdown()
         server.server_close()
+
+
+def test_message_attributes_are_written_as_lambda_writes_them() -> None:
+    message = {
+        "MessageId": "m1",
+        "ReceiptHandle": "r1",
+        "Body": "{}",
+        "MD5OfBody": "99914b932bd37a50b983c5e7c90ae93b",
+        "Attributes": {"ApproximateReceiveCount": "3"},
+        "MessageAttributes": {
+            "kind": {"DataType": "String", "StringValue": "scan"},
+            "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        },
+    }
+    (record,) = lambda_event([message], "arn:aws:sqs:eu-west-3:000000000000:q", REGION)["Records"]
+    assert record["messageAttributes"] == {
+        "kind": {"stringValue": "scan", "stringListValues": [], "binaryListValues": [], "dataType": "String"},
+        "blob": {"binaryValue": "AAE=", "stringListValues": [], "binaryListValues": [], "dataType": "Binary"},
+    }
+    assert record["attributes"] == {"ApproximateReceiveCount": "3"} and record["md5OfBody"] == message["MD5OfBody"]
