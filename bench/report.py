@@ -467,16 +467,18 @@ def markdown(table_lines: Sequence[Line], results: dict[str, Result]) -> str:
 
 
 def machine(results: dict[str, Result]) -> str:
-    """Python, CPUs, the tree and the load average when each figure ended: absolute times move with the
+    """Python, CPUs, and each figure's tree and load average at its end: absolute times move with the
     load, and a figure belongs to the code it measured."""
     seen = sorted(results.items())
     pythons = sorted({str(r["python"]) for _, r in seen if "python" in r})
     cpus = sorted({str(r["cpus"]) for _, r in seen if "cpus" in r})
-    loads = ", ".join(f"{name} {r['load_1m']:.1f}" for name, r in seen if "load_1m" in r)
-    trees = ", ".join(sorted({str(r["tree"]) for _, r in seen if "tree" in r}))
+    each = "; ".join(
+        f"{name} {r.get('tree', 'tree not recorded')}, load {r['load_1m']:.1f}" if "load_1m" in r else name
+        for name, r in seen
+    )
     return (
-        f"Measured with Python {', '.join(pythons) or 'unknown'} on {', '.join(cpus) or 'unknown'} CPUs, "
-        f"tree {trees or 'not recorded'}; load average (1 min) when each figure ended: {loads or 'not recorded'}."
+        f"Measured with Python {', '.join(pythons) or 'unknown'} on {', '.join(cpus) or 'unknown'} CPUs. "
+        f"Each figure's tree and load average (1 min) when it ended: {each or 'none'}."
     )
 
 
