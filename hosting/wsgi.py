@@ -4,8 +4,8 @@ gunicorn serves `hosting.wsgi:application` (hosting/gunicorn.conf.py). For each 
 
 - the stage's base path (`CARTABLE_BASE_PATH`, e.g. `/api`; empty by default) is taken off the path;
 - the route is matched as API Gateway matches resources: same number of segments, a literal segment
-  beating a `{parameter}` at the same place, a parameter never empty, a trailing slash dropped; path
-  parameters are passed as they came (still percent-encoded, as API Gateway passes them);
+  beating a `{parameter}` at the same place, a parameter never empty, a trailing slash dropped, on the path
+  as the client sent it; path parameters are passed still percent-encoded, as API Gateway passes them;
 - a path no route serves, or a method its route does not declare, gets the gateway's own 404
   (`policies/gateway/responses.json`, the answers `make package` deploys and local/api.py sends); so
   does a path outside the base path; a body over 10 MB gets its 413, judged on Content-Length before
@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from hosting import LambdaContext
 from infra.gateway import GatewayAnswer, load
@@ -135,6 +135,19 @@ def is_binary(content_type: str | None, binary_types: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(media, pattern.lower()) for pattern in binary_types)
 
 
+def raw_path(environ: Mapping[str, Any]) -> str:
+    """The request's path as the client sent it, still percent-encoded: API Gateway matches and passes path
+    parameters that way (`%2F` stays inside its segment). WSGI's PATH_INFO is decoded, so gunicorn's
+    RAW_URI (or REQUEST_URI) is read first; PATH_INFO, quoted again, is the fallback."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        path = urlsplit(str(raw)).path if "://" in str(raw) else str(raw).split("?", 1)[0]
+        return path or "/"
+    # PEP 3333 hands the decoded path as latin-1 text; its bytes are the client's UTF-8.
+    decoded = str(environ.get("PATH_INFO") or "/").encode("latin-1").decode("utf-8", errors="replace")
+    return quote(decoded, safe="/:@!$&'()*+,;=-._~")
+
+
 def _header_name(key: str) -> str:
     return "-".join(part.capitalize() for part in key.split("_"))
 
@@ -214,9 +227,7 @@ class Gateway:
 
     def _path(self, environ: Mapping[str, Any]) -> str | None:
         """The path the app sees (without the base path), or None outside the base path."""
-        raw = str(environ.get("PATH_INFO") or "/")
-        # PEP 3333 hands the path decoded as latin-1; API Gateway works on the bytes as UTF-8.
-        path = raw.encode("latin-1").decode("utf-8", errors="replace")
+        path = raw_path(environ)
         if not self.base_path:
             return path
         if path == self.base_path:

@@ -8,12 +8,13 @@ import io
 import json
 import threading
 from typing import Any
+from urllib.parse import unquote
 from wsgiref.util import setup_testing_defaults
 
 import pytest
 from chalice.app import Chalice, Response
 
-from hosting.wsgi import MAX_BODY, NO_ROUTE, TOO_LARGE, Gateway, RouteTable, is_binary
+from hosting.wsgi import MAX_BODY, NO_ROUTE, TOO_LARGE, Gateway, RouteTable, is_binary, raw_path
 from infra.gateway import load
 
 ANSWERS = load()
@@ -63,7 +64,9 @@ def call(
 ) -> tuple[int, dict[str, list[str]], bytes]:
     env: dict[str, Any] = {
         "REQUEST_METHOD": method,
-        "PATH_INFO": path,
+        # As gunicorn: the path as sent in RAW_URI, decoded in PATH_INFO (its UTF-8 bytes as latin-1 text).
+        "RAW_URI": path + (f"?{query}" if query else ""),
+        "PATH_INFO": unquote(path).encode().decode("latin-1"),
         "QUERY_STRING": query,
         "CONTENT_LENGTH": str(len(body)) if body else "",
         "wsgi.input": io.BytesIO(body),
@@ -120,6 +123,18 @@ def test_a_route_with_a_path_parameter_and_a_multi_value_query(gateway: Gateway)
     assert context["stage"] == "api" and context["requestId"] and context["requestTimeEpoch"] > 0
     assert context["identity"]["sourceIp"] == "10.0.0.9", "the address the one trusted proxy saw"
     assert event["body"] is None and event["isBase64Encoded"] is False
+
+
+def test_the_path_is_matched_as_sent_an_encoded_slash_stays_in_its_segment(gateway: Gateway) -> None:
+    assert _event(call(gateway, "GET", "/api/v1/files/a%2Fb/content", query="version=2"))["params"] == {
+        "file_id": "a%2Fb"
+    }
+    assert _event(call(gateway, "GET", "/api/v1/files/%C3%A9%20t"))["params"] == {"file_id": "%C3%A9%20t"}
+
+
+def test_without_the_raw_path_the_decoded_one_is_quoted_again() -> None:
+    assert raw_path({"PATH_INFO": "/v1/files/é t:1".encode().decode("latin-1")}) == "/v1/files/%C3%A9%20t:1"
+    assert raw_path({"REQUEST_URI": "http://api.example/v1/x%2Fy?z=1"}) == "/v1/x%2Fy"
 
 
 def test_no_query_no_parameters_are_none_as_api_gateway_sends_them(gateway: Gateway) -> None:
