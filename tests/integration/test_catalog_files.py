@@ -257,3 +257,31 @@ def test_a_rescan_quarantines_a_served_object(catalog: Any) -> None:
     assert [c.op for c in catalog.changes(school, file.space, 0, 10)] == ["delete"]
     assert catalog.notifications(school, ["user:ana"], None, 10, later)[0][0].id == note.id
     assert catalog.quarantine_object(f"files/{fresh('f')}/x", "quarantine/y", "Eicar", T0, []) is None
+
+
+def test_grants_waiting_for_their_bytes_are_counted_under_a_limit(catalog: Any) -> None:
+    from chalicelib.domain.quotas import pending_counters
+    from chalicelib.errors import TooManyRequestsError
+
+    school = fresh("school")
+    counters = pending_counters(school, SpaceRef(SpaceKind.USER, "ana"), "ana")
+    limits = tuple((counter, 2) for counter in counters)
+
+    def waiting(name: str) -> Any:
+        file, upload = records(school, "ana", name=name)
+        upload = replace(upload, pending_limits=limits)
+        catalog.create_file(file, upload, [])
+        return file, upload
+
+    _, first = waiting("a.pdf")
+    file, second = waiting("b.pdf")
+    with pytest.raises(TooManyRequestsError) as refused:
+        waiting("c.pdf")
+    assert refused.value.retry_after == 60
+    assert catalog.find_file_id(school, file.space, "/", "c.pdf", "ana") is None  # nothing of it written
+    with pytest.raises(TooManyRequestsError):  # a new version's grant counts too
+        catalog.add_upload(replace(grant(file), pending_limits=limits))
+    serve(catalog, first)  # its bytes judged: it waits no more
+    waiting("c.pdf")
+    catalog.record_verdict(second, Verdict(FileStatus.REJECTED, "cancelled"), "", "", T0)  # any verdict
+    catalog.add_upload(replace(grant(file), pending_limits=limits))

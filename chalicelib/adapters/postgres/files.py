@@ -23,12 +23,14 @@ from chalicelib.adapters.postgres.records import (
 )
 from chalicelib.domain.models import AuditEntry, FileRecord, FileStatus, FileVersion, SpaceRef, UploadRecord
 from chalicelib.domain.ports import Change, CleanCopy, Page
+from chalicelib.domain.quotas import upload_counters
 from chalicelib.domain.schema import FILE, UPLOAD
-from chalicelib.errors import AlreadyExistsError, QuotaExceededError, StaleWriteError
+from chalicelib.errors import AlreadyExistsError, QuotaExceededError, StaleWriteError, TooManyRequestsError
 
 if TYPE_CHECKING:
     import psycopg
 
+WAITING_RETRY = 60  # seconds, as the DynamoDB catalog's: grants end as their bytes arrive, or within their life
 FILE_INSERT_COLUMNS = (*FILE.columns, "entry")
 UPLOAD_INSERT_COLUMNS = (*UPLOAD.columns, "grant_day", "grant_due")
 
@@ -46,6 +48,31 @@ def reserve(conn: psycopg.Connection[Row], upload: UploadRecord) -> None:
     ).fetchone()
     if taken is None:
         raise QuotaExceededError("This upload would exceed the storage quota.")
+
+
+def join_counts(conn: psycopg.Connection[Row], upload: UploadRecord) -> None:
+    """Join each count of grants waiting for bytes, on condition it stays under its limit (each count's
+    row locked meanwhile, in the grant's order: the user's, then the submission's)."""
+    for counter, limit in upload.pending_limits:
+        joined = conn.execute(
+            "INSERT INTO pending_grants (counter, waiting) VALUES (%s, 1) ON CONFLICT (counter) DO UPDATE"
+            " SET waiting = pending_grants.waiting + 1 WHERE pending_grants.waiting < %s RETURNING waiting",
+            (counter, limit),
+        ).fetchone()
+        if joined is None:
+            raise TooManyRequestsError(
+                "Too many uploads are waiting for their bytes; send or cancel some first.", WAITING_RETRY
+            )
+
+
+def leave_counts(conn: psycopg.Connection[Row], upload: UploadRecord) -> None:
+    """A grant's verdict, whatever it is: it no longer waits for bytes."""
+    for counter in upload_counters(upload):
+        conn.execute(
+            "INSERT INTO pending_grants (counter, waiting) VALUES (%s, -1) ON CONFLICT (counter) DO UPDATE"
+            " SET waiting = pending_grants.waiting - 1",
+            (counter,),
+        )
 
 
 def release(conn: psycopg.Connection[Row], quota_key: str, size: int) -> None:
@@ -121,7 +148,8 @@ class FileRepository(Repository):
         taken (it is checked first, as the DynamoDB transaction's failed quota action wins)."""
         try:
             with self._db.transaction() as conn:
-                reserve(conn, upload)
+                reserve(conn, upload)  # a full quota first, then too many waiting, then a name taken
+                join_counts(conn, upload)
                 conn.execute(insert("files", FILE_INSERT_COLUMNS), file_row(file))
                 conn.execute(insert("uploads", UPLOAD_INSERT_COLUMNS), upload_row(upload))
                 for parent, name in folders:
@@ -144,6 +172,7 @@ class FileRepository(Repository):
             if served is not None and served != (int(file["served_version"]) > 0):
                 raise StaleWriteError("The file was served meanwhile.", [0])
             reserve(conn, upload)
+            join_counts(conn, upload)
             conn.execute(insert("uploads", UPLOAD_INSERT_COLUMNS), upload_row(upload))
             if int(file["served_version"]) == 0:
                 # Nothing served yet: the file describes its latest attempt.

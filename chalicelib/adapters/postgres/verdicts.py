@@ -16,7 +16,7 @@ from chalicelib.adapters.postgres.changes import append_change
 from chalicelib.adapters.postgres.classes import assignment_from_row
 from chalicelib.adapters.postgres.db import Repository, Row, second
 from chalicelib.adapters.postgres.feeds import write_notifications
-from chalicelib.adapters.postgres.files import lock_file, release
+from chalicelib.adapters.postgres.files import leave_counts, lock_file, release
 from chalicelib.adapters.postgres.records import FILE_COLUMNS, file_from_row
 from chalicelib.domain.content import Verdict
 from chalicelib.domain.models import FileRecord, FileStatus, SpaceKind, UploadRecord
@@ -78,6 +78,7 @@ class VerdictRepository(Repository):
             write_notifications(conn, settlement.notifications)
             if settlement.release and upload.quota_key is not None:
                 release(conn, upload.quota_key, settlement.release)  # refused bytes are not kept
+            leave_counts(conn, upload)
             if settlement.change is FileChange.SERVE:
                 assert settlement.version is not None
                 self._serve(conn, upload, verdict, settlement.version, sha256, object_key, now, arrived)
