@@ -122,3 +122,27 @@ def test_migrations_run_at_once_apply_each_migration_once(postgres: Any) -> None
         assert catalog.quota_used("q") == 0  # the schema is there
     finally:
         catalog.db.close()
+
+
+def test_every_migration_rolls_back_and_applies_again(postgres: Any) -> None:
+    import uuid
+
+    from yoyo import get_backend, read_migrations
+
+    from chalicelib.adapters.postgres.migrate import MIGRATIONS, migrate, yoyo_url
+
+    name = f"cartable_{uuid.uuid4().hex[:12]}"
+    postgres.admin(f'CREATE DATABASE "{name}"')
+    url = postgres.url(name)
+    applied = migrate(url)
+    backend = get_backend(yoyo_url(url))
+    try:
+        with backend.lock():
+            backend.rollback_migrations(backend.to_rollback(read_migrations(str(MIGRATIONS))))
+        tables = backend.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE '%%yoyo%%'"
+        ).fetchone()
+    finally:
+        backend.connection.close()
+    assert tables[0] == 0  # nothing of ours left
+    assert migrate(url) == applied
