@@ -163,3 +163,22 @@ def test_the_validation_catches_a_misspelt_field() -> None:
     broken["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, KUBERNETES, strict=True)
+
+
+def test_the_config_map_and_a_component_s_secret_make_valid_settings() -> None:
+    """What a pod's environment holds (k8s/config.yaml, plus the keys its secret must hold) passes the
+    functions' own check of their settings."""
+    from chalicelib.settings import Settings
+
+    (config,) = [d for _, d in DOCUMENTS if d["kind"] == "ConfigMap"]
+    secret = {
+        "AWS_ACCESS_KEY_ID": "key",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "CARTABLE_DATABASE_URL": "postgresql://cartable@db/cartable",
+        "CARTABLE_CURSOR_SECRET": "c" * 32,
+        "CARTABLE_RECEIPT_SECRET": "r" * 32,
+    }
+    settings = Settings.from_env({**config["data"], **secret})
+    assert settings.catalog == "postgres" and settings.stage == "prod" and settings.queue_url
+    for name in secret:
+        assert name in (K8S / "config.yaml").read_text(encoding="utf-8"), f"the config says a secret holds {name}"
