@@ -182,3 +182,12 @@ def test_the_config_map_and_a_component_s_secret_make_valid_settings() -> None:
     assert settings.catalog == "postgres" and settings.stage == "prod" and settings.queue_url
     for name in secret:
         assert name in (K8S / "config.yaml").read_text(encoding="utf-8"), f"the config says a secret holds {name}"
+
+
+def test_the_api_scales_and_only_the_ingress_reaches_it() -> None:
+    (hpa,) = [d for _, d in DOCUMENTS if d["kind"] == "HorizontalPodAutoscaler"]
+    assert hpa["spec"]["scaleTargetRef"]["name"] in _by_kind("Deployment")
+    policies = _by_kind("NetworkPolicy")
+    assert policies["cartable-default-deny-ingress"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    (rule,) = policies["cartable-api-from-ingress"]["spec"]["ingress"]
+    assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}], "the API container's port"
