@@ -8,7 +8,7 @@ to the commit of its transaction, so the next writer of the space gets the next 
 previous one committed: numbers are taken in commit order, and a reader (one statement, one snapshot)
 sees a prefix of the feed, never a hole it would skip. The lock is held only for the tail of each
 transaction (taken last, after the file's own row), so writers of one space queue for a moment, those
-of other spaces never (DynamoDB's HEAD#… item is the same row, with its condition instead of a lock).
+of other spaces never (DynamoDB's HEAD#… item is only a counter: its writers never wait for one another).
 
 Why not the DynamoDB feed's way without a hot item (numbers taken at once, holes waited for a grace
 period): a PostgreSQL transaction that rolls back cannot void the number it took from a sequence, so

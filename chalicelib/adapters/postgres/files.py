@@ -12,7 +12,6 @@ from chalicelib.adapters.postgres.db import Repository, Row, decode_cursor, enco
 from chalicelib.adapters.postgres.records import (
     FILE_COLUMNS,
     UPLOAD_COLUMNS,
-    entry_name,
     file_from_row,
     file_from_snapshot,
     file_row,
@@ -24,7 +23,7 @@ from chalicelib.adapters.postgres.records import (
 from chalicelib.domain.models import AuditEntry, FileRecord, FileStatus, FileVersion, SpaceRef, UploadRecord
 from chalicelib.domain.ports import Change, CleanCopy, Page
 from chalicelib.domain.quotas import upload_counters
-from chalicelib.domain.schema import FILE, UPLOAD
+from chalicelib.domain.schema import FILE, UPLOAD, entry_name
 from chalicelib.errors import AlreadyExistsError, QuotaExceededError, StaleWriteError, TooManyRequestsError
 
 if TYPE_CHECKING:

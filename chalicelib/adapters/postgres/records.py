@@ -8,25 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.adapters.postgres.db import Row, due
-from chalicelib.domain.models import FileRecord, FileVersion, SpaceKind, SpaceRef, UploadRecord
-from chalicelib.domain.schema import FILE, UPLOAD, VERSION
+from chalicelib.domain.models import FileRecord, FileVersion, UploadRecord
+from chalicelib.domain.schema import FILE, UPLOAD, VERSION, entry
 
 GRANT_GRACE = timedelta(minutes=30)  # an unused grant is swept this long after it expires
 
 # The file's record and its name in its folder's index (`entry`: the listing's order and the name claim).
 FILE_COLUMNS = ", ".join((*FILE.columns, "entry"))
 UPLOAD_COLUMNS = ", ".join(UPLOAD.columns)
-
-
-def entry_name(space: SpaceRef, belongs_to: str, name: str, feedback: bool = False) -> str:
-    """A file's name in its folder's index: students' submissions (and their feedback) never collide or mix."""
-    if space.kind is not SpaceKind.ASSIGNMENT:
-        return name
-    return f"{belongs_to}/~feedback/{name}" if feedback else f"{belongs_to}/{name}"
-
-
-def entry(file: FileRecord) -> str:
-    return entry_name(file.space, file.belongs_to, file.name, file.is_feedback)
 
 
 def file_from_row(row: Row) -> FileRecord:
