@@ -47,7 +47,7 @@ def make_token(sub: str, role: str = "student", school: str = SCHOOL, secret: st
         "school": school,
         "role": role,
         "iat": now,
-        "exp": now + 600,
+        "exp": now + 4 * 3600,  # a session's fixtures hold their tokens for the whole run, however slow
         "iss": "cartable-local",
         "aud": "cartable",
     }
