@@ -342,6 +342,14 @@ def test_a_pupils_views_are_accessible(
     dialog.locator("#share-cancel").click()
     expect(dialog).to_be_hidden()
 
+    # A new folder, opened: its breadcrumbs (it lasts until a file goes in, so nothing stays behind).
+    page.locator("#new-folder").fill(f"a11y-{lang}")  # its form still open from above
+    page.locator(".folder-form button[type=submit]").click()
+    expect(page.locator(".crumbs [aria-current=location]")).to_have_text(f"a11y-{lang}")
+    audit("in-a-new-folder")
+    page.locator(".crumbs button").first.click()  # back to the root
+    expect(row(page, virus)).to_be_visible()
+
     # The trash, with what was deleted.
     row(page, virus).locator(".row-actions button").last.click()  # Delete
     expect(row(page, virus)).to_have_count(0)
@@ -406,6 +414,15 @@ def test_a_teachers_views_are_accessible(
     page.locator(".new-assignment summary").click()
     expect(page.locator("#new-title")).to_be_visible()
     audit("class-with-the-new-assignment-form")
+    # The class folder's material, shared from the dialog (a class to choose).
+    material = row(page, "consignes-redaction.txt")
+    expect(material).to_have_attribute("data-status", "available")
+    material.locator(".row-actions button").nth(1).click()  # Share
+    dialog = page.locator("#share-dialog")
+    expect(dialog.locator("#share-class")).to_be_visible()
+    audit("share-dialog-for-a-class")
+    dialog.locator("#share-cancel").click()
+    expect(dialog).to_be_hidden()
 
     assignment = demo.assignments["redaction"]
     go(page, base_url, f"assignment/5B/{assignment['id']}")
