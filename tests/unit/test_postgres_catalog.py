@@ -4,6 +4,7 @@ signatures, whatever each side grows), psycopg loaded only on first use, and the
 from __future__ import annotations
 
 import inspect
+import re
 import subprocess
 import sys
 
@@ -37,6 +38,40 @@ def test_the_postgres_adapters_have_the_dynamodb_ones_methods(dynamo: type, post
     theirs, ours = methods(dynamo), methods(postgres)
     assert {n: theirs[n] for n in theirs} == {n: ours[n] for n in theirs if n in ours}
     assert set(ours) - set(theirs) <= {"expire"}  # TTL's deletes: the one thing DynamoDB does alone
+
+
+def delegations() -> list[tuple[str, str]]:
+    """Each (repository, method) the shared delegation calls (chalicelib/adapters/composed.py)."""
+    from chalicelib.adapters import composed
+
+    return sorted(set(re.findall(r"self\.(\w+)\.(\w+)\(", inspect.getsource(composed.ComposedCatalog))))
+
+
+def repository_classes(package: str) -> dict[str, type]:
+    """Each store's repository classes by the attribute the catalog keeps them in."""
+    import importlib
+
+    modules = {"files": "files", "classes": "classes", "shares": "shares", "audit": "audit"}
+    modules |= {"trash": "trash", "verdicts": "verdicts", "feeds": "feeds"}
+    names = {"files": "FileRepository", "classes": "ClassRepository", "shares": "ShareRepository"}
+    names |= {"audit": "AuditRepository", "trash": "TrashRepository", "verdicts": "VerdictRepository"}
+    names |= {"feeds": "FeedRepository"}
+    return {
+        attr: getattr(importlib.import_module(f"chalicelib.adapters.{package}.{module}"), names[attr])
+        for attr, module in modules.items()
+    }
+
+
+def test_both_stores_repositories_answer_every_delegation_with_the_same_signature() -> None:
+    """The delegation is written once (ComposedCatalog), so each store's repository must have each method
+    it calls, with the same signature: a method added on one side only fails here, not at run time."""
+    dynamo, postgres = repository_classes("dynamodb"), repository_classes("postgres")
+    calls = delegations()
+    assert len(calls) > 40
+    for repo, method in calls:
+        theirs, ours = getattr(dynamo[repo], method, None), getattr(postgres[repo], method, None)
+        assert theirs is not None and ours is not None, f"{repo}.{method} is missing on one side"
+        assert inspect.signature(theirs) == inspect.signature(ours), f"{repo}.{method} differs"
 
 
 def test_importing_the_catalog_loads_no_driver() -> None:
