@@ -68,6 +68,11 @@ def shares_received(principal: Principal) -> dict[str, Any]:
     return wiring.sharing_service().received(principal, _query("limit"), _query("cursor"))
 
 
+@views.route("/v1/shares/given", methods=["GET"])
+def shares_given(principal: Principal) -> dict[str, Any]:
+    return wiring.sharing_service().given(principal, _query("limit"), _query("cursor"))
+
+
 @views.route("/v1/shares/{share_id}", methods=["DELETE"], status=204)
 def revoke_share(principal: Principal, share_id: str) -> Response:
     wiring.sharing_service().revoke(principal, share_id)
@@ -190,6 +195,23 @@ def list_assignments(principal: Principal, class_id: str) -> dict[str, Any]:
     return wiring.assignment_service().list_for_class(principal, class_id)
 
 
+@views.route("/v1/assignments/{assignment_id}", methods=["GET"])
+def get_assignment(principal: Principal, assignment_id: str) -> dict[str, Any]:
+    return wiring.assignment_service().get(principal, assignment_id)
+
+
+@views.route("/v1/assignments/{assignment_id}", methods=["PATCH"])
+def update_assignment(principal: Principal, assignment_id: str) -> dict[str, Any]:
+    body = json_body(current_request(app).raw_body)
+    return wiring.assignment_service().update(principal, assignment_id, body)
+
+
+@views.route("/v1/assignments/{assignment_id}", methods=["DELETE"])
+def delete_assignment(principal: Principal, assignment_id: str) -> Response:
+    wiring.assignment_service().delete(principal, assignment_id)
+    return no_content()
+
+
 @views.route("/v1/assignments/{assignment_id}/submissions", methods=["GET"])
 def submissions(principal: Principal, assignment_id: str) -> dict[str, Any]:
     return wiring.assignment_service().submissions(principal, assignment_id, _query("limit"), _query("cursor"))
@@ -218,6 +240,11 @@ def submissions_archive_later(principal: Principal, assignment_id: str) -> dict[
 @views.route("/v1/assignments/{assignment_id}/archive", methods=["GET"])
 def submissions_archive(principal: Principal, assignment_id: str) -> Response:
     return redirect(wiring.assignment_service().archive(principal, assignment_id))
+
+
+@views.route("/v1/spaces/{space}", methods=["GET"])
+def get_space(principal: Principal, space: str) -> dict[str, Any]:
+    return wiring.space_service().describe(principal, _unquote(space))
 
 
 @views.route("/v1/spaces/{space}/files", methods=["GET"])

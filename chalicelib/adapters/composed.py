@@ -134,6 +134,12 @@ class ComposedCatalog:
     def list_assignments(self, school: str, class_id: str) -> list[Assignment]:
         return self.classes.list_assignments(school, class_id)
 
+    def update_assignment(self, assignment: Assignment) -> None:
+        self.classes.update_assignment(assignment)
+
+    def delete_assignment(self, school: str, assignment_id: str, now: datetime) -> None:
+        self.classes.delete_assignment(school, assignment_id, now)
+
     # -- shares --------------------------------------------------------------------------
     def file_shares(self, file_id: str) -> list[Share]:
         return self.shares.file_shares(file_id)
@@ -151,6 +157,9 @@ class ComposedCatalog:
         self, school: str, targets: Sequence[tuple[str, str]], limit: int, before: str | None = None
     ) -> list[Share]:
         return self.shares.shares_received(school, targets, limit, before)
+
+    def shares_given(self, school: str, user_id: str, limit: int, before: str | None = None) -> list[Share]:
+        return self.shares.shares_given(school, user_id, limit, before)
 
     # -- audit ---------------------------------------------------------------------------
     def record_audit(self, entry: AuditEntry) -> None:

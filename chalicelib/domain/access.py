@@ -67,6 +67,13 @@ class SpaceAccess:
         resource = replace(self.resource, file_owner=file_owner, share_roles=share_roles, file_subject=subject)
         return replace(self, resource=resource)
 
+    def for_class(self) -> SpaceAccess:
+        """The same access, about the class of this assignment space (changing its assignments); archived
+        with the assignment."""
+        assert self.assignment is not None
+        space = SpaceRef(SpaceKind.CLASS, self.assignment.class_id)
+        return replace(self, resource=replace(self.resource, space=space))
+
     def for_share(self, created_by: str) -> SpaceAccess:
         """The same access, about revoking a share made by `created_by`."""
         return replace(self, resource=replace(self.resource, share_creator=created_by))
@@ -111,15 +118,18 @@ class AccessControl:
         space = SpaceRef(SpaceKind.SCHOOL, principal.school)
         return SpaceAccess(self._rules, principal, Membership(), Resource(principal.school, space))
 
-    def space(self, principal: Principal, space: SpaceRef, school: str | None = None) -> SpaceAccess:
-        """The caller's access to a space (of `school`, the caller's by default); 404 when it does not exist."""
+    def space(
+        self, principal: Principal, space: SpaceRef, school: str | None = None, deleted: bool = False
+    ) -> SpaceAccess:
+        """The caller's access to a space (of `school`, the caller's by default); 404 when it does not exist.
+        A deleted assignment does not exist, but for its trash (`deleted`: its submissions wait there)."""
         membership = Membership()
         class_id = None
         assignment = None
         archived_class = False
         if space.kind is SpaceKind.ASSIGNMENT:
             assignment = self._catalog.get_assignment(school or principal.school, space.id)
-            if assignment is None:
+            if assignment is None or (assignment.deleted_at is not None and not deleted):
                 raise NotFoundError().because("no such assignment")
             class_id = assignment.class_id
             membership = self._catalog.membership(principal.school, principal.user_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,11 +26,11 @@ from chalicelib.domain.models import (
     require_id,
     utcnow,
 )
-from chalicelib.domain.names import check_title
+from chalicelib.domain.names import check_title, nfc, text_problem
 from chalicelib.domain.paging import decode_position, encode_position, parse_limit
 from chalicelib.domain.ports import ArchiveEntry, Archiver, ObjectStore
 from chalicelib.domain.schema import ASSIGNMENT
-from chalicelib.errors import BadRequestError, ForbiddenError
+from chalicelib.errors import BadRequestError, ForbiddenError, NotFoundError, StaleWriteError
 
 if TYPE_CHECKING:
     from chalicelib.domain.models import AuditEntry, ClassRecord
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
 
 TYPE_PATTERN = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/(\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126})")
 MAX_TITLE = 200
+MAX_INSTRUCTIONS = 10_000
 PAGE = 1000
+EDITABLE = ("title", "instructions", "dueAt", "closesAt", "maxSize", "allowedTypes")
 
 
 def assignment_json(assignment: Assignment) -> dict[str, Any]:
@@ -71,6 +74,22 @@ def _allowed_types(value: object, content: ContentPolicy) -> tuple[str, ...] | N
             raise BadRequestError(f"allowedTypes: Cartable accepts no file of type {pattern}.")
         patterns.append(pattern)
     return tuple(dict.fromkeys(patterns))
+
+
+def _instructions(value: object) -> str | None:
+    """What the students read about the homework: NFC text up to MAX_INSTRUCTIONS characters (line
+    breaks and tabs allowed, no other control), or None when empty."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequestError(f"instructions must be a string of at most {MAX_INSTRUCTIONS} characters.")
+    text = nfc(value).strip()
+    problem = text_problem(text.replace("\r\n", "\n").replace("\n", " ").replace("\t", " "))
+    if problem:
+        raise BadRequestError(f"instructions {problem}.")
+    if len(text) > MAX_INSTRUCTIONS:
+        raise BadRequestError(f"instructions must be a string of at most {MAX_INSTRUCTIONS} characters.")
+    return text or None
 
 
 def submitted_at_of(file: FileRecord) -> datetime:
@@ -137,6 +156,12 @@ class AssignmentStore(Protocol):
 
     def put_assignment(self, assignment: Assignment) -> None: ...
 
+    def update_assignment(self, assignment: Assignment) -> None: ...
+
+    def delete_assignment(self, school: str, assignment_id: str, now: datetime) -> None: ...
+
+    def trash_file(self, file_id: str, now: datetime, audit: AuditEntry) -> None: ...
+
     def list_assignments(self, school: str, class_id: str) -> list[Assignment]: ...
 
     def get_class(self, school: str, class_id: str) -> ClassRecord | None: ...
@@ -169,31 +194,114 @@ class AssignmentService:
         """A new assignment of a class; its teachers only."""
         class_id = require_id(class_id, "classId")
         self._access.space(principal, SpaceRef(SpaceKind.CLASS, class_id)).require(Action.ASSIGN)
-        title = check_title(body.get("title"), "title", MAX_TITLE)
         due_at = _time(body, "dueAt", required=True)
         assert due_at is not None
-        closes_at = _time(body, "closesAt", required=False)
-        if closes_at is not None and closes_at < due_at:
-            raise BadRequestError("closesAt must not be before dueAt.")
-        max_size = body.get("maxSize")
-        if max_size is not None and (
-            not isinstance(max_size, int) or isinstance(max_size, bool) or not 1 <= max_size <= self._max_size
-        ):
-            raise BadRequestError(f"maxSize must be an integer from 1 to {self._max_size}.")
-        assignment = Assignment(
+        draft = Assignment(
             id=new_id(),
             school=principal.school,
             class_id=class_id,
-            title=title,
+            title="",
             due_at=due_at,
-            closes_at=closes_at,
-            max_size=max_size,
-            allowed_types=_allowed_types(body.get("allowedTypes"), self._content),
+            closes_at=None,
+            max_size=None,
+            allowed_types=None,
             created_by=principal.user_id,
             created_at=utcnow().replace(microsecond=0),
         )
+        assignment = self._apply(draft, {"title": body.get("title"), **body})
         self._catalog.put_assignment(assignment)
         return assignment_json(assignment)
+
+    def _apply(self, assignment: Assignment, body: Mapping[str, Any]) -> Assignment:
+        """The assignment with the fields `body` gives (of EDITABLE; null clears an optional one), each
+        validated as at creation, and closesAt still not before dueAt; or 400."""
+        changes: dict[str, Any] = {}
+        if "title" in body:
+            changes["title"] = check_title(body["title"], "title", MAX_TITLE)
+        if "instructions" in body:
+            changes["instructions"] = _instructions(body["instructions"])
+        if "dueAt" in body:
+            changes["due_at"] = _time(body, "dueAt", required=True)
+        if "closesAt" in body:
+            changes["closes_at"] = _time(body, "closesAt", required=False)
+        if "maxSize" in body:
+            max_size = body["maxSize"]
+            if max_size is not None and (
+                not isinstance(max_size, int) or isinstance(max_size, bool) or not 1 <= max_size <= self._max_size
+            ):
+                raise BadRequestError(f"maxSize must be an integer from 1 to {self._max_size}.")
+            changes["max_size"] = max_size
+        if "allowedTypes" in body:
+            changes["allowed_types"] = _allowed_types(body["allowedTypes"], self._content)
+        changed = replace(assignment, **changes)
+        if changed.closes_at is not None and changed.closes_at < changed.due_at:
+            raise BadRequestError("closesAt must not be before dueAt.")
+        return changed
+
+    def get(self, principal: Principal, assignment_id: str) -> dict[str, Any]:
+        """One assignment: the class's teachers and students (404 for anyone else, and once deleted)."""
+        access = self._access.space(principal, SpaceRef(SpaceKind.ASSIGNMENT, require_id(assignment_id, "id")))
+        access.require(Action.LIST)
+        assert access.assignment is not None
+        return assignment_json(access.assignment)
+
+    def _for_teacher(self, principal: Principal, assignment_id: str) -> Assignment:
+        """The assignment, if the caller may change it: 404 if they cannot see it, 403 if they only
+        read it (a student) or its year is closed."""
+        access = self._access.space(principal, SpaceRef(SpaceKind.ASSIGNMENT, require_id(assignment_id, "id")))
+        access.require(Action.LIST)
+        access.for_class().require(Action.ASSIGN)
+        assert access.assignment is not None
+        return access.assignment
+
+    def update(self, principal: Principal, assignment_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Change an assignment (its class's teachers). `late` is computed from dueAt whenever
+        submissions are read, so a new due date re-marks them all at once. Concurrent changes: the last
+        writer wins."""
+        assignment = self._for_teacher(principal, assignment_id)
+        if not body:
+            raise BadRequestError(f"Give at least one of {', '.join(EDITABLE)}.")
+        unknown = sorted(set(body) - set(EDITABLE))
+        if unknown:
+            raise BadRequestError(f"{unknown[0][:40]!r} cannot be changed; only {', '.join(EDITABLE)} can.")
+        changed = self._apply(assignment, body)
+        if changed != assignment:
+            try:
+                self._catalog.update_assignment(changed)
+            except StaleWriteError as exc:  # deleted or archived meanwhile
+                raise NotFoundError().because("the assignment was deleted or archived meanwhile") from exc
+            fields = ",".join(k for k in EDITABLE if k in body)
+            self._catalog.record_audit(
+                entry(principal, "assignment.update", f"assignment:{assignment.id}", reason=fields)
+            )
+        return assignment_json(changed)
+
+    def delete(self, principal: Principal, assignment_id: str) -> None:
+        """Send an assignment to the trash with its submissions (its class's teachers): each file goes
+        to the trash as a DELETE of it would (purged 30 days later), then the assignment is marked
+        deleted: it leaves the class's list and its routes answer 404. Neither comes back (a file's
+        restore needs its space, and the contract offers no undelete); the trash of its space stays
+        listed for its teachers until the purge. A crash midway leaves the assignment with fewer files;
+        deleting again finishes."""
+        assignment = self._for_teacher(principal, assignment_id)
+        now = utcnow()
+        cursor = None
+        while True:
+            page = self._catalog.list_folder(principal.school, assignment.space, "/", PAGE, cursor)
+            for file in page.files:
+                audit = entry(principal, "file.delete", f"file:{file.id}", reason=f"assignment:{assignment.id}")
+                try:
+                    self._catalog.trash_file(file.id, now, audit)
+                except StaleWriteError:
+                    continue  # deleted meanwhile: in the trash already
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        try:
+            self._catalog.delete_assignment(principal.school, assignment.id, now)
+        except StaleWriteError as exc:
+            raise NotFoundError().because("no such assignment") from exc
+        self._catalog.record_audit(entry(principal, "assignment.delete", f"assignment:{assignment.id}"))
 
     def list_for_class(self, principal: Principal, class_id: str) -> dict[str, Any]:
         """The assignments of a class, by due date; its members (and admins) only."""

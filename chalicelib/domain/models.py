@@ -236,6 +236,8 @@ class Assignment:
     created_by: str
     created_at: datetime
     archived_at: datetime | None = None  # its class's school year was closed
+    instructions: str | None = None
+    deleted_at: datetime | None = None  # sent to the trash with its submissions: gone for good
 
     @property
     def space(self) -> SpaceRef:

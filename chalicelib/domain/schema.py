@@ -288,7 +288,9 @@ ASSIGNMENT = Schema(
     Field("created_by", json=None),
     Field("created_at", TIME, json=None),
     Field("archived_at", TIME, json=None),
+    Field("deleted_at", TIME, json=None),
     Shown("space", lambda assignment: str(assignment.space)),
+    Field("instructions", TEXT),  # contract v1.1 (PATCH): after v1's keys
 )
 
 CLASS = Schema(

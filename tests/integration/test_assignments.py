@@ -230,3 +230,138 @@ def test_feedback_reaches_only_its_student_and_the_teachers(as_user: Any, klass:
     assert al.grant("x.txt", b"x", "text/plain", space=space, feedbackFor=klass["students"][1]).status_code == 403
     assert prof.grant("x.txt", b"x", "text/plain", space=space, feedbackFor=klass["outsider"]).status_code == 404
     assert prof.grant("x.txt", b"x", "text/plain", space="me", feedbackFor=klass["students"][0]).status_code == 400
+
+
+def test_one_assignment_is_read_by_its_class_only(as_user: Any, klass: dict[str, Any]) -> None:
+    prof = as_user(klass["prof"], "teacher")
+    body = {"title": "Lecture", "dueAt": stamp(datetime.now(UTC) + timedelta(days=1)), "instructions": "Chapitre 3."}
+    created = prof.post(f"/v1/classes/{klass['id']}/assignments", body).json()
+    assert created["instructions"] == "Chapitre 3."
+    for member in (prof, as_user(klass["students"][0])):
+        answer = member.get(f"/v1/assignments/{created['id']}")
+        assert answer.status_code == 200 and answer.json() == created
+    missing = as_user(klass["outsider"]).get("/v1/files/missing").json()
+    for stranger in (as_user(klass["outsider"]), as_user(klass["outsider"], "teacher")):
+        answer = stranger.get(f"/v1/assignments/{created['id']}")
+        assert answer.status_code == 404 and answer.json() == missing
+    assert prof.get("/v1/assignments/nope").status_code == 404
+
+
+def test_the_teacher_changes_an_assignment_and_late_follows_the_due_date(as_user: Any, klass: dict[str, Any]) -> None:
+    prof = as_user(klass["prof"], "teacher")
+    al, bo = as_user(klass["students"][0]), as_user(klass["students"][1])
+    now = datetime.now(UTC)
+    assignment = prof.post(
+        f"/v1/classes/{klass['id']}/assignments", {"title": "Carte", "dueAt": stamp(now + timedelta(days=1))}
+    ).json()
+    path = f"/v1/assignments/{assignment['id']}"
+    handed = al.upload("carte.pdf", PDF, "application/pdf", space=assignment["space"])
+    assert wait_upload(al, handed["uploadId"])["status"] == "available"
+
+    def late() -> dict[str, bool]:
+        items = prof.get(f"{path}/submissions").json()["items"]
+        return {s["student"]: s["late"] for s in items if not s["missing"]}
+
+    assert late() == {klass["students"][0]: False}
+    # al turned in between the new due date (an hour ago) and the old one (tomorrow): now late
+    earlier = stamp(now - timedelta(hours=1))
+    changed = prof.request("PATCH", path, json={"title": "Carte de l'Europe", "dueAt": earlier})
+    assert changed.status_code == 200, changed.text
+    assert changed.json() == {**assignment, "title": "Carte de l'Europe", "dueAt": earlier}
+    assert prof.get(path).json() == changed.json() == al.get(path).json()
+    assert [a["title"] for a in al.get(f"/v1/classes/{klass['id']}/assignments").json()["items"]] == [
+        "Carte de l'Europe"
+    ]
+    assert late() == {klass["students"][0]: True}
+    assert al.get(f"{path}/submissions").json()["items"][0]["late"] is True
+    # back to tomorrow: on time again; the other fields, each as at creation
+    rest = {
+        "dueAt": stamp(now + timedelta(days=1)),
+        "closesAt": stamp(now + timedelta(days=2)),
+        "maxSize": 1_000,
+        "allowedTypes": ["image/*"],
+        "instructions": "Une carte, une légende.",
+    }
+    changed = prof.request("PATCH", path, json=rest)
+    assert changed.status_code == 200, changed.text
+    assert changed.json() == {**assignment, "title": "Carte de l'Europe", **rest}
+    assert late() == {klass["students"][0]: False}
+    assert bo.grant("carte.pdf", PDF, "application/pdf", space=assignment["space"]).status_code == 415
+    assert bo.grant("carte.png", PNG * 100, "image/png", space=assignment["space"]).status_code == 413
+    cleared = prof.request("PATCH", path, json={"closesAt": None, "maxSize": None, "allowedTypes": None})
+    assert cleared.status_code == 200 and cleared.json()["allowedTypes"] is None
+    assert cleared.json()["closesAt"] is None and cleared.json()["maxSize"] is None
+    # a pupil of the class: 403; anyone else: 404; and nothing changed
+    refused = al.request("PATCH", path, json={"title": "Pas de devoir"})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert as_user(klass["outsider"]).request("PATCH", path, json={"title": "x"}).status_code == 404
+    assert prof.get(path).json() == cleared.json()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"title": ""},
+        {"title": None},
+        {"dueAt": "demain"},
+        {"dueAt": None},
+        {"closesAt": "2020-01-01T00:00:00Z"},
+        {"maxSize": 0},
+        {"maxSize": True},
+        {"allowedTypes": ["application/x-msdownload"]},
+        {"allowedTypes": []},
+        {"instructions": 3},
+        {"instructions": "x" * 10_001},
+        {"instructions": "a\u202eb"},
+        {"classId": "ailleurs"},
+    ],
+)
+def test_bad_changes_answer_400(as_user: Any, klass: dict[str, Any], body: dict[str, Any]) -> None:
+    prof = as_user(klass["prof"], "teacher")
+    due = stamp(datetime.now(UTC) + timedelta(days=1))
+    assignment = prof.post(f"/v1/classes/{klass['id']}/assignments", {"title": "x", "dueAt": due}).json()
+    answer = prof.request("PATCH", f"/v1/assignments/{assignment['id']}", json=body)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "bad_request", answer.text
+    assert prof.get(f"/v1/assignments/{assignment['id']}").json() == assignment
+
+
+def test_deleting_an_assignment_sends_its_submissions_to_the_trash(as_user: Any, klass: dict[str, Any]) -> None:
+    prof = as_user(klass["prof"], "teacher")
+    al, bo = as_user(klass["students"][0]), as_user(klass["students"][1])
+    due = stamp(datetime.now(UTC) + timedelta(days=1))
+    kept = prof.post(f"/v1/classes/{klass['id']}/assignments", {"title": "Garde", "dueAt": due}).json()
+    assignment = prof.post(f"/v1/classes/{klass['id']}/assignments", {"title": "Jetable", "dueAt": due}).json()
+    path, space = f"/v1/assignments/{assignment['id']}", assignment["space"]
+    handed = []
+    for student, name in ((al, "a.pdf"), (bo, "b.pdf")):
+        grant = student.upload(name, PDF, "application/pdf", space=space)
+        assert wait_upload(student, grant["uploadId"])["status"] == "available"
+        handed.append((student, grant["fileId"]))
+    # a pupil may not; an outsider does not see it
+    assert al.request("DELETE", path).status_code == 403
+    assert as_user(klass["outsider"]).request("DELETE", path).status_code == 404
+    assert prof.get(path).status_code == 200
+
+    answer = prof.request("DELETE", path)
+    assert answer.status_code == 204 and answer.content == b""
+    for user in (prof, al):
+        assert user.get(path).status_code == 404
+        assert user.get(f"{path}/submissions").status_code == 404
+        assert [a["id"] for a in user.get(f"/v1/classes/{klass['id']}/assignments").json()["items"]] == [kept["id"]]
+    assert prof.request("PATCH", path, json={"title": "x"}).status_code == 404
+    assert prof.request("DELETE", path).status_code == 404
+    assert al.grant("c.pdf", PDF, "application/pdf", space=space).status_code == 404
+    # the submissions are in the trash, and no longer served
+    trash = prof.get(f"/v1/spaces/{space}/trash")
+    assert trash.status_code == 200, trash.text
+    assert sorted(f["id"] for f in trash.json()["items"]) == sorted(file_id for _, file_id in handed)
+    assert all(f["purgeAt"] > f["trashedAt"] for f in trash.json()["items"])
+    assert [f["id"] for f in al.get(f"/v1/spaces/{space}/trash").json()["items"]] == [handed[0][1]]
+    assert as_user(klass["outsider"]).get(f"/v1/spaces/{space}/trash").status_code == 404
+    for student, file_id in handed:
+        for user in (prof, student):
+            assert user.get(f"/v1/files/{file_id}").status_code == 404
+            assert user.get(f"/v1/files/{file_id}/content").status_code == 404
+        # the assignment cannot come back, nor its files one by one (they would have no assignment)
+        assert student.post(f"/v1/files/{file_id}/restore").status_code == 404

@@ -72,6 +72,48 @@ def test_assignments_and_closing_a_year(catalog: Any) -> None:
         catalog.archive_class(record, "2025-2026", closed, [])
 
 
+def test_assignments_changed_and_deleted(catalog: Any) -> None:
+    school = fresh("school")
+    record = ClassRecord("5B", school, "5e B", ("mme",), ("ana",))
+    catalog.put_class(record)
+    essay = Assignment("hw1", school, "5B", "Essay", T0 + timedelta(days=2), None, None, None, "mme", T0)
+    maths = Assignment(
+        "hw2", school, "5B", "Maths", T0 + timedelta(days=5), T0 + timedelta(days=6), 1000, ("a/b",), "mme", T0
+    )
+    for made in (essay, maths):
+        catalog.put_assignment(made)
+    # Every editable field, set and cleared; the class's list follows the new due date.
+    later = replace(essay, title="Long essay", instructions="Two pages.\nNo more.", due_at=T0 + timedelta(days=9))
+    later = replace(later, closes_at=T0 + timedelta(days=10), max_size=5, allowed_types=("image/*", "a/b"))
+    catalog.update_assignment(later)
+    assert catalog.get_assignment(school, "hw1") == later
+    assert catalog.list_assignments(school, "5B") == [maths, later]
+    cleared = replace(maths, instructions=None, closes_at=None, max_size=None, allowed_types=None)
+    catalog.update_assignment(cleared)
+    assert catalog.get_assignment(school, "hw2") == cleared
+    catalog.update_assignment(cleared)  # the same again: the last writer wins, no error
+    with pytest.raises(StaleWriteError):  # no such assignment: nothing is created
+        catalog.update_assignment(replace(essay, id="nope"))
+    assert catalog.get_assignment(school, "nope") is None
+    # Deleted: out of the list, still read by id (its trash), first deletion's time kept, never changed again.
+    gone = T0 + timedelta(days=3)
+    catalog.delete_assignment(school, "hw1", gone)
+    catalog.delete_assignment(school, "hw1", gone + timedelta(days=1))
+    assert catalog.get_assignment(school, "hw1") == replace(later, deleted_at=gone)
+    assert catalog.list_assignments(school, "5B") == [cleared]
+    with pytest.raises(StaleWriteError):
+        catalog.update_assignment(replace(later, title="Back"))
+    assert catalog.get_assignment(school, "hw1") == replace(later, deleted_at=gone)
+    with pytest.raises(StaleWriteError):
+        catalog.delete_assignment(school, "nope", gone)
+    # Archived with its class: a change would undo nothing of the closing.
+    closed = T0 + timedelta(days=120)
+    catalog.archive_class(record, "2025-2026", closed, [cleared])
+    with pytest.raises(StaleWriteError):
+        catalog.update_assignment(replace(cleared, title="After"))
+    assert catalog.get_assignment(school, "hw2") == replace(cleared, archived_at=closed)
+
+
 def test_shares_under_their_file_by_id_and_by_target(catalog: Any) -> None:
     school = fresh("school")
     file, _ = new_file(catalog, school, "ana")
@@ -92,13 +134,23 @@ def test_shares_under_their_file_by_id_and_by_target(catalog: Any) -> None:
     assert [s.id for s in catalog.shares_received(school, targets, 1)] == [newer.id, to_class.id]
     before = f"{iso(newer.created_at)}#{newer.id}"
     assert [s.id for s in catalog.shares_received(school, [("user", "ben")], 5, before)] == [older.id]
+    by_cyd = replace(share("user", "ben", 5), created_by="cyd")
+    catalog.create_share(by_cyd, audit(school, "cyd", 1))
+    # by whom they were made: newest first, a page at a time, nobody else's, no other school's
+    assert [s.id for s in catalog.shares_given(school, "ana", 5)] == [to_class.id, newer.id, older.id]
+    assert catalog.shares_given(school, "ana", 5)[1] == newer
+    assert [s.id for s in catalog.shares_given(school, "ana", 2, before)] == [older.id]
+    assert [s.id for s in catalog.shares_given(school, "cyd", 5)] == [by_cyd.id]
+    assert catalog.shares_given(fresh("school"), "ana", 5) == []
     catalog.delete_share(newer, audit(school, "ana", 2))
     assert catalog.get_share(school, newer.id) is None
+    assert [s.id for s in catalog.shares_given(school, "ana", 5)] == [to_class.id, older.id]  # revoked: gone
     with pytest.raises(StaleWriteError):  # the file must exist
         catalog.create_share(replace(share("user", "ben", 4), file_id=fresh("f")), audit(school, "ana", 3))
     with pytest.raises(StaleWriteError):  # an id is used once
         catalog.create_share(older, audit(school, "ana", 3))
     assert len(catalog.list_audit(school, "ana", 10, None)[0]) == 4  # each share's entry went with it
+    assert [s.id for s in catalog.shares_given(school, "ana", 5)] == [to_class.id, older.id]  # nothing half-made
 
 
 def test_the_audit_trail_newest_first_a_page_at_a_time(catalog: Any) -> None:

@@ -110,3 +110,31 @@ def test_what_the_caller_may_do_is_allowed(access: AccessControl) -> None:
         access.require_file(MME, COURSE, action)
     access.require_file(MME, UNSCANNED, Action.READ)  # its uploader sees it pending
     access.space(MME, CLASS_5B).require(Action.UPLOAD)
+
+
+def test_changing_an_assignment_is_its_class_s_teachers_until_the_year_closes_and_once_deleted_it_is_gone() -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from chalicelib.domain.models import Assignment
+
+    moment = datetime(2026, 11, 1, tzinfo=UTC)
+    catalog = MemoryCatalog()
+    catalog.add_class(ClassRecord("5B", "s1", "5B", ("mme",), ("ana", "ben")))
+    catalog.add_class(ClassRecord("4A", "s1", "4A", ("mr",), ("chloe",)))
+    live = catalog.add_assignment(Assignment("hw", "s1", "5B", "Essay", moment, None, None, None, "mme", moment))
+    access = AccessControl(catalog, load_rules())
+    space = live.space
+    access.space(MME, space).for_class().require(Action.ASSIGN)
+    with pytest.raises(ForbiddenError):  # she sees it, may not change it
+        access.space(ANA, space).for_class().require(Action.ASSIGN)
+    with pytest.raises(NotFoundError):
+        access.space(CHLOE, space).require(Action.LIST)
+    catalog.add_assignment(replace(live, archived_at=moment))
+    with pytest.raises(ForbiddenError):  # a closed year's assignment: read-only for its teachers too
+        access.space(MME, space).for_class().require(Action.ASSIGN)
+    catalog.add_assignment(replace(live, deleted_at=moment))
+    for caller in (MME, ANA):
+        with pytest.raises(NotFoundError):
+            access.space(caller, space)
+    access.space(MME, space, deleted=True).require(Action.LIST)  # its trash

@@ -263,6 +263,7 @@ def test_the_contract_json_keeps_its_keys_order_and_values() -> None:
         ("maxSize", 1000),
         ("allowedTypes", ["image/*"]),
         ("space", "assignment:a2"),
+        ("instructions", None),
     ]
     bare = assignment_json(ASSIGNMENT_BARE)
     assert bare["closesAt"] is None and bare["maxSize"] is None and bare["allowedTypes"] is None

@@ -11,6 +11,8 @@ from chalicelib.domain.models import Assignment, ClassRecord, Membership, iso
 from chalicelib.domain.ports import ClassPage
 from chalicelib.domain.schema import ASSIGNMENT, CLASS
 
+EDITABLE = ("title", "instructions", "dueAt", "closesAt", "maxSize", "allowedTypes")  # what a teacher changes
+
 
 def class_from_item(item: Item) -> ClassRecord:
     return CLASS.from_item(item)
@@ -164,6 +166,44 @@ class ClassRepository(Repository):
         item = self._get(f"SCHOOL#{school}", f"ASSIGNMENT#{assignment_id}")
         return None if item is None else assignment_from_item(item)
 
+    def update_assignment(self, assignment: Assignment) -> None:
+        """Write what a teacher may change (and its place in the class's list by due date) over an
+        assignment that exists, is not deleted and not archived (StaleWriteError otherwise): the last
+        writer wins, and neither a year's closing nor a deletion is undone."""
+        item = ASSIGNMENT.to_item(assignment)
+        names = {f"#{key}": key for key in EDITABLE}
+        values: dict[str, Any] = {":k": f"{iso(assignment.due_at)}#{assignment.id}"}
+        sets, removes = ["gsi1sk = :k"], []
+        for key in EDITABLE:
+            if item.get(key) is None:
+                removes.append(f"#{key}")
+            else:
+                sets.append(f"#{key} = :{key}")
+                values[f":{key}"] = item[key]
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key=dump({"pk": f"SCHOOL#{assignment.school}", "sk": f"ASSIGNMENT#{assignment.id}"}),
+            UpdateExpression=expression,
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(deletedAt)"
+            " AND attribute_not_exists(archivedAt)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=dump(values),
+        )
+
+    def delete_assignment(self, school: str, assignment_id: str, now: datetime) -> None:
+        """Mark an assignment deleted (the first deletion's time stays) and take it out of its class's
+        list; StaleWriteError if there is no such assignment."""
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key=dump({"pk": f"SCHOOL#{school}", "sk": f"ASSIGNMENT#{assignment_id}"}),
+            UpdateExpression="SET deletedAt = if_not_exists(deletedAt, :now) REMOVE gsi1pk, gsi1sk",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=dump({":now": iso(now)}),
+        )
+
     def list_assignments(self, school: str, class_id: str) -> list[Assignment]:
         """A class's assignments by due date (a class has tens of them, not thousands)."""
         kwargs: dict[str, Any] = {
@@ -175,7 +215,7 @@ class ClassRepository(Repository):
         found: list[Assignment] = []
         while True:
             result = self._call("query", **kwargs)
-            found.extend(assignment_from_item(load(raw)) for raw in result.get("Items", []))
+            found.extend(a for a in map(assignment_from_item, map(load, result.get("Items", []))) if not a.deleted_at)
             if "LastEvaluatedKey" not in result:
                 return found
             kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]

@@ -157,10 +157,36 @@ class ClassRepository(Repository):
         )
         return None if row is None else assignment_from_row(row)
 
+    def update_assignment(self, assignment: Assignment) -> None:
+        """Write what a teacher may change over an assignment that exists, is not deleted and not
+        archived (StaleWriteError otherwise): the last writer wins, and neither a year's closing nor a
+        deletion is undone."""
+        row = ASSIGNMENT.to_row(assignment)
+        done = self._db.run(
+            "UPDATE assignments SET title = %(title)s, instructions = %(instructions)s, due_at = %(due_at)s,"
+            " closes_at = %(closes_at)s, max_size = %(max_size)s, allowed_types = %(allowed_types)s"
+            " WHERE school = %(school)s AND assignment_id = %(assignment_id)s"
+            " AND deleted_at IS NULL AND archived_at IS NULL",
+            row,
+        )
+        if not done:
+            raise StaleWriteError("The record changed meanwhile.")
+
+    def delete_assignment(self, school: str, assignment_id: str, now: datetime) -> None:
+        """Mark an assignment deleted (the first deletion's time stays): it leaves its class's list;
+        StaleWriteError if there is no such assignment."""
+        done = self._db.run(
+            "UPDATE assignments SET deleted_at = COALESCE(deleted_at, %s) WHERE school = %s AND assignment_id = %s",
+            (second(now), school, assignment_id),
+        )
+        if not done:
+            raise StaleWriteError("The record changed meanwhile.")
+
     def list_assignments(self, school: str, class_id: str) -> list[Assignment]:
-        """A class's assignments by due date."""
+        """A class's assignments by due date (not the deleted ones)."""
         rows = self._db.all(
-            "SELECT * FROM assignments WHERE school = %s AND class_id = %s ORDER BY due_at, assignment_id",
+            "SELECT * FROM assignments WHERE school = %s AND class_id = %s AND deleted_at IS NULL"
+            " ORDER BY due_at, assignment_id",
             (school, class_id),
         )
         return [assignment_from_row(r) for r in rows]

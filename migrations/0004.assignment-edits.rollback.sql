@@ -1,0 +1,1 @@
+ALTER TABLE assignments DROP COLUMN deleted_at, DROP COLUMN instructions;
