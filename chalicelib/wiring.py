@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.roster import RosterService
     from chalicelib.domain.scanning import ScanService
     from chalicelib.domain.sharing import SharingService
+    from chalicelib.domain.spaces import SpaceService
     from chalicelib.domain.sweeper import Sweeper
     from chalicelib.domain.sync import SyncService, TrashService
     from chalicelib.domain.uploads import UploadService
@@ -302,6 +303,19 @@ def sharing_service() -> SharingService:
     from chalicelib.domain.sharing import SharingService
 
     return SharingService(catalog(), access_control())
+
+
+@lru_cache(maxsize=1)
+def space_service() -> SpaceService:
+    """A space as the caller sees it: its title, what the caller may do there, the caller's quota."""
+    from pathlib import Path
+
+    from chalicelib.domain.quotas import load_quotas
+    from chalicelib.domain.spaces import SpaceService
+
+    config = settings()
+    quotas = load_quotas(Path(config.quotas_file) if config.quotas_file else None)
+    return SpaceService(catalog(), access_control(), quotas)
 
 
 @lru_cache(maxsize=1)

@@ -126,3 +126,12 @@ class MemoryCatalog:
             ]
             found += sorted(mine, key=lambda s: f"{iso(s.created_at)}#{s.id}", reverse=True)[:limit]
         return found
+
+    def shares_given(self, school: str, user_id: str, limit: int, before: str | None = None) -> list[Share]:
+        mine = [
+            s
+            for s in self.shares.values()
+            if (s.school, s.created_by) == (school, user_id)
+            and (before is None or f"{iso(s.created_at)}#{s.id}" < before)
+        ]
+        return sorted(mine, key=lambda s: f"{iso(s.created_at)}#{s.id}", reverse=True)[:limit]

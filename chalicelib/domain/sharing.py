@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.domain.access import AccessControl
+from chalicelib.domain.access import AccessControl, SpaceAccess
 from chalicelib.domain.audit import entry
 from chalicelib.domain.files import file_json
 from chalicelib.domain.models import (
@@ -52,6 +52,8 @@ class ShareStore(Protocol):
     def shares_received(
         self, school: str, targets: Sequence[tuple[str, str]], limit: int, before: str | None = None
     ) -> list[Share]: ...
+
+    def shares_given(self, school: str, user_id: str, limit: int, before: str | None = None) -> list[Share]: ...
 
 
 POSITION = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ#[A-Za-z0-9_-]{1,64}")
@@ -160,6 +162,40 @@ class SharingService:
             if file is not None and file.status is FileStatus.AVAILABLE:
                 items.append({**share_json(share), "file": file_json(file)})
         return {"items": items, "nextCursor": next_cursor}
+
+    def given(self, principal: Principal, limit: str | None = None, cursor: str | None = None) -> dict[str, Any]:
+        """The shares the caller made, newest first, a page at a time (one query of the caller's own), so
+        they can be revoked. Expired shares and shares of a file in the trash (which cannot be revoked) are
+        left out, so a page may hold fewer than `limit` items, never skips one. `file` is the shared file
+        while the caller may still read it, else null."""
+        page_size = parse_limit(limit)
+        before = decode_position(cursor, POSITION) if cursor else None
+        found = self._catalog.shares_given(principal.school, principal.user_id, page_size + 1, before)
+        page, next_cursor = found[:page_size], None
+        if len(found) > page_size:
+            next_cursor = encode_position(position(page[-1]))
+        now = utcnow()
+        live = [s for s in page if s.live(now)]
+        files = self._catalog.get_files(principal.school, [s.file_id for s in live])
+        spaces: dict[str, SpaceAccess | None] = {}
+        items = []
+        for share in live:
+            file = files.get(share.file_id)
+            if file is None:
+                continue
+            if str(file.space) not in spaces:  # one decision's inputs per space, not per share
+                spaces[str(file.space)] = self._space_access(principal, file)
+            access = spaces[str(file.space)]
+            narrowed = None if access is None else access.for_file(file.owner, subject=file.subject)
+            shown = narrowed is not None and narrowed.allows(Action.READ) and narrowed.sees_unserved(file)
+            items.append({**share_json(share), "file": file_json(file) if shown else None})
+        return {"items": items, "nextCursor": next_cursor}
+
+    def _space_access(self, principal: Principal, file: FileRecord) -> SpaceAccess | None:
+        try:
+            return self._access.space(principal, file.space, school=file.school)
+        except NotFoundError:
+            return None
 
     def revoke(self, principal: Principal, share_id: str) -> None:
         """End a share at once; its creator or the file's owner may, anyone else finds nothing."""

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.content import Verdict
-from chalicelib.domain.models import FileStatus, SpaceKind, SpaceRef, iso
+from chalicelib.domain.models import FileStatus, Share, ShareRole, SpaceKind, SpaceRef, iso
 from chalicelib.domain.quotas import quota_key
 from chalicelib.errors import AlreadyExistsError, QuotaExceededError, StaleWriteError
 from tests.catalogs import T0, audit, fresh, grant, new_file, records, serve
@@ -187,9 +187,13 @@ def test_trash_restore_and_purge(catalog: Any) -> None:
     with pytest.raises(StaleWriteError):  # a purge, once begun, is never undone
         catalog.restore_file(file.id, audit(school, "ana", 8))
     assert catalog.begin_purge(fresh("f"), deleted_at, 10) is None
+    shared = Share(fresh("s"), school, file.id, "user", "ben", ShareRole.VIEWER, None, "ana", T0)
+    catalog.create_share(shared, audit(school, "ana", 9))
+    assert [s.id for s in catalog.shares_given(school, "ana", 5)] == [shared.id]
     before = catalog.quota_used(quota)
     catalog.purge_records(file.id)
     catalog.purge_records(file.id)  # safe to run again
+    assert catalog.get_share(school, shared.id) is None and catalog.shares_given(school, "ana", 5) == []
     assert catalog.get_file_anywhere(file.id) is None
     assert catalog.file_versions(file.id) == [] and catalog.clean_copies(school, file.space, "ab" * 32, 5) == []
     assert catalog.quota_used(quota) == before - 10

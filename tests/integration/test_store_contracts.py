@@ -120,9 +120,13 @@ def test_shares_under_their_file_by_id_and_by_target(store: Any) -> None:
     assert [s.id for s in store.shares_received(school, targets, 1)] == [newer.id, to_class.id]
     before = f"{iso(newer.created_at)}#{newer.id}"
     assert [s.id for s in store.shares_received(school, [("user", "ben")], 5, before)] == [older.id]
+    assert [s.id for s in store.shares_given(school, "ana", 2)] == [to_class.id, newer.id]
+    assert [s.id for s in store.shares_given(school, "ana", 5, before)] == [older.id]
+    assert store.shares_given(school, "ben", 5) == [] and store.shares_given(fresh("school"), "ana", 5) == []
     store.delete_share(newer, audit(school, "ana", 2))
     assert store.get_share(school, newer.id) is None
     assert {s.id for s in store.file_shares(file.id)} == {older.id, to_class.id}
+    assert [s.id for s in store.shares_given(school, "ana", 5)] == [to_class.id, older.id]
     with pytest.raises(StaleWriteError):  # the file must exist
         store.create_share(replace(share(file, "user", "ben", 4), file_id=fresh("f")), audit(school, "ana", 3))
     assert len(store.list_audit(school, "ana", 10, None)[0]) == 4  # each share's entry went with it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -103,3 +104,35 @@ def test_a_share_is_revoked_by_its_creator_and_no_one_else(sharing: SharingServi
     assert catalog.trail[-1].action == "share.revoke"
     with pytest.raises(NotFoundError):
         sharing.revoke(ANA, str(made["id"]))
+
+
+def test_given_lists_the_callers_live_shares_a_page_at_a_time(sharing: SharingService, catalog: MemoryCatalog) -> None:
+    made = [str(share(sharing, f, ("user", "ben"))["id"]) for f in ("f1", "f2", "f3")]
+    past = (utcnow() - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    share(sharing, "f1", ("user", "ben"), expiresAt=past)  # expired: not listed
+    catalog.add_file(drive_file("b1", owner="ben"))
+    sharing.create(BEN, {"fileId": "b1", "with": {"type": "user", "id": "ana"}, "role": "viewer"})
+    everything = sharing.given(ANA)
+    assert {i["id"] for i in everything["items"]} == set(made) and everything["nextCursor"] is None
+    assert all(i["createdBy"] == "ana" and i["file"]["id"] == i["fileId"] for i in everything["items"])
+    first = sharing.given(ANA, limit="2")
+    second = sharing.given(ANA, limit="2", cursor=first["nextCursor"])
+    assert [i["id"] for i in first["items"] + second["items"]] == [i["id"] for i in everything["items"]]
+    sharing.revoke(ANA, made[0])
+    catalog.files["f2"] = replace(catalog.files["f2"], trashed_at=utcnow())  # in the trash: not revocable
+    assert [i["id"] for i in sharing.given(ANA)["items"]] == [made[2]]
+    assert [i["fileId"] for i in sharing.given(BEN)["items"]] == ["b1"]
+    assert sharing.given(OTHER_SCHOOL)["items"] == []
+    with pytest.raises(BadRequestError):
+        sharing.given(ANA, cursor="nope")
+
+
+def test_given_shows_a_file_only_while_the_caller_may_read_it(sharing: SharingService, catalog: MemoryCatalog) -> None:
+    mme = Principal("mme", "s1", Role.TEACHER)
+    catalog.add_file(sample_file("course", SpaceRef(SpaceKind.CLASS, "5B"), "mme"))
+    made = sharing.create(mme, {"fileId": "course", "with": {"type": "class", "id": "4A"}, "role": "viewer"})
+    assert sharing.given(mme)["items"][0]["file"]["id"] == "course"
+    catalog.put_class(ClassRecord("5B", "s1", "5B", (), ("ana", "ben")))  # she no longer teaches 5B
+    assert [(i["id"], i["file"]) for i in sharing.given(mme)["items"]] == [(made["id"], None)]
+    sharing.revoke(mme, str(made["id"]))  # what she made, she may still end
+    assert sharing.given(mme)["items"] == []

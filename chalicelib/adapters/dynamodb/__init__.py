@@ -12,6 +12,7 @@ Keys (pk / sk):
   MEMBER#{school}#{userId} / CLASS#{classId}  a user's membership of a class (role)
   FILE#{fileId} / SHARE#{shareId}   a share of the file (GSI: SHAREDWITH#{school}#{kind}#{id})
   SHARE#{shareId} / SHARE           the same share, found by its id
+  GIVEN#{school}#{userId} / {createdAt}#{shareId}  the same share, among those its creator made
   AUDIT#{school} / {at}#{id}        the school's audit trail (GSI: AUDITUSER#{school}#{actor})
   CHG#{school}#{space} / {seq:012d}  a file's latest change in its space's feed, or a void where one was
                                     (HEAD#… / HEAD: the counter, taken by atomic ADD; see `changes`)

@@ -1,4 +1,5 @@
-"""Shares: under their file, by their id, and in the `dir` index by whom they were made to."""
+"""Shares: under their file, by their id, in the `dir` index by whom they were made to, and under
+their creator (GIVEN#…), written and deleted in the same transactions as the share."""
 
 from __future__ import annotations
 
@@ -14,8 +15,13 @@ def share_from_item(item: Item) -> Share:
     return SHARE.from_item(item)
 
 
+def given_key(share: Share) -> Item:
+    """Where a share is found among those its creator made: newest first by `{createdAt}#{shareId}`."""
+    return {"pk": f"GIVEN#{share.school}#{share.created_by}", "sk": f"{iso(share.created_at)}#{share.id}"}
+
+
 class ShareRepository(Repository):
-    """FILE#…/SHARE#… and SHARE#…/SHARE."""
+    """FILE#…/SHARE#…, SHARE#…/SHARE and GIVEN#{school}#{createdBy}/{createdAt}#{shareId}."""
 
     def file_shares(self, file_id: str) -> list[Share]:
         """Every share of a file, read consistently so a revocation counts on the next request."""
@@ -41,6 +47,7 @@ class ShareRepository(Repository):
             "gsi1sk": f"{iso(share.created_at)}#{share.id}",
         }
         pointer = {**body, "pk": f"SHARE#{share.id}", "sk": "SHARE"}
+        given = {**body, **given_key(share)}
         self._transact(
             [
                 {
@@ -51,6 +58,7 @@ class ShareRepository(Repository):
                 },
                 {"Put": {"Item": dump(under_file), "ConditionExpression": "attribute_not_exists(pk)"}},
                 {"Put": {"Item": dump(pointer), "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"Item": dump(given), "ConditionExpression": "attribute_not_exists(pk)"}},
                 {"Put": {"Item": dump(audit_item(audit))}},
             ]
         )
@@ -66,6 +74,7 @@ class ShareRepository(Repository):
             [
                 {"Delete": {"Key": dump({"pk": f"FILE#{share.file_id}", "sk": f"SHARE#{share.id}"})}},
                 {"Delete": {"Key": dump({"pk": f"SHARE#{share.id}", "sk": "SHARE"})}},
+                {"Delete": {"Key": dump(given_key(share))}},
                 {"Put": {"Item": dump(audit_item(audit))}},
             ]
         )
@@ -91,3 +100,20 @@ class ShareRepository(Repository):
             )
             found.extend(share_from_item(load(raw)) for raw in result.get("Items", []))
         return found
+
+    def shares_given(self, school: str, user_id: str, limit: int, before: str | None = None) -> list[Share]:
+        """Shares the user made, newest first, at most `limit` (older than the position `before`): one
+        query of their GIVEN# partition. Expired ones are still read until the TTL deletes them."""
+        condition, values = "pk = :p", {":p": f"GIVEN#{school}#{user_id}"}
+        if before is not None:
+            condition, values = condition + " AND sk < :before", {**values, ":before": before}
+        result = self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=dump(values),
+            ScanIndexForward=False,
+            Limit=limit,
+            ConsistentRead=True,
+        )
+        return [share_from_item(load(raw)) for raw in result.get("Items", [])]

@@ -8,6 +8,7 @@ from typing import Any
 from chalicelib.adapters.dynamodb.audit import audit_item
 from chalicelib.adapters.dynamodb.files import FileRepository
 from chalicelib.adapters.dynamodb.records import dir_key, entry, file_from_item, put_file_if_unchanged, release_action
+from chalicelib.adapters.dynamodb.shares import given_key, share_from_item
 from chalicelib.adapters.dynamodb.table import (
     DIR_INDEX,
     DUE_INDEX,
@@ -200,6 +201,8 @@ class TrashRepository(Repository):
         keys = [{"pk": i["pk"], "sk": i["sk"]} for i in items if i["sk"] != "FILE"]
         # each share is also found by its id
         keys += [{"pk": str(i["sk"]), "sk": "SHARE"} for i in items if str(i["sk"]).startswith("SHARE#")]
+        # and among those its creator made
+        keys += [given_key(share_from_item(i)) for i in items if str(i["sk"]).startswith("SHARE#")]
         if file is not None:
             digests = {str(i["sha256"]) for i in items if str(i["sk"]).startswith("VERSION#") and i.get("sha256")}
             keys += [{"pk": f"SHA#{file['school']}#{file['space']}#{d}", "sk": f"FILE#{file_id}"} for d in digests]
