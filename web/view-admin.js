@@ -40,9 +40,10 @@ export function csvRows(text) {
 }
 
 function table(caption, headers, rows, attributes = {}) {
+  // A box that may scroll sideways: the keyboard can reach it to scroll it (WCAG 2.1.1), named by its caption.
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: 0, role: "group", "aria-label": caption },
     h(
       "table",
       { class: "files", ...attributes },

@@ -29,6 +29,7 @@ WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BLOCKING = {"serious", "critical"}
 REPORTS = ARTIFACTS.parent / "accessibility"
 LANGUAGES = ["en", "fr"]
+NARROW = {"width": 320, "height": 640}  # WCAG 1.4.10's width: a phone, or 1280 px at 400 % zoom
 
 
 # The focused element: a path to name it, whether a focus ring (outline or box-shadow) shows, whether it is seen.
@@ -57,6 +58,22 @@ FOCUSED = (
 }"""
 )
 
+# How much wider than the viewport the page is, and the deepest elements that stick out (outside scroll boxes).
+OVERFLOWING = """() => {
+    const width = document.documentElement.clientWidth;
+    const wide = document.documentElement.scrollWidth - width;
+    if (wide <= 0) return [wide, []];
+    const scrolls = (e) => ["auto", "scroll", "hidden"].includes(getComputedStyle(e).overflowX);
+    const sticking = [...document.body.querySelectorAll("*")].filter((e) => {
+        if (e.getBoundingClientRect().right <= width + 0.5 || !e.checkVisibility()) return false;
+        for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) if (scrolls(p)) return false;
+        return true;
+    });
+    const out = sticking.filter((e) => !sticking.some((other) => other !== e && e.contains(other)));
+    return [wide, out.slice(0, 8).map((e) => `${Math.round(e.getBoundingClientRect().right)}px: `
+        + e.outerHTML.slice(0, 150))];
+}"""
+
 
 class Audit:
     """axe-core on the page as it stands, at its viewport and at 768×1024; findings kept for one report."""
@@ -73,7 +90,7 @@ class Audit:
         if settled:
             expect(page.locator(".loading")).to_have_count(0, timeout=20_000)
         viewport = page.viewport_size
-        sizes = [viewport] + ([SMALL_TABLET] if viewport != SMALL_TABLET else [])
+        sizes = [viewport] + [size for size in (SMALL_TABLET, NARROW) if size != viewport]
         try:
             for size in sizes:
                 if size and page.viewport_size != size:
@@ -180,6 +197,24 @@ class Audit:
             options,
         )
         lang = page.evaluate("document.documentElement.lang")
+        wide, overflowing = page.evaluate(OVERFLOWING)
+        if wide > 0:  # WCAG 1.4.10: the page fits the width, tables scroll in their own box
+            self.findings.append(
+                {
+                    "kind": "violation",
+                    "view": view,
+                    "lang": lang,
+                    "viewport": size,
+                    "id": "reflow",
+                    "impact": "serious",
+                    "help": "The page scrolls sideways (WCAG 1.4.10)",
+                    "helpUrl": "https://www.w3.org/WAI/WCAG21/Understanding/reflow",
+                    "nodes": [
+                        {"target": [], "html": html, "summary": f"the page is {wide} px wider than the viewport"}
+                        for html in overflowing or [""]
+                    ],
+                }
+            )
         self.audited.append({"view": view, "lang": lang, "viewport": size, "rulesPassed": results["passed"]})
         for kind, violation in [("violation", v) for v in results["violations"]] + [
             ("needs review", v) for v in results["incomplete"]
