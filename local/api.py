@@ -38,6 +38,7 @@ from chalice.local import (
     LocalGatewayException,
     NotAuthorizedError,
     RouteMatcher,
+    ThreadedHTTPServer,
 )
 
 from infra.gateway import GatewayAnswer, load
@@ -127,6 +128,13 @@ class _Worker(subprocess.Popen[bytes]):
         super().__init__([sys.executable, "-m", "local.api", *argv[1:]], env=env)
 
 
+class BusyServer(ThreadedHTTPServer):
+    """chalice local's threaded server, with a listen backlog for a class at once: the standard library's 5
+    reset connections when 50 clients came together (API Gateway queues them)."""
+
+    request_queue_size = 512
+
+
 def create_server(stage: str, host: str, port: int, project_dir: Path = ROOT) -> LocalDevServer:
     """What `chalice local` builds (the project's app and stage configuration), with our request handler."""
     config = CLIFactory(str(project_dir), environ=os.environ).create_config_obj(chalice_stage_name=stage)
@@ -135,7 +143,7 @@ def create_server(stage: str, host: str, port: int, project_dir: Path = ROOT) ->
     # As chalice.local.create_local_server: the app keeps its current request per thread.
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
-    return LocalDevServer(app, config, host, port, handler_cls=GatewayRequestHandler)
+    return LocalDevServer(app, config, host, port, handler_cls=GatewayRequestHandler, server_cls=BusyServer)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

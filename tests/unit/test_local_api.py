@@ -19,7 +19,7 @@ from chalicelib.domain.models import Principal
 from chalicelib.errors import UnauthorizedError
 from chalicelib.http import Views, current_request, json_body
 from infra.gateway import load
-from local.api import MAX_BODY, NO_ROUTE, GatewayRequestHandler
+from local.api import MAX_BODY, NO_ROUTE, BusyServer, GatewayRequestHandler
 from local.stack import free_port
 
 ANSWERS = load()
@@ -114,3 +114,16 @@ def test_a_content_length_that_is_not_a_number_is_400(base: str) -> None:
         while chunk := sock.recv(65536):
             reply += chunk
     assert reply.startswith(b"HTTP/1.1 400 ") and reply.endswith(ANSWERS["DEFAULT_4XX"].body())
+
+
+def test_a_class_connecting_at_once_is_queued_not_refused() -> None:
+    """100 connections while the server is busy elsewhere (a class at 23:59): the kernel queues every one
+    for the server to take in turn (the standard library's backlog of 5 drops the sixth's handshake)."""
+    port = free_port()
+    server = BusyServer(("127.0.0.1", port), GatewayRequestHandler)  # listening, not yet accepting
+    try:
+        sockets = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(100)]
+        for sock in sockets:
+            sock.close()
+    finally:
+        server.server_close()
