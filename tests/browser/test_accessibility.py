@@ -65,13 +65,19 @@ OVERFLOWING = """() => {
     if (wide <= 0) return [wide, []];
     const scrolls = (e) => ["auto", "scroll", "hidden"].includes(getComputedStyle(e).overflowX);
     const sticking = [...document.body.querySelectorAll("*")].filter((e) => {
-        if (e.getBoundingClientRect().right <= width + 0.5 || !e.checkVisibility()) return false;
+        if (!e.checkVisibility()) return false;
+        const box = e.getBoundingClientRect();
+        const spills = !scrolls(e) && e.scrollWidth > e.clientWidth + 1;  // its text, past its own box
+        if (box.right <= width + 0.5 && !(spills && box.left + e.scrollWidth > width + 0.5)) return false;
         for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) if (scrolls(p)) return false;
         return true;
     });
     const out = sticking.filter((e) => !sticking.some((other) => other !== e && e.contains(other)));
-    return [wide, out.slice(0, 8).map((e) => `${Math.round(e.getBoundingClientRect().right)}px: `
-        + e.outerHTML.slice(0, 150))];
+    const right = (e) => {
+        const box = e.getBoundingClientRect();
+        return Math.round(Math.max(box.right, box.left + e.scrollWidth));
+    };
+    return [wide, out.slice(0, 8).map((e) => `${right(e)}px: ${e.outerHTML.slice(0, 150)}`)];
 }"""
 
 
