@@ -155,7 +155,7 @@ def browser_page(
         accept_downloads=True,
         **options,
     )
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)  # a wait's bound, not a speed test: a loaded machine is slow
     page = context.pages[0] if context.pages else context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))

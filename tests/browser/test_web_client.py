@@ -631,7 +631,7 @@ def test_keyboard_only_a_pupil_turns_in_and_downloads(
             break
         page.keyboard.press("Tab")
     expect(picker).to_be_focused()
-    with page.expect_file_chooser() as chooser:
+    with page.expect_file_chooser(timeout=60_000) as chooser:  # a loaded machine is slow to open it
         page.keyboard.press("Space")
     chooser.value.set_files({"name": "tp-clavier.pdf", "mimeType": "application/pdf", "buffer": content})
     page.keyboard.press("Tab")
