@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.clients import LazyClient, aws_client
 from chalicelib.errors import ConfigurationError, ServiceUnavailableError
 from chalicelib.settings import Settings, settings
 
@@ -37,45 +38,6 @@ if TYPE_CHECKING:
     from chalicelib.domain.sweeper import Sweeper
     from chalicelib.domain.sync import SyncService, TrashService
     from chalicelib.domain.uploads import UploadService
-
-
-def aws_client(service: str, config: Settings) -> Any:
-    """A boto3 client with our region, endpoint, addressing style and retry policy."""
-    import boto3
-    from botocore.config import Config
-
-    endpoints = {"s3": config.s3_endpoint, "dynamodb": config.dynamodb_endpoint, "sqs": config.sqs_endpoint}
-    s3_options: Any = {"addressing_style": config.s3_addressing_style}
-    client_config = Config(
-        region_name=config.storage_region if service == "s3" else config.region,
-        signature_version="s3v4" if service == "s3" else None,
-        s3=s3_options,
-        retries={"mode": "standard", "max_attempts": 4},
-        connect_timeout=3,
-        read_timeout=30,
-    )
-    session: Any = boto3.session.Session()
-    client = session.client(service, endpoint_url=endpoints.get(service), config=client_config)
-    if config.record_calls and config.is_local:
-        from pathlib import Path
-
-        from chalicelib.adapters.calls import record_calls
-
-        record_calls(client, Path(config.record_calls))
-    return client
-
-
-class LazyClient:
-    """A client made on first use: a listing or a metadata read never pays for an S3 client."""
-
-    def __init__(self, service: str, config: Settings) -> None:
-        self._service, self._config = service, config
-        self._client: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._client is None:
-            self._client = aws_client(self._service, self._config)
-        return getattr(self._client, name)
 
 
 @lru_cache(maxsize=1)
