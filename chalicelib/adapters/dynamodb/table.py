@@ -4,7 +4,6 @@ translation, cursors, due keys and definition. No domain rule lives here; the re
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import logging
 import random
@@ -16,8 +15,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters.cursors import read_cursor
 from chalicelib.domain.models import iso
-from chalicelib.errors import BadRequestError, ContentionError, ServiceUnavailableError, StaleWriteError
+from chalicelib.errors import ContentionError, ServiceUnavailableError, StaleWriteError
 
 log = logging.getLogger("cartable.catalog")
 
@@ -76,17 +76,7 @@ def encode_cursor(key: Mapping[str, Any]) -> str:
 
 def decode_cursor(cursor: str, expected: Mapping[str, str]) -> dict[str, Any]:
     """An ExclusiveStartKey from a cursor; only string keys, pinned to the partition asked for."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error) as exc:
-        raise BadRequestError("cursor is not valid.") from exc
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise BadRequestError("cursor is not valid.")
-    for name, value in expected.items():
-        if data.get(name) != value:
-            raise BadRequestError("cursor is not valid.")
-    return dump(data)
+    return dump(read_cursor(cursor, expected))
 
 
 def due_key(kind: str, when: datetime) -> tuple[str, str]:

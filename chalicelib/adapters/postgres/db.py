@@ -9,7 +9,6 @@ the file, then its upload, then the space's feed counter last (see `changes.py`)
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import threading
 from collections.abc import Iterator, Mapping
@@ -17,6 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.cursors import read_cursor
 from chalicelib.domain.models import iso
 from chalicelib.errors import BadRequestError, ContentionError, ServiceUnavailableError, StaleWriteError
 
@@ -165,16 +165,7 @@ def encode_cursor(key: Mapping[str, str]) -> str:
 
 def decode_cursor(cursor: str, expected: Mapping[str, str], position: str) -> str:
     """The last position of a cursor, pinned to the partition asked for (400 otherwise)."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error) as exc:
-        raise BadRequestError("cursor is not valid.") from exc
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise BadRequestError("cursor is not valid.")
-    for name, value in expected.items():
-        if data.get(name) != value:
-            raise BadRequestError("cursor is not valid.")
+    data = read_cursor(cursor, expected)
     if not isinstance(data.get(position), str):
         raise BadRequestError("cursor is not valid.")
     return str(data[position])
