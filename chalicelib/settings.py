@@ -64,6 +64,7 @@ class Settings:
     jobs_queue_url: str | None = None  # ZIPs built off the request (run_jobs)
     record_calls: str | None = None  # stage local: a directory where every AWS call is written down
     sqs_endpoint: str | None = None
+    sns_endpoint: str | None = None  # an SNS-API provider's topics (Scaleway: https://sns.mnq.fr-par.scaleway.com)
     log_level: str = "INFO"
     posts_per_minute: int = 300  # each user's POSTs a minute (grants, shares...); past it 429
     service_name: str = "cartable"  # the `service` of every log line and metric dimension
@@ -157,6 +158,7 @@ class Settings:
             jobs_queue_url=env.get("CARTABLE_JOBS_QUEUE_URL") or None,
             record_calls=(env.get("CARTABLE_RECORD_CALLS") or None) if local else None,
             sqs_endpoint=env.get("CARTABLE_SQS_ENDPOINT") or None,
+            sns_endpoint=env.get("CARTABLE_SNS_ENDPOINT") or None,
             log_level=_log_level(get("CARTABLE_LOG_LEVEL", "INFO"), problems),
             posts_per_minute=int(number("CARTABLE_POSTS_PER_MINUTE", "300", 1, 100_000)),
             # Powertools' own names, so that any of its utilities agrees with ours.
@@ -194,10 +196,12 @@ def _log_level(raw: str, problems: list[str]) -> str:
 
 
 def _topic(raw: str, problems: list[str]) -> str | None:
-    """An SNS topic ARN, or None when unset."""
+    """An SNS topic ARN (`{type}` in it: one topic per kind of notification), or None when unset."""
     value = raw.strip()
     if value and not value.startswith("arn:"):
         problems.append("CARTABLE_NOTIFICATIONS_TOPIC_ARN must be an SNS topic ARN")
+    elif "{" in value.replace("{type}", "") or "}" in value.replace("{type}", ""):
+        problems.append("CARTABLE_NOTIFICATIONS_TOPIC_ARN may hold {type} (one topic per kind), no other field")
     return value or None
 
 

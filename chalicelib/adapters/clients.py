@@ -12,7 +12,12 @@ def aws_client(service: str, config: Settings) -> Any:
     import boto3
     from botocore.config import Config
 
-    endpoints = {"s3": config.s3_endpoint, "dynamodb": config.dynamodb_endpoint, "sqs": config.sqs_endpoint}
+    endpoints = {
+        "s3": config.s3_endpoint,
+        "dynamodb": config.dynamodb_endpoint,
+        "sqs": config.sqs_endpoint,
+        "sns": config.sns_endpoint,
+    }
     s3_options: Any = {"addressing_style": config.s3_addressing_style}
     client_config = Config(
         region_name=config.storage_region if service == "s3" else config.region,

@@ -204,3 +204,39 @@ def test_the_scan_handler_drains_the_outbox_and_sns_receives_each_notification(
     one = received[mine[0].id]
     assert (one["school"], one["audience"], one["type"]) == ("lycee-hugo", f"user:{ids['alice']}", mine[0].type.value)
     assert service.publish_pending(datetime.now(UTC)) == 0  # each is published once
+
+
+def test_one_topic_per_kind_where_topics_cannot_filter(school_day: dict[str, Any], stack: LocalStack) -> None:
+    """Scaleway's SNS-compatible topics have no filter policies: with `{type}` in the topic ARN each
+    notification goes to its kind's topic, and a subscriber of one kind receives only that kind."""
+    ids, alice = school_day["ids"], school_day["api"]["alice"]
+    sns, sqs = stack.aws("sns"), stack.aws("sqs")
+    catalog = stack.catalog()
+    mine, _ = catalog.notifications("lycee-hugo", [f"user:{ids['alice']}"], None, 100, datetime.now(UTC))
+    kinds = {n.type for n in mine}
+    assert len(kinds) >= 2, kinds  # an upload's verdict and the teacher's feedback at least
+    template = f"cartable-{ids['class']}-{{type}}"
+    queues: dict[str, str] = {}
+    topic_arn = ""
+    for kind in kinds:
+        name = template.replace("{type}", kind.value.replace(".", "-"))
+        topic_arn = sns.create_topic(Name=name)["TopicArn"]
+        queue_url = sqs.create_queue(QueueName=f"kind-{name}")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        queues[kind.value] = queue_url
+    arn_template = topic_arn.rsplit(":", 1)[0] + ":" + template
+    catalog.unclaim(mine)
+    service = NotificationService(catalog, SnsPublisher(sns, arn_template))
+    assert service.publish_pending(datetime.now(UTC)) >= len(mine)
+    for kind, queue_url in queues.items():
+        expected = {n.id for n in mine if n.type.value == kind}
+        received: dict[str, dict[str, Any]] = {}
+        deadline = time.monotonic() + 10
+        while not expected <= set(received) and time.monotonic() < deadline:
+            for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+                body = json.loads(message["Body"])
+                received[body["id"]] = body
+        assert expected <= set(received), kind
+        assert {body["type"] for body in received.values()} == {kind}  # that kind only
+    assert feed(alice)  # the feed itself is unchanged by the pushes

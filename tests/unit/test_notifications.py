@@ -201,3 +201,11 @@ def test_the_outbox_is_published_once_and_kept_when_publishing_fails() -> None:
 def test_a_cancelled_upload_tells_nobody() -> None:
     cancelled = Verdict(FileStatus.REJECTED, "cancelled")
     assert verdict_notifications(file("assignment:a1"), "alice", cancelled, 1, ASSIGNMENT, NOW, NOW) == []
+
+
+def test_each_kind_has_its_topic_when_the_arn_asks_for_one() -> None:
+    from chalicelib.adapters.publish import topic_for
+
+    note = verdict_notifications(file("user:a"), "a", INFECTED, 1, None, NOW, NOW)[0]
+    assert topic_for("arn:aws:sns:eu-west-3:1:cartable", note) == "arn:aws:sns:eu-west-3:1:cartable"
+    assert topic_for("arn:scw:sns:fr-par:p:cartable-{type}", note) == "arn:scw:sns:fr-par:p:cartable-upload-infected"

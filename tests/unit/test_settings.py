@@ -79,6 +79,16 @@ def test_the_notifications_topic_is_optional_and_an_arn() -> None:
         Settings.from_env({**BASE, "CARTABLE_NOTIFICATIONS_TOPIC_ARN": "cartable-notifications"})
 
 
+def test_a_topic_per_kind_for_providers_whose_topics_cannot_filter() -> None:
+    per_kind = "arn:scw:sns:fr-par:project-1234:cartable-{type}"
+    config = Settings.from_env(
+        {**BASE, "CARTABLE_NOTIFICATIONS_TOPIC_ARN": per_kind, "CARTABLE_SNS_ENDPOINT": "https://sns.example"}
+    )
+    assert (config.notifications_topic, config.sns_endpoint) == (per_kind, "https://sns.example")
+    with pytest.raises(ConfigurationError, match="no other field"):
+        Settings.from_env({**BASE, "CARTABLE_NOTIFICATIONS_TOPIC_ARN": "arn:scw:sns:fr-par:p:cartable-{school}"})
+
+
 def test_the_log_level_is_a_setting_and_the_log_directory_is_local_only() -> None:
     settings = Settings.from_env(BASE)
     assert (settings.log_level, settings.service_name, settings.metrics_namespace) == ("INFO", "cartable", "Cartable")
