@@ -10,6 +10,7 @@ from chalice.app import Chalice, Rate, Response
 
 from chalicelib import invocation, webapp, wiring
 from chalicelib.domain.models import Principal
+from chalicelib.domain.ratelimit import RateCharge
 from chalicelib.http import CSV_BODY_LIMIT, Views, current_request, json_body, no_content, redirect
 
 # app.log is the `cartable` logger: its lines, and those of every `cartable.*` module, are JSON from the
@@ -125,10 +126,11 @@ def retention(principal: Principal) -> dict[str, Any]:
     return wiring.year_service().retention_report(principal, _query("asOf"), _query("limit"), _query("cursor"))
 
 
-@views.route("/v1/uploads", methods=["POST"], status=201)
-def grant_upload(principal: Principal) -> dict[str, Any]:
+@views.route("/v1/uploads", methods=["POST"], status=201, counts_itself=True)
+def grant_upload(principal: Principal, rate: RateCharge | None = None) -> dict[str, Any]:
+    # One write: the caller's count of POSTs goes into the grant's own transaction.
     body = json_body(current_request(app).raw_body)
-    return wiring.file_service().grant_upload(principal, body)
+    return wiring.file_service().grant_upload(principal, body, rate)
 
 
 @views.route("/v1/uploads/batch", methods=["POST"])
@@ -157,6 +159,11 @@ def complete_upload(principal: Principal, upload_id: str) -> dict[str, Any]:
 @views.route("/v1/files/{file_id}", methods=["GET"])
 def get_file(principal: Principal, file_id: str) -> dict[str, Any]:
     return wiring.file_service().get_file(principal, file_id)
+
+
+@views.route("/v1/files/{file_id}", methods=["PATCH"])
+def move_file(principal: Principal, file_id: str) -> dict[str, Any]:
+    return wiring.file_service().move(principal, file_id, json_body(current_request(app).raw_body))
 
 
 @views.route("/v1/files/{file_id}", methods=["DELETE"])

@@ -68,6 +68,17 @@ class ComposedCatalog:
     ) -> FileRecord | None:
         return self.files.find_file(school, space, path, name, owner, feedback)
 
+    def move_file(
+        self,
+        file_id: str,
+        path: str,
+        name: str,
+        folders: Sequence[tuple[str, str]],
+        now: datetime,
+        audit: AuditEntry,
+    ) -> FileRecord:
+        return self.files.move_file(file_id, path, name, folders, now, audit)
+
     def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None, served: bool | None = None) -> None:
         self.files.add_upload(upload, audit, served)
 

@@ -1,9 +1,10 @@
-"""Files of a space: metadata, download URLs, versions and folder listings; uploads are handed to the
-upload services, built on the first upload (a listing never loads the grants)."""
+"""Files of a space: metadata, download URLs, versions, folder listings, renames and moves; uploads are
+handed to the upload services, built on the first upload (a listing never loads the grants)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.access import AccessControl
@@ -19,17 +20,27 @@ from chalicelib.domain.models import (
     SpaceKind,
     SpaceRef,
     is_valid_id,
+    utcnow,
 )
-from chalicelib.domain.names import normalize_path
+from chalicelib.domain.names import check_name, normalize_path, parent_chain
 from chalicelib.domain.paging import parse_limit
 from chalicelib.domain.ports import ObjectStore
 from chalicelib.domain.schema import FILE, VERSION
-from chalicelib.errors import BadRequestError, NotAvailableError, NotFoundError
+from chalicelib.errors import (
+    AlreadyExistsError,
+    AssignmentClosedError,
+    BadRequestError,
+    ConflictError,
+    NotAvailableError,
+    NotFoundError,
+    StaleWriteError,
+)
 
 if TYPE_CHECKING:
     from chalicelib.domain.models import AuditEntry, FileVersion
     from chalicelib.domain.multipart import PendingUploads
     from chalicelib.domain.ports import Page
+    from chalicelib.domain.ratelimit import RateCharge
     from chalicelib.domain.uploads import UploadService
 
 
@@ -52,12 +63,47 @@ class FileReads(Protocol):
     def record_audit(self, entry: AuditEntry) -> None: ...
 
 
+class FileMoves(Protocol):
+    """What renaming or moving a file needs beyond reading it: one write, all or nothing."""
+
+    def move_file(
+        self,
+        file_id: str,
+        path: str,
+        name: str,
+        folders: Sequence[tuple[str, str]],
+        now: datetime,
+        audit: AuditEntry,
+    ) -> FileRecord: ...
+
+
+class FileStore(FileReads, FileMoves, Protocol):
+    """The file service's port: reads, and a file's rename or move."""
+
+
+MOVE_FIELDS = frozenset({"name", "path"})
+
+
+def move_target(body: object) -> tuple[str | None, str | None]:
+    """The folder and name a PATCH asks for (None: unchanged), each validated as an upload's; or 400."""
+    if not isinstance(body, Mapping) or not body:
+        raise BadRequestError("Give the file's new name, its new folder (path), or both.")
+    unknown = sorted(set(body) - MOVE_FIELDS)
+    if unknown:
+        raise BadRequestError(f"Only name and path can change, not {', '.join(unknown)}.")
+    if "path" in body and not isinstance(body["path"], str):
+        raise BadRequestError("path must be a string starting with '/'.")
+    path = normalize_path(body["path"]) if "path" in body else None
+    name = check_name(body["name"]) if "name" in body else None
+    return path, name
+
+
 class FileService:
     """What the API does with files; every entry point checks the caller's right first."""
 
     def __init__(
         self,
-        catalog: FileReads,
+        catalog: FileStore,
         store: ObjectStore,
         access: AccessControl,
         download_ttl: int,
@@ -72,9 +118,12 @@ class FileService:
         self._pending = pending
 
     # -- uploads: the grant service's and the pending uploads', each built on first use ---------
-    def grant_upload(self, principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Check and record an upload, and sign a POST that can only carry those exact bytes."""
-        return self._uploads().grant_upload(principal, body)
+    def grant_upload(
+        self, principal: Principal, body: Mapping[str, Any], rate: RateCharge | None = None
+    ) -> dict[str, Any]:
+        """Check and record an upload (with the caller's `rate` count, when given), and sign a POST that
+        can only carry those exact bytes."""
+        return self._uploads().grant_upload(principal, body, rate)
 
     def grant_batch(self, principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
         """Up to 100 grants in one call, each answered exactly as a single grant would be."""
@@ -141,3 +190,44 @@ class FileService:
         page = self._catalog.list_folder(principal.school, space, folder, page_size, cursor or None, owner)
         items = [file_json(f) for f in page.files if access.sees_unserved(f)]
         return {"items": items, "folders": page.folders, "nextCursor": page.next_cursor}
+
+    def move(self, principal: Principal, file_id: str, body: object) -> dict[str, Any]:
+        """Rename a file or move it to another folder of its space (write right, as a delete); the same
+        name and folder change nothing. Only an available file moves; a name taken there answers 409."""
+        path, name = move_target(body)
+        file = self._movable(principal, file_id, path)
+        path, name = path or file.path, name or file.name
+        if (path, name) == (file.path, file.name):
+            return file_json(file)
+        action = "file.rename" if path == file.path else "file.move"
+        audit = entry(principal, action, f"file:{file.id}", reason=f"{file.path}{file.name} to {path}{name}")
+        try:
+            moved = self._catalog.move_file(file.id, path, name, parent_chain(path), utcnow(), audit)
+        except AlreadyExistsError as exc:
+            raise ConflictError(f"{path}{name} is already taken by another file; choose another name.") from exc
+        except StaleWriteError:
+            current = self._catalog.get_file(principal.school, file.id)
+            if current is None:
+                raise NotFoundError() from None  # deleted meanwhile
+            if current.status is not FileStatus.AVAILABLE:
+                raise NotAvailableError(f"The file is {current.status.value}; it cannot be renamed or moved.") from None
+            raise
+        return file_json(moved)
+
+    def _movable(self, principal: Principal, file_id: str, path: str | None) -> FileRecord:
+        """The file, if the caller may change it (404 unseen, 403 read only) and it may move to `path`."""
+        file = self._catalog.get_file(principal.school, file_id) if is_valid_id(file_id) else None
+        if file is None:
+            raise NotFoundError()
+        # 404 unless the caller may read the file (a classmate's submission, whose space they see, included)
+        self._access.require_file(principal, file, Action.READ)
+        access = self._access.require_file(principal, file, Action.DELETE)
+        if access.assignment is not None:
+            closes_at = access.assignment.closes_at
+            if closes_at is not None and utcnow() >= closes_at:
+                raise AssignmentClosedError("This assignment is closed; submissions can no longer change.")
+            if path not in (None, "/"):
+                raise BadRequestError("Submissions stay at the root of the assignment (path /).")
+        if file.status is not FileStatus.AVAILABLE:
+            raise NotAvailableError(f"The file is {file.status.value}; only an available file can be renamed or moved.")
+        return file

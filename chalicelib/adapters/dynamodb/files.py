@@ -4,6 +4,7 @@ change feed of each space."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from chalicelib.adapters.dynamodb.records import (
     entry_name,
     file_from_item,
     file_item,
+    put_file_if_unchanged,
     reserve_action,
     upload_from_item,
     upload_item,
@@ -30,12 +32,31 @@ from chalicelib.adapters.dynamodb.table import (
     dump,
     encode_cursor,
     load,
+    retried_on_races,
 )
+from chalicelib.adapters.ratelimit import count_update
 from chalicelib.domain.models import AuditEntry, FileRecord, FileStatus, FileVersion, SpaceRef, UploadRecord, iso
 from chalicelib.domain.ports import Change, CleanCopy, Page
 from chalicelib.errors import AlreadyExistsError, QuotaExceededError, StaleWriteError, TooManyRequestsError
 
 WAITING_RETRY = 60  # seconds: grants end as their bytes arrive, or within their lifetime
+
+
+def name_key(file: FileRecord) -> str:
+    """The key of a live file's name claim in its folder (one file per name)."""
+    return f"NAME#{file.school}#{file.space}#{file.path}{entry(file)}"
+
+
+def folder_action(file: FileRecord, parent: str, name: str) -> dict[str, Any]:
+    """Put the folder `name` of `parent` in the file's space, listed in its parent (written again: the same)."""
+    item = {
+        "pk": f"FOLDER#{file.school}#{file.space}#{parent}{name}/",
+        "sk": "FOLDER",
+        "gsi1pk": dir_key(file.school, file.space, parent),
+        "gsi1sk": f"D#{name}",
+        "name": name,
+    }
+    return {"Put": {"Item": dump(item)}}
 
 
 class FileRepository(Repository):
@@ -109,20 +130,68 @@ class FileRepository(Repository):
             {"Put": {"Item": dump(file_item(file)), "ConditionExpression": "attribute_not_exists(pk)"}},
             {"Put": {"Item": dump(upload_item(upload)), "ConditionExpression": "attribute_not_exists(pk)"}},
         ]
-        for parent, name in folders:
-            folder = f"{parent}{name}/"
-            item = {
-                "pk": f"FOLDER#{file.school}#{file.space}#{folder}",
-                "sk": "FOLDER",
-                "gsi1pk": dir_key(file.school, file.space, parent),
-                "gsi1sk": f"D#{name}",
-                "name": name,
-            }
-            actions.append({"Put": {"Item": dump(item)}})
+        actions += [folder_action(file, parent, name) for parent, name in folders]
         try:
             self._transact_grant(actions, upload, audit)
         except StaleWriteError as exc:
             raise AlreadyExistsError("A file with that name was just created.") from exc
+
+    def move_file(
+        self,
+        file_id: str,
+        path: str,
+        name: str,
+        folders: Sequence[tuple[str, str]],
+        now: datetime,
+        audit: AuditEntry,
+    ) -> FileRecord:
+        """A served file under a new name or folder of its space, in one transaction: the new name's claim
+        (AlreadyExistsError if taken), the old one's release, the folders, the audit entry and an `upsert`
+        in its space's feed. StaleWriteError (not retried) if the file is not live and available; a race
+        for the feed or the file (a verdict, another rename) is tried again."""
+        return retried_on_races(lambda: self._move_once(file_id, path, name, folders, now, audit))
+
+    def _move_once(
+        self,
+        file_id: str,
+        path: str,
+        name: str,
+        folders: Sequence[tuple[str, str]],
+        now: datetime,
+        audit: AuditEntry,
+    ) -> FileRecord:
+        file = self._get(f"FILE#{file_id}", "FILE")
+        if file is None or "trashedAt" in file or file.get("status") != FileStatus.AVAILABLE.value:
+            raise StaleWriteError("The file is not available.")
+        before = file_from_item(file)
+        moved = replace(before, path=path, name=name)
+        if (moved.path, entry(moved)) == (before.path, entry(before)):
+            return before
+        after = dict(file)
+        after.update(
+            path=path,
+            name=name,
+            updatedAt=iso(now),
+            gsi1pk=dir_key(moved.school, moved.space, path),
+            gsi1sk=f"F#{entry(moved)}",
+        )
+        claim = {"pk": name_key(moved), "sk": "NAME", "fileId": file_id}
+        actions: list[dict[str, Any]] = [
+            {"Put": {"Item": dump(claim), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Delete": {"Key": dump({"pk": name_key(before), "sk": "NAME"})}},
+            *(folder_action(moved, parent, folder) for parent, folder in folders),
+            {"Put": {"Item": dump(audit_item(audit))}},
+        ]
+        if int(file.get("changeSeq", 0)):
+            actions += self.change(after, "upsert")
+        actions.append(put_file_if_unchanged(after, file))
+        try:
+            self.commit(actions)
+        except StaleWriteError as exc:
+            if 0 in exc.failed:  # the name's claim: the caller's own precondition, never retried
+                raise AlreadyExistsError("A file with that name is already in that folder.") from exc
+            raise  # a race on the feed or the file: tried again
+        return file_from_item(after)
 
     def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None, served: bool | None = None) -> None:
         """A new grant for an existing file; a file never served shows the new grant's state. `served`
@@ -173,16 +242,24 @@ class FileRepository(Repository):
         actions += count_actions(upload)
         if upload.quota_key is not None:
             actions.append(reserve_action(upload))
+        rate = upload.rate
+        if rate is not None:  # the caller's request counted by this same write
+            actions.append({"Update": count_update(rate.scope, rate.window, rate.limit, rate.expires)})
         try:
             self._transact(actions)
         except StaleWriteError as exc:
-            if upload.quota_key is not None and len(actions) - 1 in exc.failed:
+            if rate is not None and len(actions) - 1 in exc.failed:
+                raise rate.refusal() from exc  # past the caller's budget this minute: 429, before the rest
+            quota = len(actions) - (2 if rate is not None else 1)
+            if upload.quota_key is not None and quota in exc.failed:
                 raise QuotaExceededError("This upload would exceed the storage quota.") from exc
             if any(i in exc.failed for i in counts):
                 raise TooManyRequestsError(
                     "Too many uploads are waiting for their bytes; send or cancel some first.", WAITING_RETRY
                 ) from exc
             raise
+        if rate is not None:
+            rate.settled = True
 
     def set_multipart(self, upload_id: str, multipart_id: str) -> None:
         """Name the store's multipart upload on a pending grant, once."""

@@ -4,6 +4,7 @@ change feed of each space."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from chalicelib.adapters.postgres.records import (
 from chalicelib.domain.models import AuditEntry, FileRecord, FileStatus, FileVersion, SpaceRef, UploadRecord
 from chalicelib.domain.ports import Change, CleanCopy, Page
 from chalicelib.domain.quotas import upload_counters
-from chalicelib.domain.schema import FILE, UPLOAD, entry_name
+from chalicelib.domain.schema import FILE, UPLOAD, entry, entry_name
 from chalicelib.errors import AlreadyExistsError, QuotaExceededError, StaleWriteError, TooManyRequestsError
 
 if TYPE_CHECKING:
@@ -47,6 +48,21 @@ def reserve(conn: psycopg.Connection[Row], upload: UploadRecord) -> None:
     ).fetchone()
     if taken is None:
         raise QuotaExceededError("This upload would exceed the storage quota.")
+
+
+def count_rate(conn: psycopg.Connection[Row], upload: UploadRecord) -> None:
+    """The caller's request counted by the grant's own transaction (its window's row locked until it
+    ends), or 429 past the caller's budget this minute."""
+    if upload.rate is not None:
+        from chalicelib.adapters.postgres.idempotency import count_request
+
+        count_request(conn, upload.rate)
+
+
+def settled(upload: UploadRecord) -> None:
+    """The grant committed: its count of the caller's request with it."""
+    if upload.rate is not None:
+        upload.rate.settled = True
 
 
 def join_counts(conn: psycopg.Connection[Row], upload: UploadRecord) -> None:
@@ -147,7 +163,8 @@ class FileRepository(Repository):
         taken (it is checked first, as the DynamoDB transaction's failed quota action wins)."""
         try:
             with self._db.transaction() as conn:
-                reserve(conn, upload)  # a full quota first, then too many waiting, then a name taken
+                count_rate(conn, upload)  # the caller's budget first, a full quota, too many waiting, a name taken
+                reserve(conn, upload)
                 join_counts(conn, upload)
                 conn.execute(insert("files", FILE_INSERT_COLUMNS), file_row(file))
                 conn.execute(insert("uploads", UPLOAD_INSERT_COLUMNS), upload_row(upload))
@@ -160,11 +177,58 @@ class FileRepository(Repository):
                 write_audit(conn, audit)
         except StaleWriteError as exc:
             raise AlreadyExistsError("A file with that name was just created.") from exc
+        settled(upload)
+
+    def move_file(
+        self,
+        file_id: str,
+        path: str,
+        name: str,
+        folders: Sequence[tuple[str, str]],
+        now: datetime,
+        audit: AuditEntry,
+    ) -> FileRecord:
+        """A served file under a new name or folder of its space, in one transaction: its row (the name's
+        unique index: AlreadyExistsError if taken), the folders, the audit entry and an `upsert` in its
+        space's feed. StaleWriteError if the file is not live and available. Its row's lock makes a
+        verdict or another rename of the file wait, never fail."""
+        from psycopg import errors
+
+        from chalicelib.adapters.postgres.changes import append_change
+
+        with self._db.transaction() as conn:
+            file = lock_file(conn, file_id)
+            if file is None or file["trashed_at"] is not None or file["status"] != FileStatus.AVAILABLE.value:
+                raise StaleWriteError("The file is not available.")
+            before = file_from_row(file)
+            moved = replace(before, path=path, name=name)
+            if (moved.path, entry(moved)) == (before.path, entry(before)):
+                return before
+            try:
+                row = conn.execute(
+                    "UPDATE files SET path = %s, name = %s, entry = %s, updated_at = %s"  # noqa: S608 - constants
+                    f" WHERE file_id = %s RETURNING {FILE_COLUMNS}",
+                    (path, name, entry(moved), second(now), file_id),
+                ).fetchone()
+            except errors.UniqueViolation as exc:
+                raise AlreadyExistsError("A file with that name is already in that folder.") from exc
+            assert row is not None
+            for parent, folder in folders:
+                conn.execute(
+                    "INSERT INTO folders (school, space, path, parent, name) VALUES (%s, %s, %s, %s, %s)"
+                    " ON CONFLICT DO NOTHING",
+                    (moved.school, str(moved.space), f"{parent}{folder}/", parent, folder),
+                )
+            write_audit(conn, audit)
+            if int(file["change_seq"]):
+                append_change(conn, file_from_row(row), "upsert")  # last: the space's feed head
+            return file_from_row(row)
 
     def add_upload(self, upload: UploadRecord, audit: AuditEntry | None = None, served: bool | None = None) -> None:
         """A new grant for an existing file; a file never served shows the new grant's state. The file's
         row is locked and read here, so `served` (what the caller read) is only checked against it."""
         with self._db.transaction() as conn:
+            count_rate(conn, upload)  # the caller's budget first, as the DynamoDB transaction's
             file = lock_file(conn, upload.file_id)
             if file is None or file.get("trashed_at") is not None:
                 raise StaleWriteError("The file was just removed.", [0])
@@ -187,6 +251,7 @@ class FileRepository(Repository):
                     ),
                 )
             write_audit(conn, audit)
+        settled(upload)
 
     def set_multipart(self, upload_id: str, multipart_id: str) -> None:
         """Name the store's multipart upload on a pending grant, once."""
