@@ -4,16 +4,29 @@
   API Gateway's REST proxy integration would send, with the gateway's own answers for what it refuses;
 - `hosting.worker`: the SQS handlers fed as Lambda's event source mapping feeds them (batches, partial
   failures, visibility kept while a batch runs, graceful shutdown, a health file);
-- `hosting.cron`: one run of a scheduled handler, for a CronJob.
+- `hosting.cron`: one run of a scheduled handler, for a CronJob;
+- `hosting.notifier`: the bucket's `incoming/` ObjectCreated events, for stores that send none.
+
+The long-running ones (the worker, the notifier) share `Health` (Kubernetes' probes) and `serve`
+(the probes' server, a graceful stop on SIGTERM) from here.
 
 Not part of the Lambda package: `chalice package` bundles app.py and chalicelib/ only.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from http.server import ThreadingHTTPServer
 
 
 @dataclass
@@ -38,3 +51,61 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+class Health:
+    """What Kubernetes' probes read of a long-running loop: when it last turned (liveness: `/healthz`),
+    whether it still takes work and its last call to what it depends on (the queue, the store)
+    succeeded (readiness: `/readyz`)."""
+
+    def __init__(self, stale_after: float) -> None:
+        self.stale_after = stale_after
+        self.beat = time.monotonic()
+        self.working = True
+        self.backend_ok = True
+
+    def alive(self) -> bool:
+        return time.monotonic() - self.beat < self.stale_after
+
+    def ready(self) -> bool:
+        return self.alive() and self.working and self.backend_ok
+
+    def serve(self, port: int, host: str = "0.0.0.0") -> ThreadingHTTPServer:  # noqa: S104 (the pod's probes)
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        health = self
+
+        class Probe(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                checks = {"/healthz": health.alive, "/readyz": health.ready}
+                check = checks.get(self.path)
+                ok = check is not None and check()
+                body = json.dumps({"status": "ok" if ok else "unavailable"}).encode()
+                self.send_response(200 if ok else 404 if check is None else 503)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        server = ThreadingHTTPServer((host, port), Probe)
+        threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
+        return server
+
+
+def serve(run: Callable[[], None], stop: Callable[[], None], health: Health, port: int) -> None:
+    """Run a long-running loop as a pod's process: its probes on `port` (none when 0; on
+    `CARTABLE_HEALTH_HOST`, every address by default, where the kubelet probes), `stop` on SIGTERM or
+    SIGINT (the loop finishes what it holds and returns), the probes' server closed once it has."""
+    host = os.environ.get("CARTABLE_HEALTH_HOST", "0.0.0.0")  # noqa: S104 (the kubelet probes the pod's address)
+    server = health.serve(port, host) if port else None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop())
+    try:
+        run()
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()

@@ -25,19 +25,16 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from hosting import LambdaContext
+from hosting import Health, LambdaContext, serve
 
 log = logging.getLogger("cartable.hosting.worker")
 
@@ -97,44 +94,6 @@ def failed_ids(answer: Any, messages: Sequence[Mapping[str, Any]]) -> set[str]:
     return named if named <= ids and "" not in named else ids
 
 
-class Health:
-    """What the probes read: when the loop last turned, whether it takes work, whether SQS answered."""
-
-    def __init__(self, stale_after: float) -> None:
-        self.stale_after = stale_after
-        self.beat = time.monotonic()
-        self.receiving = True
-        self.queue_ok = True
-
-    def alive(self) -> bool:
-        return time.monotonic() - self.beat < self.stale_after
-
-    def ready(self) -> bool:
-        return self.alive() and self.receiving and self.queue_ok
-
-    def serve(self, port: int, host: str = "0.0.0.0") -> ThreadingHTTPServer:  # noqa: S104 (the pod's probes)
-        health = self
-
-        class Probe(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                checks = {"/healthz": health.alive, "/readyz": health.ready}
-                check = checks.get(self.path)
-                ok = check is not None and check()
-                body = json.dumps({"status": "ok" if ok else "unavailable"}).encode()
-                self.send_response(200 if ok else 404 if check is None else 503)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        server = ThreadingHTTPServer((host, port), Probe)
-        threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
-        return server
-
-
 class Worker:
     """Receives batches from one queue and runs `handler` on them, as Lambda would."""
 
@@ -190,7 +149,7 @@ class Worker:
         if not self._stopping.is_set():
             log.info("stopping: no more messages are received; the batches in hand finish")
         self._stopping.set()
-        self.health.receiving = False
+        self.health.working = False
 
     @property
     def stopping(self) -> bool:
@@ -237,11 +196,11 @@ class Worker:
                 MessageAttributeNames=["All"],
             )
         except Exception:  # the queue's endpoint restarting must not end the worker
-            self.health.queue_ok = False
+            self.health.backend_ok = False
             log.exception("receive failed")
             self._stopping.wait(1)
             return []
-        self.health.queue_ok = True
+        self.health.backend_ok = True
         return list(answer.get("Messages", []))
 
     # -- one batch ----------------------------------------------------------------------------------
@@ -358,15 +317,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="worker %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     worker = from_env(args.queue)
-    host = os.environ.get("CARTABLE_HEALTH_HOST", "0.0.0.0")  # noqa: S104 (the kubelet probes the pod's address)
-    server = worker.health.serve(args.health_port, host) if args.health_port else None
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: worker.stop())
-    try:
-        worker.run()
-    finally:
-        if server is not None:
-            server.shutdown()
+    serve(worker.run, worker.stop, worker.health, args.health_port)
 
 
 if __name__ == "__main__":
