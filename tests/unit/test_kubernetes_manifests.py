@@ -1,6 +1,7 @@
 """k8s/ (the host layer's manifests) and the app image (Dockerfile): each document valid against the Kubernetes
 schemas, offline (kubernetes-validate's bundled schemas), and wired to what hosting/ runs: non-root pods with
-probes and resources, the commands of hosting.wsgi / hosting.worker / hosting.cron, a PodDisruptionBudget per
+probes and resources, the commands of hosting.wsgi / hosting.worker / hosting.notifier / hosting.cron, a
+PodDisruptionBudget per
 Deployment, secrets by reference only. The clamd fleet's manifests (functions/scanner/k8s) are validated too."""
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def _by_kind(kind: str) -> dict[str, dict[str, Any]]:
 
 def test_every_pod_runs_as_the_image_s_non_root_user_read_only_with_limits() -> None:
     pods = _pods()
-    assert len(pods) == 6, [name for name, _, _ in pods]
+    assert len(pods) == 7, [name for name, _, _ in pods]
     for name, _, spec in pods:
         security = spec["securityContext"]
         assert security["runAsNonRoot"] is True and security["runAsUser"] == USER, name
@@ -110,16 +111,12 @@ def test_the_api_is_gunicorn_behind_its_service_with_probes_and_a_budget() -> No
 
 
 def test_each_queue_has_its_worker_and_each_schedule_its_cronjob() -> None:
-    deployments = _by_kind("Deployment")
-    commands = {
-        tuple(d["spec"]["template"]["spec"]["containers"][0]["command"][2:])
-        for d in deployments.values()
-        if d["metadata"]["name"] != "cartable-api"
+    deployments = {
+        name: d for name, d in _by_kind("Deployment").items() if name not in ("cartable-api", "cartable-notifier")
     }
+    commands = {tuple(d["spec"]["template"]["spec"]["containers"][0]["command"][2:]) for d in deployments.values()}
     assert commands == {("hosting.worker", queue) for queue in QUEUES}
-    for name, deployment in deployments.items():
-        if name == "cartable-api":
-            continue
+    for deployment in deployments.values():
         pod = deployment["spec"]["template"]["spec"]
         (container,) = pod["containers"]
         queue = container["command"][-1]
@@ -133,6 +130,32 @@ def test_each_queue_has_its_worker_and_each_schedule_its_cronjob() -> None:
     assert jobs == set(JOBS)
     for cronjob in cronjobs.values():
         assert cronjob["spec"]["concurrencyPolicy"] == "Forbid", "two sweeps never overlap"
+
+
+def test_one_notifier_replaced_not_rolled_with_probes_and_only_its_store_and_queue_keys() -> None:
+    notifier = _by_kind("Deployment")["cartable-notifier"]
+    assert notifier["spec"]["replicas"] == 1 and notifier["spec"]["strategy"] == {"type": "Recreate"}
+    (container,) = notifier["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "hosting.notifier"]
+    assert (ROOT / "hosting" / "notifier.py").is_file()
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert {"secretRef": {"name": "cartable-notifier"}} in container["envFrom"]
+    config = (K8S / "config.yaml").read_text(encoding="utf-8")
+    assert "cartable-notifier holds only AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in config.replace("\n# ", " ")
+
+
+def test_the_config_map_and_the_notifier_s_secret_make_its_settings() -> None:
+    from hosting.notifier import NotifierSettings
+
+    (config,) = [d for _, d in DOCUMENTS if d["kind"] == "ConfigMap"]
+    (container,) = _by_kind("Deployment")["cartable-notifier"]["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    settings = NotifierSettings.from_env(
+        {**config["data"], **env, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+    )
+    assert settings.queue_url == config["data"]["CARTABLE_QUEUE_URL"] and settings.bucket
+    assert settings.s3_addressing_style == config["data"]["CARTABLE_S3_ADDRESSING_STYLE"]
 
 
 def test_every_deployment_has_a_disruption_budget_and_kustomize_lists_every_file() -> None:
