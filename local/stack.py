@@ -54,6 +54,8 @@ class StackConfig:
     autoreload: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
     catalog: str = "dynamodb"  # or postgres: a PostgreSQL server of the stack's own (local/postgres.py)
+    # False: the bucket sends no events (as OVHcloud's); hosting.notifier lists incoming/ and announces instead
+    bucket_notifications: bool = True
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -63,6 +65,7 @@ class StackConfig:
             oidc_port=int(os.environ.get("CARTABLE_OIDC_PORT", "8001")),
             jwt_secret=os.environ.get("CARTABLE_JWT_SECRET", "local-dev-secret"),
             catalog=os.environ.get("CATALOG") or "dynamodb",  # make dev CATALOG=postgres
+            bucket_notifications=os.environ.get("CARTABLE_BUCKET_NOTIFICATIONS", "on") != "off",
         )
 
 
@@ -255,6 +258,8 @@ class LocalStack:
                 self.oidc.start()
             self.start_api()
             self.start_pump()
+            if not self.config.bucket_notifications:  # the notifier is then the only source of events
+                self._spawn("notifier", [sys.executable, "-m", "hosting.notifier", "--health-port", "0"], "notifier")
             self._spawn("jobs", [sys.executable, "-m", "local.pump", "jobs"], "run_jobs")
             self.wait_healthy()
         except BaseException:
@@ -276,7 +281,7 @@ class LocalStack:
         requests.post(f"{self.aws_endpoint}/moto-api/reset", timeout=10).raise_for_status()
 
     def create_resources(self) -> None:
-        """Bucket, table, queue, and the bucket → queue notification for `incoming/`."""
+        """Bucket, table, queue, and the bucket → queue notification for `incoming/` (unless configured off)."""
         from chalicelib.adapters.dynamodb import table_definition
 
         s3, sqs, dynamodb = self.aws("s3"), self.aws("sqs"), self.aws("dynamodb")
@@ -288,18 +293,22 @@ class LocalStack:
         ]
         jobs = sqs.create_queue(QueueName=self.config.jobs_queue, Attributes={"VisibilityTimeout": "900"})
         self.jobs_queue_url = jobs["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        s3.put_bucket_notification_configuration(
-            Bucket=self.config.bucket,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {
-                        "QueueArn": arn,
-                        "Events": ["s3:ObjectCreated:*"],
-                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}},
-                    }
-                ]
-            },
+        if self.config.bucket_notifications:
+            self.set_bucket_notifications(True)
+
+    def set_bucket_notifications(self, on: bool) -> None:
+        """The bucket's ObjectCreated events for `incoming/` to the uploads queue, or none (a store without
+        notifications, where hosting.notifier announces them)."""
+        configuration: dict[str, Any] = {}
+        if on:
+            sqs = self.aws("sqs")
+            arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]
+            rule = {"Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}}
+            configuration = {
+                "QueueConfigurations": [{"QueueArn": arn["QueueArn"], "Events": ["s3:ObjectCreated:*"], "Filter": rule}]
+            }
+        self.aws("s3").put_bucket_notification_configuration(
+            Bucket=self.config.bucket, NotificationConfiguration=configuration
         )
 
     def bucket_cors(self) -> dict[str, Any]:
