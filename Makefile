@@ -19,7 +19,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(PYTHON_VERSION)
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: dev try migrate lock test check lint typecheck unit integration browser bench package lint-template deps system-deps browser-deps oidc-deps clean
+.PHONY: dev try migrate lock test check lint typecheck unit integration integration-postgres browser bench package lint-template deps system-deps browser-deps oidc-deps clean
 
 dev: deps oidc-deps
 	$(BIN)/python -m local.stack $(DEV_ARGS)
@@ -28,8 +28,21 @@ dev: deps oidc-deps
 try: deps
 	$(BIN)/python -m local.quickstart
 
+# Every test on DynamoDB (moto), then the catalog-dependent integration tests again on PostgreSQL (a server
+# of the run's own, tests/postgres.py). The fault table gets a column per catalog (tests/artifacts/faults.md);
+# the first pass starts it afresh. PYTEST_ARGS goes to both passes; the second runs even when the first
+# failed (one CI run tells both), and `make test` fails if either did.
 test: deps browser-deps oidc-deps check package lint-template
-	$(BIN)/pytest $(PYTEST_ARGS)
+	rm -f tests/artifacts/faults-*.json tests/artifacts/faults.md
+	$(BIN)/pytest $(PYTEST_ARGS); first=$$?; $(POSTGRES_PASS) && exit $$first
+
+# The second pass alone: tests/integration (or the paths in PYTEST_ARGS) on PostgreSQL, but for modules marked
+# catalog_independent (pyproject.toml: clamd and content types, or tests that pick their catalogs themselves),
+# which the first pass ran. Exit status 5 is "nothing selected" (PYTEST_ARGS=tests/unit), not a failure.
+POSTGRES_PASS = CARTABLE_TEST_CATALOG=postgres $(BIN)/pytest -o testpaths=tests/integration \
+	-m "integration and not catalog_independent" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+integration-postgres: deps
+	$(POSTGRES_PASS)
 
 check: lint typecheck
 

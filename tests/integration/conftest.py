@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,23 +23,58 @@ OTHER_SCHOOL = "college-zola"
 MIB = 1024 * 1024
 # Rows of the fault suite (tests/integration/test_faults.py): fault, files uploaded, lost, served unscanned.
 FAULT_TABLE: list[tuple[str, int, int, int]] = []
+# The catalog of this run's stacks (tests/stacks.py); `make test` runs the fault suite on each in turn.
+CATALOG = os.environ.get("CARTABLE_TEST_CATALOG") or "dynamodb"
+CATALOG_NAMES = {"dynamodb": "DynamoDB", "postgres": "PostgreSQL"}
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The fault table, printed after the run and written to tests/artifacts/faults.md."""
+    """The fault table, one column per catalog: this run's rows go to tests/artifacts/faults-<catalog>.json,
+    and the table of every run on record there (`make test` clears them before its first pass) is printed
+    and written to tests/artifacts/faults.md."""
     if not FAULT_TABLE:
         return
-    lines = [
-        "| fault | files uploaded | files lost | files served unscanned |",
-        "|---|---:|---:|---:|",
-        *(f"| {fault} | {uploaded} | {lost} | {unscanned} |" for fault, uploaded, lost, unscanned in FAULT_TABLE),
-    ]
+    ARTIFACTS.mkdir(exist_ok=True)
+    run = {"at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": FAULT_TABLE}
+    (ARTIFACTS / f"faults-{CATALOG}.json").write_text(json.dumps(run, indent=1) + "\n", encoding="utf-8")
+    lines = fault_table(ARTIFACTS)
     terminalreporter.section("fault suite: nothing lost, nothing served unscanned")
     for line in lines:
         terminalreporter.write_line(line)
-    artifacts = Path(__file__).resolve().parents[1] / "artifacts"
-    artifacts.mkdir(exist_ok=True)
-    (artifacts / "faults.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (ARTIFACTS / "faults.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def fault_table(artifacts: Path) -> list[str]:
+    """The Markdown table of the runs on record: a row per fault, a column per catalog, then when each ran."""
+    runs = {
+        catalog: json.loads((artifacts / f"faults-{catalog}.json").read_text(encoding="utf-8"))
+        for catalog in CATALOG_NAMES
+        if (artifacts / f"faults-{catalog}.json").exists()
+    }
+    cells: dict[str, dict[str, str]] = {}
+    for catalog, run in runs.items():
+        for fault, uploaded, lost, unscanned in run["rows"]:
+            cells.setdefault(fault, {})[catalog] = f"{uploaded} files: {lost} lost, {unscanned} served unscanned"
+    return [
+        "| fault | " + " | ".join(CATALOG_NAMES.values()) + " |",
+        "|---|" + "---|" * len(CATALOG_NAMES),
+        *(
+            f"| {fault} | " + " | ".join(row.get(catalog, "not run") for catalog in CATALOG_NAMES) + " |"
+            for fault, row in cells.items()
+        ),
+        "",
+        "; ".join(f"{CATALOG_NAMES[catalog]} run at {run['at']}" for catalog, run in runs.items()) + ".",
+    ]
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The catalog's contract tests (test_catalog_*.py, on tests/catalog_fixtures.py's `subject`) run both
+    catalogs in-process whatever the stack's: catalog_independent, run once in make test's first pass."""
+    for item in items:
+        if "subject" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.catalog_independent)
 
 
 def make_token(sub: str, role: str = "student", school: str = SCHOOL, secret: str = SECRET, **claims: Any) -> str:

@@ -15,7 +15,8 @@ from chalicelib.domain.permissions import load_rules
 from chalicelib.domain.sync import Cursors, SyncService
 from local.stack import LocalStack
 
-pytestmark = pytest.mark.integration
+# Once, in make test's DynamoDB pass: counts DynamoDB requests on a table of its own.
+pytestmark = [pytest.mark.integration, pytest.mark.catalog_independent]
 SCHOOL = "scale-school"
 # A table of its own: moto answers an index query by reading every item of the table, so 20,000
 # records in the shared table would slow every later test (DynamoDB itself does not).

@@ -26,7 +26,8 @@ from chalicelib.domain.models import (
 )
 from chalicelib.errors import StaleWriteError
 
-pytestmark = pytest.mark.integration
+# Once, in make test's DynamoDB pass: the fake against DynamoCatalog, which it builds itself.
+pytestmark = [pytest.mark.integration, pytest.mark.catalog_independent]
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
