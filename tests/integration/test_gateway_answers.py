@@ -35,9 +35,7 @@ def test_an_unknown_route_is_404_as_the_deployed_gateway_says_it(api_url: str, a
         assert answer.content == load()["MISSING_AUTHENTICATION_TOKEN"].body(), "the Gateway Response's very bytes"
 
 
-@pytest.mark.parametrize(
-    ("method", "path"), [("DELETE", "/v1/uploads"), ("PUT", "/v1/health"), ("PATCH", "/v1/files/f")]
-)
+@pytest.mark.parametrize(("method", "path"), [("DELETE", "/v1/uploads"), ("PUT", "/v1/health"), ("PUT", "/v1/files/f")])
 def test_a_method_the_route_does_not_serve_is_404(as_user: Any, method: str, path: str) -> None:
     """API Gateway answers a method a path does not declare as it answers no route (MISSING_AUTHENTICATION_TOKEN)."""
     _contract_error(as_user("gw-1").request(method, path, data=b"{}"), 404, "not_found")
