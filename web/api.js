@@ -80,6 +80,21 @@ export class Api {
     return this.request("POST", path, body);
   }
 
+  /** Every page of a list (`items`, `nextCursor`), up to MAX_PAGES of 1000. */
+  async all(path) {
+    const items = [];
+    let cursor = null;
+    for (let page = 0; page < MAX_PAGES; page += 1) {
+      const query = new URLSearchParams({ limit: "1000" });
+      if (cursor) query.set("cursor", cursor);
+      const answer = await this.get(`${path}?${query}`);
+      items.push(...answer.items);
+      cursor = answer.nextCursor;
+      if (!cursor) break;
+    }
+    return { items };
+  }
+
   // -- local stack only: the demo school's people, for their names (404 in other stages) --
   async demoUsers() {
     try {
@@ -100,18 +115,18 @@ export class Api {
   }
 
   /** Every page of an assignment's submissions (a teacher's lists every student, `missing` included). */
-  async submissions(assignmentId) {
-    const items = [];
-    let cursor = null;
-    for (let page = 0; page < MAX_PAGES; page += 1) {
-      const query = new URLSearchParams({ limit: "1000" });
-      if (cursor) query.set("cursor", cursor);
-      const answer = await this.get(`/v1/assignments/${encodeURIComponent(assignmentId)}/submissions?${query}`);
-      items.push(...answer.items);
-      cursor = answer.nextCursor;
-      if (!cursor) break;
-    }
-    return { items };
+  submissions(assignmentId) {
+    return this.all(`/v1/assignments/${encodeURIComponent(assignmentId)}/submissions`);
+  }
+
+  /** A space as the caller sees it: `title`, `can` (what the page may offer), `usage` ({bytes, quota}). */
+  space(space) {
+    return this.get(`/v1/spaces/${encodeURIComponent(space)}`);
+  }
+
+  /** The caller's live shares, newest first, each with its id (to revoke it) and its file (null once unreadable). */
+  sharesGiven() {
+    return this.all("/v1/shares/given");
   }
 
   received() {
@@ -189,6 +204,15 @@ export class Api {
 
   restore(fileId) {
     return this.post(`/v1/files/${encodeURIComponent(fileId)}/restore`);
+  }
+
+  revokeShare(shareId) {
+    return this.request("DELETE", `/v1/shares/${encodeURIComponent(shareId)}`);
+  }
+
+  /** Rename and/or move a file in its space (`{name, path}`, either); answers the file. */
+  updateFile(fileId, changes) {
+    return this.request("PATCH", `/v1/files/${encodeURIComponent(fileId)}`, changes);
   }
 
   share(fileId, target, role, expiresAt) {

@@ -5,6 +5,7 @@ import { setupShareDialog } from "./sharing.js";
 import { announce } from "./ui.js";
 import { adminView } from "./view-admin.js";
 import { assignmentView, classView, classesView } from "./view-classes.js";
+import { givenView } from "./view-given.js";
 import { myFilesView, trashView } from "./view-me.js";
 import { newsView } from "./view-news.js";
 import { sharedView } from "./view-shared.js";
@@ -97,6 +98,7 @@ function render({ focus = true, notice = null } = {}) {
   let content;
   if (!present) content = signInView(notice);
   else if (name === "shared") content = sharedView();
+  else if (name === "given") content = givenView();
   else if (name === "news") content = newsView();
   else if (name === "admin") content = adminView();
   else if (name === "trash") content = trashView(args[0] || "me");

@@ -1,8 +1,10 @@
 // Classes, a class's assignments and folder, an assignment: a pupil turns in, a teacher collects.
 import { api, displayName, errorText, loading, myClasses, page, state, toUtc } from "./context.js";
-import { FileTable, downloadButton, spaceBrowser, statusBadge, uploader } from "./files.js";
+import { FileTable, downloadButton, statusBadge } from "./files.js";
 import { language, plural, reasonText, t, typesText } from "./i18n.js";
+import { fileRules, spaceBrowser, usageMeter } from "./space.js";
 import { announce, formatDate, formatSize, h } from "./ui.js";
+import { uploader } from "./uploader.js";
 
 export function classesView() {
   const list = h("ul", { class: "class-list" });
@@ -28,12 +30,6 @@ export function classesView() {
   return page(t("navClasses"), section);
 }
 
-function teachesClass(klass) {
-  return (
-    state.claims.role === "admin" || (state.claims.role === "teacher" && klass.teachers.includes(state.claims.sub))
-  );
-}
-
 export function classView(classId) {
   const holder = h("div");
   const view = page(t("classTitle", { name: classId }), holder);
@@ -43,7 +39,9 @@ export function classView(classId) {
     const title = t("classTitle", { name: klass.name });
     view.querySelector("h1").textContent = title;
     document.title = `${title} — Cartable`;
-    const teacher = teachesClass(klass);
+    // Setting assignments is the class's teachers' (the API's `assign` rule), which the space's `can` does not
+    // cover: the class's own list of teachers, as the API gave it, decides whether the form shows.
+    const setsAssignments = klass.teachers.includes(state.claims.sub);
     const assignments = h(
       "section",
       { class: "card", "aria-labelledby": "assignments-heading" },
@@ -67,13 +65,11 @@ export function classView(classId) {
       if (!answer.items.length) list.append(h("li", { class: "empty" }, t("noAssignments")));
     };
     await fill();
-    if (teacher) assignments.append(assignmentForm(classId, fill));
+    if (setsAssignments) assignments.append(assignmentForm(classId, fill));
     const browser = spaceBrowser({
       space: `class:${classId}`,
       title: t("classFolder"),
-      writable: teacher,
       showOwner: true,
-      canShare: () => teacher,
       uploadHeading: t("uploadToClass"),
     });
     holder.append(assignments, browser.element);
@@ -123,9 +119,10 @@ export function assignmentView(classId, assignmentId) {
   const holder = h("div");
   const view = page(t("assignment"), holder);
   loading(holder, async () => {
-    const [klass, answer] = await Promise.all([
+    const [klass, answer, space] = await Promise.all([
       myClasses().then((all) => all.find((c) => c.id === classId)),
       api.assignments(classId),
+      api.space(`assignment:${assignmentId}`),
     ]);
     const assignment = answer.items.find((a) => a.id === assignmentId);
     if (!klass || !assignment) throw Object.assign(new Error(), { code: "not_found" });
@@ -147,20 +144,30 @@ export function assignmentView(classId, assignmentId) {
       assignment.maxSize ? [h("dt", {}, t("maxSize")), h("dd", {}, formatSize(assignment.maxSize, language()))] : null,
     );
     holder.append(h("section", { class: "card" }, facts));
-    if (teachesClass(klass)) holder.append(submissionsPanel(assignment));
-    else holder.append(...studentPanel(assignment));
+    // From the space's `can`: who may turn in gets the uploader and their submission; who reads the space's
+    // files without turning in (its `can` is then about every submission) gets the class's submissions.
+    if (space.can.upload || !space.can.read) holder.append(...studentPanel(assignment, space));
+    else holder.append(submissionsPanel(assignment));
   });
   return view;
 }
 
-function studentPanel(assignment) {
+/** One's own submission; the uploader while the space takes uploads (until it closes), with its usage. */
+function studentPanel(assignment, space) {
   const mine = h(
     "section",
     { class: "card", "aria-labelledby": "mine-heading" },
-    h("h2", { id: "mine-heading" }, t("mySubmission")),
+    h("h2", { id: "mine-heading", tabindex: -1 }, t("mySubmission")),
   );
   const lateNote = h("p", { class: "late-note" });
-  const table = new FileTable({ caption: t("mySubmission"), canDelete: (file) => file.owner === state.claims.sub });
+  const rules = fileRules(space);
+  const table = new FileTable({
+    caption: t("mySubmission"),
+    canDelete: rules.canDelete,
+    canChange: rules.canChange,
+    onChanged: () => refresh(),
+  });
+  table.focusAfter = () => mine.querySelector("h2").focus();
   const trash = h("p", { class: "trash-link" }, h("a", { href: `#/trash/${encodeURIComponent(assignment.space)}` }, t("openTrash")));
   const feedback = h("div", { class: "feedback" });
   mine.append(lateNote, table.element, feedback, trash);
@@ -178,15 +185,26 @@ function studentPanel(assignment) {
     );
   };
   loading(mine, refresh);
+  if (!space.can.upload) {
+    return [h("p", { class: "notice closed-note" }, t("error_assignment_closed")), mine];
+  }
+  const usage = usageMeter();
   const upload = uploader({
     space: assignment.space,
     heading: t("turnIn"),
     limits: { maxSize: assignment.maxSize, allowedTypes: assignment.allowedTypes },
     onFile: (file) => {
       table.upsert(file);
-      if (file.status !== "pending") refresh().catch(() => {});
+      if (file.status === "pending") return;
+      refresh().catch(() => {});
+      api
+        .space(assignment.space)
+        .then((answer) => usage.show(answer.usage))
+        .catch(() => {});
     },
   });
+  upload.insertBefore(usage.element, upload.children[1]);
+  usage.show(space.usage);
   return [upload, mine];
 }
 

@@ -1,18 +1,12 @@
 // My files and the trash of a space.
-import { api, errorText, loading, page, state } from "./context.js";
-import { spaceBrowser } from "./files.js";
+import { api, errorText, loading, page } from "./context.js";
 import { language, t } from "./i18n.js";
+import { spaceBrowser } from "./space.js";
 import { announce, formatDate, h } from "./ui.js";
 
+/** My drive: what I may do there, and the room left, as the API says (GET /v1/spaces/me). */
 export function myFilesView() {
-  const me = state.claims.sub;
-  const browser = spaceBrowser({
-    space: "me",
-    title: t("myFilesList"),
-    writable: true,
-    canShare: (file) => file.owner === me,
-    canDelete: (file) => file.owner === me,
-  });
+  const browser = spaceBrowser({ space: "me", title: t("myFilesList") });
   const trash = h("p", { class: "trash-link" }, h("a", { href: "#/trash/me" }, t("openTrash")));
   return page(t("myFiles"), browser.element, trash);
 }

@@ -383,6 +383,22 @@ def test_a_pupils_views_are_accessible(
     dialog.locator("#share-cancel").click()
     expect(dialog).to_be_hidden()
 
+    # Renaming and moving: their dialog, with a refusal in words (nothing is changed).
+    row(page, name).locator("button[data-action=rename]").click()
+    change = page.locator("#file-dialog")
+    expect(change).to_be_visible()
+    change.locator("input").fill("")
+    change.locator("#file-dialog-submit").click()
+    expect(change.locator(".error")).not_to_be_empty()
+    audit("rename-dialog-refused")
+    change.locator("#file-dialog-cancel").click()
+    expect(change).to_be_hidden()
+    row(page, name).locator("button[data-action=move]").click()
+    expect(change.locator("input")).to_be_focused()
+    audit("move-dialog")
+    change.locator("#file-dialog-cancel").click()
+    expect(change).to_be_hidden()
+
     # A new folder, opened: its breadcrumbs (it lasts until a file goes in, so nothing stays behind).
     page.locator("#new-folder").fill(f"a11y-{lang}")  # its form still open from above
     page.locator(".folder-form button[type=submit]").click()
@@ -400,6 +416,16 @@ def test_a_pupils_views_are_accessible(
 
     go(page, base_url, "shared")
     audit("shared-with-me")
+    # The shares she gave (the demo's draft shared with Bilal), and the question before revoking one (not revoked).
+    go(page, base_url, "given")
+    expect(page.locator("table.given tbody tr").first).to_be_visible()
+    audit("shares-given")
+    page.locator("table.given tbody tr button").first.click()
+    confirm = page.locator("#confirm-dialog")
+    expect(confirm).to_be_visible()
+    audit("revoke-confirmation")
+    confirm.locator("#confirm-no").click()
+    expect(confirm).to_be_hidden()
     go(page, base_url, "news")
     audit("whats-new")
     go(page, base_url, "classes")
@@ -474,6 +500,8 @@ def test_a_teachers_views_are_accessible(
     audit("submissions-zip-ready")
     go(page, base_url, "trash/me")
     audit("trash")
+    go(page, base_url, "given")
+    audit("shares-given")
     go(page, base_url, "news")
     audit("whats-new")
     audit.check()
