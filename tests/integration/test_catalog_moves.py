@@ -60,6 +60,32 @@ def test_a_move_changes_the_name_the_folder_and_the_feed_at_once(catalog: Any) -
     assert catalog.get_file(school, file.id).name == "devoir.pdf"
 
 
+def test_a_grant_that_read_the_old_name_asks_again(catalog: Any) -> None:
+    """A grant found the file under its old name just before the move (DynamoDB's folder index may lag):
+    its write refuses as a lost race, and the grant's second, consistent look makes a new file."""
+    school = fresh("school")
+    file = served(catalog, school, "ana", name="old.pdf")
+    stale = grant(file, order="9")  # granted for /old.pdf
+    catalog.move_file(file.id, "/", "new.pdf", [], LATER, audit(school, "ana", 1))
+    with pytest.raises(StaleWriteError) as lost:
+        catalog.add_upload(stale, served=True)
+    assert lost.value.failed
+    assert catalog.find_file_id(school, file.space, "/", "old.pdf", "ana") is None
+
+
+def test_a_version_pending_during_the_move_lands_on_the_moved_file(catalog: Any) -> None:
+    school = fresh("school")
+    file = served(catalog, school, "ana", name="old.pdf")
+    pending = grant(file, order="9")
+    catalog.add_upload(pending, served=True)
+    catalog.move_file(file.id, "/rendu/", "new.pdf", parent_chain("/rendu/"), LATER, audit(school, "ana", 1))
+    serve(catalog, pending, sha="ef" * 32, at=LATER)
+    current = catalog.get_file(school, file.id)
+    assert (current.path, current.name, current.version) == ("/rendu/", "new.pdf", file.version + 1)
+    changes = catalog.changes(school, file.space, 0, 10)
+    assert [(c.op, c.file.name, c.file.version) for c in changes] == [("upsert", "new.pdf", file.version + 1)]
+
+
 def test_the_same_place_changes_nothing(catalog: Any) -> None:
     school = fresh("school")
     file = served(catalog, school, "ana")

@@ -226,11 +226,15 @@ class FileRepository(Repository):
             }
             actions.append({"Update": update})
         else:
-            check = f"{live} AND servedVersion > :zero"
-            values = dump({":zero": 0})
-            actions.append(
-                {"ConditionCheck": {"Key": file_key, "ConditionExpression": check, "ExpressionAttributeValues": values}}
-            )
+            # Still under the name granted: a grant that read the folder's index just before a rename (the
+            # index lags) refuses here and asks again, so the old name makes a new file.
+            check = {
+                "Key": file_key,
+                "ConditionExpression": f"{live} AND servedVersion > :zero AND #pa = :path AND #nm = :name",
+                "ExpressionAttributeNames": {"#pa": "path", "#nm": "name"},
+                "ExpressionAttributeValues": dump({":zero": 0, ":path": upload.path, ":name": upload.name}),
+            }
+            actions.append({"ConditionCheck": check})
         self._transact_grant(actions, upload, audit)
 
     def _transact_grant(self, actions: list[dict[str, Any]], upload: UploadRecord, audit: AuditEntry | None) -> None:

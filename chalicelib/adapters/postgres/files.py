@@ -234,6 +234,8 @@ class FileRepository(Repository):
                 raise StaleWriteError("The file was just removed.", [0])
             if served is not None and served != (int(file["served_version"]) > 0):
                 raise StaleWriteError("The file was served meanwhile.", [0])
+            if (file["path"], file["name"]) != (upload.path, upload.name):
+                raise StaleWriteError("The file was renamed meanwhile.", [0])  # the old name makes a new file
             reserve(conn, upload)
             join_counts(conn, upload)
             conn.execute(insert("uploads", UPLOAD_INSERT_COLUMNS), upload_row(upload))
