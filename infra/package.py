@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from infra import stages
 from infra.gateway import with_gateway_responses
@@ -41,6 +42,8 @@ EXTERNAL_DNS = "external-dns.alpha.kubernetes.io/hostname"  # the annotation ext
 PROJECT_FILES = ("app.py", "chalicelib", "requirements.txt", "policies", "vendor")
 REGION = "eu-west-3"
 LAYERS = ("LibmagicLayer",)  # the merge template's layers, made for the functions' runtime
+# The merge template's own small functions (custom resources), their code inlined from infra/.
+INLINE_FUNCTIONS = {"FilesBucketCorsFunction": ROOT / "infra" / "bucket_cors.py"}
 # Names that would let chalice (or botocore under it) reach a real account.
 _CREDENTIALS = (
     "AWS_PROFILE",
@@ -71,8 +74,9 @@ def lambda_runtime() -> str:
 
 def pinned_template(stage: str, template: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The merge template with its `Stage` parameter fixed to `stage`, its layers to the runtime, and the
-    REST API's Gateway Responses made from `policies/gateway/responses.json` (infra/gateway.py); a
-    staging gets dev's mappings under its name and loses prod's protections (`as_staging`)."""
+    REST API's Gateway Responses made from `policies/gateway/responses.json` (infra/gateway.py), the page's
+    identity provider to its stage's and the custom resources' code inlined; a staging gets dev's mappings
+    under its name and loses prod's protections (`as_staging`)."""
     stages.check(stage)
     pinned: dict[str, Any] = json.loads(json.dumps(template if template is not None else load_template()))
     if stages.is_staging(stage):
@@ -80,10 +84,25 @@ def pinned_template(stage: str, template: Mapping[str, Any] | None = None) -> di
     parameter = pinned["Parameters"]["Stage"]
     parameter["AllowedValues"] = [stage]
     parameter["Default"] = stage
+    if "IdentityProviderOrigin" in pinned["Parameters"]:  # the page's CSP lets it call the stage's provider
+        pinned["Parameters"]["IdentityProviderOrigin"]["Default"] = identity_provider_origin(stage)
     for name in LAYERS:
         if name in pinned["Resources"]:
             pinned["Resources"][name]["Properties"]["CompatibleRuntimes"] = [lambda_runtime()]
+    for name, source in INLINE_FUNCTIONS.items():
+        if name in pinned["Resources"]:
+            function = pinned["Resources"][name]["Properties"]
+            function["Runtime"] = lambda_runtime()
+            function["Code"] = {"ZipFile": source.read_text(encoding="utf-8")}
     return with_gateway_responses(pinned)  # policies/gateway/responses.json, as the local gateway answers
+
+
+def identity_provider_origin(stage: str, config: Mapping[str, Any] | None = None) -> str:
+    """The origin (`https://host[:port]`) of the identity provider `stage`'s API trusts (its CARTABLE_JWT_ISSUER,
+    a staging's dev's), which the page calls for discovery and tokens; empty when the stage names none."""
+    variables = chalice_config(stage, config)["stages"][stage].get("environment_variables", {})
+    issuer = urlsplit(variables.get("CARTABLE_JWT_ISSUER", ""))
+    return f"{issuer.scheme}://{issuer.netloc}" if issuer.scheme and issuer.netloc else ""
 
 
 # What `Retain` keeps, a staging deletes: its bucket, table and secrets go with its stack.

@@ -1,13 +1,13 @@
 """A deployed staging's data: the demo school seeded after each deploy, everything emptied before teardown.
 
     python -m infra.staging seed STAGE       # the demo school's classes into the staging's table
-    python -m infra.staging teardown STAGE   # empty its bucket (every version), delete its stack
+    python -m infra.staging teardown STAGE   # empty its buckets (every version), delete its stack
 
 A staging never holds real pupils' data: it is seeded with the demo school of `make dev` (local/demo.py:
 fictional people of the school `demo`, the accounts of dev's identity realm) and nothing else. Both
 commands refuse `prod` before any AWS call; teardown refuses `dev` too (it lives for good). They find
-the staging's table and bucket in its stack's outputs (CatalogTableName, FilesBucketName), with the
-credentials of the environment (the pipeline's, by OIDC federation).
+the staging's table and buckets in its stack's outputs (CatalogTableName, FilesBucketName, WebBucketName),
+with the credentials of the environment (the pipeline's, by OIDC federation).
 """
 
 from __future__ import annotations
@@ -82,11 +82,10 @@ def empty_bucket(s3: Any, bucket: str) -> int:
 
 
 def teardown(clients: Mapping[str, Any], stage: str) -> None:
-    """Empty the staging's bucket, then delete its stack and wait for it to be gone."""
+    """Empty the staging's buckets (its files, its web page), then delete its stack and wait for it to be gone."""
     disposable(stage)
     outputs = stack_outputs(clients["cloudformation"], stage)
-    bucket = outputs.get("FilesBucketName")
-    if bucket:
+    for bucket in filter(None, (outputs.get("FilesBucketName"), outputs.get("WebBucketName"))):
         log.info("%s: %d object versions deleted from %s", stage, empty_bucket(clients["s3"], bucket), bucket)
     name = stages.stack_name(stage)
     clients["cloudformation"].delete_stack(StackName=name)

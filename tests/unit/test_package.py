@@ -241,9 +241,17 @@ def test_packaged_functions_find_the_stacks_resources(packaged: dict[str, Any]) 
             assert own["CARTABLE_STAGE"] == "prod", name
             assert not {"CARTABLE_TABLE", "CARTABLE_CURSOR_SECRET", "CARTABLE_RECEIPT_SECRET"} & set(own), name
             assert "CARTABLE_BUCKET" not in own or "CARTABLE_S3_ENDPOINT" in own, name
-        if resource["Type"] == "AWS::Logs::LogGroup":  # chalice names the API's function ApiHandler here
+        if resource["Type"] == "AWS::Logs::LogGroup" and "LogGroupName" in resource["Properties"]:
+            # chalice names the API's function ApiHandler here
             target = resource["Properties"]["LogGroupName"]["Fn::Sub"].removeprefix("/aws/lambda/${")[:-1]
             assert resources[target]["Type"] == "AWS::Serverless::Function", name
+        elif resource["Type"] == "AWS::Logs::LogGroup":  # a custom resource's, named by the stack
+            users = [
+                r
+                for r in resources.values()
+                if r.get("Properties", {}).get("LoggingConfig") == {"LogGroup": {"Ref": name}}
+            ]
+            assert len(users) == 1, name
     (event,) = resources["ScanUploads"]["Properties"]["Events"].values()
     assert event["Type"] == "SQS" and event["Properties"]["Queue"] == {"Fn::Sub": "${UploadsQueue.Arn}"}
     timeout = resources["ScanUploads"]["Properties"]["Timeout"]
@@ -406,3 +414,158 @@ def test_the_5xx_alarm_is_a_rate_of_this_stage_s_api(packaged: dict[str, Any]) -
     (rate,) = (m for m in metrics.values() if m.get("ReturnData"))
     assert f"{stats['5XXError']['Id']} / {stats['Count']['Id']}" in rate["Expression"]
     assert 0 < alarm["Threshold"] < 1 and alarm["TreatMissingData"] == "notBreaching"
+
+
+# -- the page, hosted: S3 behind CloudFront, /v1/* to the API on the same origin ---------------------------
+
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CloudFront's managed policies, by their fixed ids
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+
+def _directives(policy: str) -> dict[str, list[str]]:
+    """A Content-Security-Policy as {directive: sources}."""
+    parsed = {}
+    for directive in filter(None, (part.strip() for part in policy.split(";"))):
+        name, *sources = directive.split()
+        assert name not in parsed, f"{name} twice"
+        parsed[name] = sources
+    return parsed
+
+
+def test_web_bucket_is_private_and_only_its_distribution_reads_it() -> None:
+    bucket = properties("WebBucket")
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert "WebsiteConfiguration" not in bucket, "served through CloudFront only, never as an S3 website"
+    allow, deny = properties("WebBucketPolicy")["PolicyDocument"]["Statement"]
+    assert allow["Effect"] == "Allow" and allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allow["Action"] == "s3:GetObject" and allow["Resource"] == {"Fn::Sub": "${WebBucket.Arn}/*"}
+    assert allow["Condition"] == {
+        "StringEquals": {
+            "aws:SourceArn": {
+                "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${WebDistribution}"
+            }
+        }
+    }, "this distribution only, not any CloudFront distribution"
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    control = properties("WebOriginAccessControl")["OriginAccessControlConfig"]
+    assert control["OriginAccessControlOriginType"] == "s3" and control["SigningBehavior"] == "always"
+    assert control["SigningProtocol"] == "sigv4"
+    assert not [n for n, r in RESOURCES.items() if r.get("Type") == "AWS::CloudFront::CloudFrontOriginAccessIdentity"]
+
+
+def test_distribution_serves_the_page_and_sends_v1_to_the_api_uncached(packaged: dict[str, Any]) -> None:
+    config = packaged["Resources"]["WebDistribution"]["Properties"]["DistributionConfig"]
+    origins = {origin["Id"]: origin for origin in config["Origins"]}
+    web, api = origins["web"], origins["api"]
+    assert web["DomainName"] == {"Fn::GetAtt": ["WebBucket", "RegionalDomainName"]}
+    assert web["OriginAccessControlId"] == {"Fn::GetAtt": ["WebOriginAccessControl", "Id"]}
+    assert web["S3OriginConfig"] == {"OriginAccessIdentity": ""}, "origin access control, not the legacy identity"
+    stage = packaged["Resources"]["RestAPI"]["Properties"]["StageName"]
+    assert api["DomainName"] == {"Fn::Sub": "${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}
+    assert api["OriginPath"] == f"/{stage}", "the API's stage: /v1/files reaches the route /v1/files"
+    assert api["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    assert api["CustomOriginConfig"]["OriginReadTimeout"] >= 29, "the gateway's own limit, the long poll's 25 s"
+    default = config["DefaultCacheBehavior"]
+    assert default["TargetOriginId"] == "web" and default["CachePolicyId"] == CACHING_OPTIMIZED
+    assert default["ViewerProtocolPolicy"] == "redirect-to-https" and default["Compress"] is True
+    assert config["DefaultRootObject"] == "index.html"
+    (behaviour,) = config["CacheBehaviors"]
+    assert behaviour["PathPattern"] == "/v1/*" and behaviour["TargetOriginId"] == "api"
+    assert behaviour["CachePolicyId"] == CACHING_DISABLED, "no answer of the API is ever cached"
+    # With caching disabled, this policy forwards Authorization too; Host stays the gateway's.
+    assert behaviour["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER
+    assert set(behaviour["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+    assert behaviour["ViewerProtocolPolicy"] == "https-only", "a redirected POST would lose its body"
+    headers = {"Ref": "WebResponseHeaders"}
+    assert default["ResponseHeadersPolicyId"] == behaviour["ResponseHeadersPolicyId"] == headers
+    assert config["Aliases"] == {"Fn::If": ["HasWebDomain", [{"Ref": "WebDomainName"}], {"Ref": "AWS::NoValue"}]}
+    certificate, default_certificate = config["ViewerCertificate"]["Fn::If"][1:]
+    assert (
+        certificate["AcmCertificateArn"] == {"Ref": "WebCertificateArn"}
+        and certificate["SslSupportMethod"] == "sni-only"
+    )
+    assert default_certificate == {"CloudFrontDefaultCertificate": True}
+    (rule,) = packaged["Rules"].values()
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "WebCertificateArn"}, ""]}]}
+
+
+def test_the_page_s_headers_allow_only_its_origin_its_provider_and_the_files_bucket() -> None:
+    config = properties("WebResponseHeaders")["ResponseHeadersPolicyConfig"]
+    security = config["SecurityHeadersConfig"]
+    csp = _directives(security["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"])
+    assert csp["default-src"] == ["'self'"] and csp["script-src"] == ["'self'"] and csp["style-src"] == ["'self'"]
+    assert csp["img-src"] == ["'self'", "data:", "blob:"]
+    assert csp["frame-ancestors"] == ["'none'"] and csp["object-src"] == ["'none'"] and csp["base-uri"] == ["'none'"]
+    assert not [s for sources in csp.values() for s in sources if "unsafe" in s], "no inline script or style"
+    bucket = (
+        "cartable-${Stage}-files-${AWS::AccountId}-${AWS::Region}"  # FilesBucket's name, as presigned URLs carry it
+    )
+    assert properties("FilesBucket")["BucketName"] == {"Fn::Sub": bucket}
+    assert csp["connect-src"] == [
+        "'self'",
+        "${IdentityProviderOrigin}",
+        f"https://{bucket}.s3.${{AWS::URLSuffix}}",
+        f"https://{bucket}.s3.${{AWS::Region}}.${{AWS::URLSuffix}}",
+    ]
+    assert security["ContentSecurityPolicy"]["Override"] is True
+    assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+    assert security["ContentTypeOptions"] == {"Override": True}
+    assert security["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
+    (permissions,) = config["CustomHeadersConfig"]["Items"]
+    assert permissions["Header"] == "Permissions-Policy"
+    features = dict(item.strip().split("=", 1) for item in permissions["Value"].split(","))
+    assert features["camera"] == "(self)", "a photo of paper homework, from the page only"
+    assert features["microphone"] == features["geolocation"] == "()"
+
+
+def test_the_page_s_files_need_no_inline_script_or_style() -> None:
+    """What the policy forbids: a <script> with a body, a <style>, a style= or on...= attribute, a javascript: URL."""
+    import re
+
+    for path in sorted((ROOT / "web").glob("*.html")):
+        page = path.read_text(encoding="utf-8")
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), path.name
+        assert not re.search(r"<style\b|\sstyle=|\son[a-z]+=|javascript:", page, re.IGNORECASE), path.name
+    for path in sorted((ROOT / "web").glob("*.js")):
+        code = path.read_text(encoding="utf-8")
+        assert not re.search(r"\beval\(|new Function\(|innerHTML|setAttribute\(\s*[\"'](style|on)", code), path.name
+
+
+def test_the_files_bucket_lets_the_page_s_origin_post_and_get(packaged: dict[str, Any]) -> None:
+    """Set by a custom resource once the distribution exists: the bucket cannot name it (the distribution
+    reaches the API, whose role reads the bucket), so FilesBucket has no CORS of its own to fight it."""
+    resources = packaged["Resources"]
+    assert "CorsConfiguration" not in resources["FilesBucket"]["Properties"]
+    cors = resources["FilesBucketCors"]["Properties"]
+    assert cors["ServiceToken"] == {"Fn::GetAtt": ["FilesBucketCorsFunction", "Arn"]}
+    assert cors["Bucket"] == {"Ref": "FilesBucket"}
+    assert cors["Origins"] == [
+        {"Fn::Sub": "https://${WebDistribution.DomainName}"},
+        {"Fn::If": ["HasWebDomain", {"Fn::Sub": "https://${WebDomainName}"}, ""]},
+        {"Fn::If": ["HasUploadOrigins", {"Fn::Join": [",", {"Ref": "UploadOrigins"}]}, ""]},
+    ]
+    function = resources["FilesBucketCorsFunction"]["Properties"]
+    assert function["Code"] == {"ZipFile": (ROOT / "infra" / "bucket_cors.py").read_text(encoding="utf-8")}
+    assert function["Handler"] == "index.handler" and function["Runtime"] == lambda_runtime()
+    (policy,) = resources["FilesBucketCorsRole"]["Properties"]["Policies"]
+    granted = {action for s in policy["PolicyDocument"]["Statement"] for action in s["Action"]}
+    assert granted == {"s3:PutBucketCORS", "s3:GetBucketCORS", "logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def test_the_page_s_provider_is_the_stage_s_and_the_stack_names_its_hosting() -> None:
+    from infra.package import identity_provider_origin
+
+    assert TEMPLATE["Parameters"]["IdentityProviderOrigin"]["Default"] == ""
+    for stage in ("dev", "prod", "team-maths"):
+        origin = pinned_template(stage, TEMPLATE)["Parameters"]["IdentityProviderOrigin"]["Default"]
+        issuer = CONFIG["stages"]["prod" if stage == "prod" else "dev"]["environment_variables"]["CARTABLE_JWT_ISSUER"]
+        assert origin == identity_provider_origin(stage) and issuer.startswith(origin + "/"), stage
+    outputs = TEMPLATE["Outputs"]
+    assert outputs["WebBucketName"] == {"Value": {"Ref": "WebBucket"}}
+    assert outputs["WebDistributionId"] == {"Value": {"Ref": "WebDistribution"}}
+    assert outputs["WebDistributionDomainName"] == {"Value": {"Fn::GetAtt": ["WebDistribution", "DomainName"]}}

@@ -187,3 +187,19 @@ def test_github_deploys_prod_from_main_only_in_its_approved_environment() -> Non
     for name in ("deploy-staging", "teardown-staging"):
         assert jobs[name]["environment"]["name"].startswith("staging-") and "!= 'prod'" in jobs[name]["if"], name
     assert 'if [ "$BRANCH" = "$DEFAULT" ]; then stage=prod' in _runs(jobs["stage"]), "main, and main only, is prod"
+
+
+def test_both_publish_the_page_after_each_deploy() -> None:
+    """The stack first (its bucket and distribution), then web/ with the stage's config.json (infra/publish_web.py)."""
+    pipeline = gitlab()
+    deploy = "\n".join(pipeline[".deploy"]["script"])
+    assert deploy.index("aws cloudformation deploy") < deploy.index('infra.publish_web --stage "$STAGE"')
+    assert pipeline["deploy-staging"]["script"][0] == [".deploy", "script"], "a staging publishes as prod does"
+    assert pipeline["deploy-prod"]["extends"] == ".deploy"
+    assert pipeline["deploy-prod"]["variables"]["STACK_WEB_DOMAIN_NAME"] == "$WEB_DOMAIN_NAME"
+    jobs = workflow()["jobs"]
+    for name, stage in (("deploy-staging", '"$STAGE"'), ("deploy-prod", "prod")):
+        runs = _runs(jobs[name])
+        assert runs.index("aws cloudformation deploy") < runs.index(f"infra.publish_web --stage {stage}"), name
+        assert any(step.get("uses", "").startswith("actions/checkout@") for step in jobs[name]["steps"]), name
+    assert "WebDomainName=$WEB_DOMAIN_NAME" in _runs(jobs["deploy-prod"])

@@ -29,12 +29,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         yield {name: boto3.client(name, region_name=REGION) for name in ("cloudformation", "dynamodb", "s3")}
 
 
-def _stack(aws: dict[str, Any], stage: str, bucket: str, table: str) -> None:
-    """A stack `cartable-<stage>` whose outputs name a bucket and a table, as the packaged template's do."""
-    template = {
-        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {"FilesBucketName": {"Value": bucket}, "CatalogTableName": {"Value": table}},
-    }
+def _stack(aws: dict[str, Any], stage: str, bucket: str, table: str, web: str | None = None) -> None:
+    """A stack `cartable-<stage>` whose outputs name a bucket and a table (and the page's bucket), as the
+    packaged template's do."""
+    outputs = {"FilesBucketName": {"Value": bucket}, "CatalogTableName": {"Value": table}}
+    if web:
+        outputs["WebBucketName"] = {"Value": web}
+    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}, "Outputs": outputs}
     aws["cloudformation"].create_stack(StackName=f"cartable-{stage}", TemplateBody=json.dumps(template))
 
 
@@ -70,21 +71,23 @@ def test_the_demo_school_is_seeded_into_the_staging_s_table_twice_alike(aws: dic
 def test_teardown_empties_every_version_then_deletes_only_that_stack(aws: dict[str, Any]) -> None:
     s3 = aws["s3"]
     for stage in ("team-a", "team-b"):
-        bucket = f"cartable-{stage}-files"
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        for body in (b"v1", b"v2"):
-            s3.put_object(Bucket=bucket, Key="files/demo/a.txt", Body=body)
-        s3.delete_object(Bucket=bucket, Key="files/demo/a.txt")  # a delete marker
-        _stack(aws, stage, bucket, f"cartable-{stage}-catalog")
+        for bucket in (f"cartable-{stage}-files", f"cartable-{stage}-web"):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+            for body in (b"v1", b"v2"):
+                s3.put_object(Bucket=bucket, Key="files/demo/a.txt", Body=body)
+            s3.delete_object(Bucket=bucket, Key="files/demo/a.txt")  # a delete marker
+        _stack(aws, stage, f"cartable-{stage}-files", f"cartable-{stage}-catalog", f"cartable-{stage}-web")
 
     staging.teardown({"cloudformation": aws["cloudformation"], "s3": s3}, "team-a")
 
-    left = s3.list_object_versions(Bucket="cartable-team-a-files")
-    assert not left.get("Versions") and not left.get("DeleteMarkers")
-    s3.delete_bucket(Bucket="cartable-team-a-files")  # empty, as CloudFormation needs it
-    other = s3.list_object_versions(Bucket="cartable-team-b-files")
-    assert len(other["Versions"]) == 2 and len(other["DeleteMarkers"]) == 1, "another team's staging is untouched"
+    for bucket in ("cartable-team-a-files", "cartable-team-a-web"):  # the files and the page
+        left = s3.list_object_versions(Bucket=bucket)
+        assert not left.get("Versions") and not left.get("DeleteMarkers"), bucket
+        s3.delete_bucket(Bucket=bucket)  # empty, as CloudFormation needs it
+    for bucket in ("cartable-team-b-files", "cartable-team-b-web"):
+        other = s3.list_object_versions(Bucket=bucket)
+        assert len(other["Versions"]) == 2 and len(other["DeleteMarkers"]) == 1, "another team's staging is untouched"
     live = {
         s["StackName"]
         for s in aws["cloudformation"].list_stacks()["StackSummaries"]

@@ -176,12 +176,17 @@ def physical_names(template: dict[str, Any], stage: str) -> dict[tuple[str, str]
         for key, value in resource.get("Properties", {}).items():
             if key.endswith("Name") and key not in NOT_PHYSICAL:
                 names[(logical, key)] = _resolved(value, stage)
+            # CloudFront's access controls and policies name themselves inside their config, once per account
+            if key.endswith("Config") and key != "DistributionConfig" and isinstance(value, dict) and "Name" in value:
+                names[(logical, f"{key}.Name")] = _resolved(value["Name"], stage)
     return names
 
 
 def test_two_stagings_share_no_physical_name(packaged: dict[str, dict[str, Any]]) -> None:
     first, second = (physical_names(packaged[stage], stage) for stage in STAGINGS)
     assert set(first) == set(second) and len(first) >= 8
+    assert {("WebBucket", "BucketName"), ("WebOriginAccessControl", "OriginAccessControlConfig.Name")} <= set(first)
+    assert ("WebResponseHeaders", "ResponseHeadersPolicyConfig.Name") in first
     assert not set(first.values()) & set(second.values())
     for stage, names in zip(STAGINGS, (first, second), strict=True):
         for where, name in names.items():
@@ -266,6 +271,7 @@ PROTECTIONS = (
     r"/Mappings/StageSettings/<stage>/(DeletionProtection|DeletedVersionDays|QuarantineDays)",
     r"/Resources/[A-Za-z]+LogGroup/Properties/RetentionInDays",
     r"/Resources/[A-Za-z]+/Properties/Environment/Variables/(CARTABLE_JWT_ISSUER|CARTABLE_JWKS_URL|CARTABLE_STAGE)",
+    r"/Parameters/IdentityProviderOrigin/Default",  # the page's provider, the realm's host
     r"/Mappings/ApiThrottling/<stage>/[A-Za-z]+",
     r"/Mappings/StageSettings/<stage>/ScanConcurrency",
 )
