@@ -13,8 +13,8 @@ export function statusBadge(status, reason) {
 }
 
 /** A table of files with their status, live-updatable row by row. `canShare`, `canDelete`, `canChange` (rename,
- * move) say which actions a file's row offers; `onChanged(file)` follows a rename or a move, `folders()` lists the
- * folders a move may go to. */
+ * and move unless `moves` is false) say which actions a file's row offers; `onChanged(file)` follows a rename or a
+ * move, `folders()` lists the folders a move may go to. */
 export class FileTable {
   constructor({
     caption,
@@ -24,6 +24,7 @@ export class FileTable {
     canChange = () => false,
     onChanged = () => {},
     folders = () => ["/"],
+    moves = true,
   }) {
     this.showOwner = showOwner;
     this.canShare = canShare;
@@ -31,6 +32,7 @@ export class FileTable {
     this.canChange = canChange;
     this.onChanged = onChanged;
     this.folders = folders;
+    this.moves = moves;
     this.focusAfter = null; // where the focus goes when a file's row leaves after a move
     this.body = h("tbody");
     this.empty = h("p", { class: "empty" }, t("noFiles"));
@@ -156,7 +158,8 @@ export class FileTable {
           "div",
           { class: "row-actions" },
           fileActions(file, this.canShare(file)),
-          this.canChange(file) ? [this.changeButton(file, "rename"), this.changeButton(file, "move")] : null,
+          this.canChange(file) ? this.changeButton(file, "rename") : null,
+          this.canChange(file) && this.moves ? this.changeButton(file, "move") : null,
           this.canDelete(file) ? this.deleteButton(file) : null,
         ),
         file.version > 1 ? versionsOf(file) : null,

@@ -14,14 +14,15 @@ const NOTHING = { read: false, upload: false, delete: false, share: false };
  * teach, their own submission) and about the space's files elsewhere. A file carries no rights of its own in the
  * API's answers, so where `can` speaks of one's own files, someone else's file there gets the narrowest rule:
  * nothing beyond reading it (a teacher does not rename or delete a colleague's material from the page).
- * Rename and move are writes that stop when uploads stop (an assignment past its closing date): `can.upload`. */
+ * Rename and move are a write: the API checks the delete right (`can.delete`), refuses them in an assignment past
+ * its closing date (where `can.upload` turns false) and for a file that is not available (409 not_available). */
 export function fileRules(info) {
   const can = info ? info.can : NOTHING;
   const reaches = (file) => !can.upload || file.owner === state.claims.sub;
   return {
     canShare: (file) => can.share && reaches(file),
     canDelete: (file) => can.delete && reaches(file),
-    canChange: (file) => can.upload && reaches(file),
+    canChange: (file) => can.delete && can.upload && reaches(file) && file.status === "available",
   };
 }
 

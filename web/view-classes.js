@@ -165,6 +165,7 @@ function studentPanel(assignment, space) {
     caption: t("mySubmission"),
     canDelete: rules.canDelete,
     canChange: rules.canChange,
+    moves: false, // a submission stays at the assignment's root (the API answers 400 to a move)
     onChanged: () => refresh(),
   });
   table.focusAfter = () => mine.querySelector("h2").focus();

@@ -241,3 +241,17 @@ def test_a_pupil_renames_a_file_and_moves_it_into_a_folder(
     shots("moved")
     moved = bilal.call("GET", f"/v1/files/{file_id}")
     assert (moved["name"], moved["path"]) == ("notes-revolution.txt", "/Histoire/"), moved
+    # A submission is renamed in place (it stays at the assignment's root: no Move there).
+    assignment = demo.assignments["redaction"]
+    uploaded(bilal, assignment["space"], "plan-bilal.txt", b"Plan : le matin, le soir.\n")
+    page.goto(f"{base_url}/#/assignment/5B/{assignment['id']}")
+    plan = row(page, "plan-bilal.txt")
+    expect(plan.get_by_role("button", name="Rename plan-bilal.txt")).to_be_visible()
+    expect(plan.get_by_role("button", name="Move plan-bilal.txt")).to_have_count(0)
+    plan.get_by_role("button", name="Rename plan-bilal.txt").click()
+    dialog = page.get_by_role("dialog", name="Rename “plan-bilal.txt”")
+    dialog.get_by_label("New name").fill("plan-redaction-bilal.txt")
+    dialog.get_by_role("button", name="Rename", exact=True).click()
+    expect(row(page, "plan-redaction-bilal.txt")).to_have_attribute("data-status", "available")
+    expect(row(page, "plan-bilal.txt")).to_have_count(0)
+    shots("submission-renamed")
