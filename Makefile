@@ -32,7 +32,7 @@ try: deps
 # of the run's own, tests/postgres.py). The fault table gets a column per catalog (tests/artifacts/faults.md);
 # the first pass starts it afresh. PYTEST_ARGS goes to both passes; the second runs even when the first
 # failed (one CI run tells both), and `make test` fails if either did.
-test: deps browser-deps oidc-deps check package lint-template
+test: deps browser-deps oidc-deps amqp-deps check package lint-template
 	rm -f tests/artifacts/faults-*.json tests/artifacts/faults.md
 	$(BIN)/pytest $(PYTEST_ARGS); first=$$?; $(POSTGRES_PASS) && exit $$first
 
@@ -107,6 +107,11 @@ system-deps:
 # The browser tests drive Debian's chromium through Playwright; no browser is ever downloaded.
 browser-deps:
 	@infra/system-deps chromium
+
+# The RabbitMQ queue's tests (tests/integration/test_amqp_queue.py) start Debian's rabbitmq-server as a node
+# of their own (local/rabbitmq.py); its system service is never started.
+amqp-deps:
+	@infra/system-deps rabbitmq
 
 # Stage local's OpenID provider (local/oidc, Node's oidc-provider): exactly its lock, once per lock change
 # (offline afterwards). npm ci's stamp is node_modules/.package-lock.json, newer than the lock.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from chalicelib.errors import ConfigurationError
 
@@ -27,6 +29,8 @@ MIN_PART_SIZE = 5 * MIB
 MAX_SCAN_SIZE = 4 * GIB - 1
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 CATALOGS = ("dynamodb", "postgres")  # where the catalog lives: DynamoDB (AWS) or PostgreSQL (issue 20)
+AMQP_SCHEMES = ("amqp", "amqps")  # a queue setting with these is RabbitMQ's (issue 20: OVHcloud), else SQS's
+AMQP_QUEUE_NAME = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 
 
 @dataclass(frozen=True)
@@ -154,8 +158,8 @@ class Settings:
             # At most 36 h: the bucket aborts multipart uploads left incomplete for two days.
             multipart_ttl=int(number("CARTABLE_MULTIPART_TTL", str(24 * 3600), MAX_UPLOAD_TTL, 36 * 3600)),
             scan_max_size=int(number("CARTABLE_SCAN_MAX_SIZE", str(2 * GIB), 1, MAX_SCAN_SIZE)),
-            queue_url=env.get("CARTABLE_QUEUE_URL") or None,
-            jobs_queue_url=env.get("CARTABLE_JOBS_QUEUE_URL") or None,
+            queue_url=_queue_url(env, "CARTABLE_QUEUE_URL", problems),
+            jobs_queue_url=_queue_url(env, "CARTABLE_JOBS_QUEUE_URL", problems),
             record_calls=(env.get("CARTABLE_RECORD_CALLS") or None) if local else None,
             sqs_endpoint=env.get("CARTABLE_SQS_ENDPOINT") or None,
             sns_endpoint=env.get("CARTABLE_SNS_ENDPOINT") or None,
@@ -203,6 +207,36 @@ def _topic(raw: str, problems: list[str]) -> str | None:
     elif "{" in value.replace("{type}", "") or "}" in value.replace("{type}", ""):
         problems.append("CARTABLE_NOTIFICATIONS_TOPIC_ARN may hold {type} (one topic per kind), no other field")
     return value or None
+
+
+def is_amqp(url: str | None) -> bool:
+    """Whether a queue setting names a RabbitMQ queue (amqp:// or amqps://) rather than an SQS queue URL."""
+    return bool(url) and urlsplit(str(url)).scheme.lower() in AMQP_SCHEMES
+
+
+def split_amqp_url(url: str) -> tuple[str, str]:
+    """A RabbitMQ queue setting, `amqps://user:password@host:5671/vhost?queue=NAME` (pika's URL, whose other
+    parameters such as `heartbeat` stay), as the connection's URL and the queue's name."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in AMQP_SCHEMES or not parts.hostname:
+        raise ValueError("an AMQP queue is amqp://user:password@host:port/vhost?queue=NAME (or amqps://)")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    names = [value for key, value in query if key == "queue"]
+    if len(names) != 1 or not AMQP_QUEUE_NAME.fullmatch(names[0]):
+        raise ValueError("an AMQP queue setting names its queue once: ?queue=NAME (letters, digits, . _ : -)")
+    rest = urlencode([(key, value) for key, value in query if key != "queue"])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), names[0]
+
+
+def _queue_url(env: Mapping[str, str], name: str, problems: list[str]) -> str | None:
+    """An SQS queue URL, or a RabbitMQ queue as split_amqp_url reads it (checked here, once)."""
+    value = env.get(name, "").strip() or None
+    if value and is_amqp(value):
+        try:
+            split_amqp_url(value)
+        except ValueError as exc:
+            problems.append(f"{name}: {exc}")
+    return value
 
 
 def _secret_list(raw: str) -> tuple[str, ...]:

@@ -316,11 +316,11 @@ def publisher() -> Publisher:
 
 @lru_cache(maxsize=1)
 def sweeper() -> Sweeper:
-    from chalicelib.adapters.sqs import SqsEventQueue
+    from chalicelib.adapters.amqp import queue_for  # SQS's, or RabbitMQ's for an amqp(s):// URL
     from chalicelib.domain.sweeper import Sweeper
 
     config = settings()
-    queue = SqsEventQueue(aws_client("sqs", config), config.queue_url) if config.queue_url else None
+    queue = queue_for(config.queue_url, lambda: aws_client("sqs", config)) if config.queue_url else None
     built = catalog()
     if config.catalog == "postgres":  # its hourly run also does what DynamoDB's TTL does
         from chalicelib.adapters.postgres import PostgresCatalog
@@ -345,7 +345,7 @@ def rescan_service() -> RescanService:
 
 @lru_cache(maxsize=1)
 def job_service() -> JobService:
-    from chalicelib.adapters.sqs import SqsEventQueue
+    from chalicelib.adapters.amqp import queue_for
     from chalicelib.domain.jobs import JobResult, JobService
 
     config = settings()
@@ -361,7 +361,7 @@ def job_service() -> JobService:
         "archive": (archives.check_archive, lambda p, a: JobResult(*archives.build_archive(p, a))),
         "year-close": (years.check_close, lambda p, year: JobResult(summary=years.close_year(p, year))),
     }
-    queue = SqsEventQueue(LazyClient("sqs", config), config.jobs_queue_url)
+    queue = queue_for(config.jobs_queue_url, lambda: LazyClient("sqs", config))
     return JobService(catalog(), queue, store(), kinds, config.download_ttl)
 
 

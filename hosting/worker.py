@@ -18,7 +18,8 @@ What a long-running worker adds:
   (liveness), `/readyz` while it also takes work and its last receive succeeded (readiness).
 
 The queue speaks the SQS API (AWS, Scaleway Queues, or the local stack's moto): `CARTABLE_SQS_ENDPOINT`
-and the usual AWS credentials' variables. AMQP (RabbitMQ) is not done.
+and the usual AWS credentials' variables. When the queue's setting is an amqp(s):// URL, the queue is
+RabbitMQ's (OVHcloud) and hosting.amqp_source is the source, with the same semantics.
 """
 
 from __future__ import annotations
@@ -32,9 +33,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hosting import Health, LambdaContext, serve
+
+if TYPE_CHECKING:
+    from hosting.amqp_source import AmqpWorker
 
 log = logging.getLogger("cartable.hosting.worker")
 
@@ -285,14 +289,19 @@ def _batch_size_of(app: Any, function: str) -> int:
     return MAX_BATCH
 
 
-def from_env(queue: str, environ: Mapping[str, str] | None = None) -> Worker:
+def from_env(queue: str, environ: Mapping[str, str] | None = None) -> Worker | AmqpWorker:
     """The worker of `queue` (uploads or jobs) as the environment configures it (see k8s/)."""
     import boto3
 
     import app
+    from chalicelib.settings import is_amqp
 
     env = os.environ if environ is None else environ
     url_name, function, timeout = QUEUES[queue]
+    if is_amqp(env.get(url_name)):  # RabbitMQ's queue (OVHcloud): the same semantics over AMQP
+        from hosting import amqp_source
+
+        return amqp_source.from_env(queue, env)
     region = env.get("AWS_DEFAULT_REGION", "eu-west-3")
     sqs = boto3.client("sqs", endpoint_url=env.get("CARTABLE_SQS_ENDPOINT") or None, region_name=region)
     return Worker(
