@@ -154,6 +154,9 @@ class AccessControl:
         access = self.file(principal, file, action)
         if not access.sees_unserved(file):
             raise NotFoundError().because("an unserved file of someone else")
+        if action is not Action.READ and not access.allows(Action.READ):
+            # listing the space is not seeing the file: a pupil lists an assignment, not a classmate's work
+            raise NotFoundError().because("a file the caller may not read")
         access.require(action)
         return access
 

@@ -4,12 +4,16 @@ not change answers ForbiddenError. On the in-memory catalog, without the integra
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
 
 from chalicelib.adapters.memory import MemoryCatalog
 from chalicelib.domain.access import AccessControl
 from chalicelib.domain.models import (
     Action,
+    Assignment,
     ClassRecord,
     FileRecord,
     FileStatus,
@@ -40,6 +44,10 @@ HOMEWORK = file("homework", ANA_DRIVE, "ana")
 COURSE = file("course", CLASS_5B, "mme")
 UNSCANNED = file("unscanned", CLASS_5B, "mme", FileStatus.PENDING)
 INFECTED = file("infected", CLASS_5B, "mme", FileStatus.INFECTED)
+TP = Assignment(
+    "tp", "s1", "5B", "TP", datetime(2030, 1, 1, tzinfo=UTC), None, None, None, "mme", datetime(2026, 1, 1, tzinfo=UTC)
+)
+SUBMISSION = replace(file("submission", SpaceRef(SpaceKind.ASSIGNMENT, "tp"), "ana"), subject="ana")
 
 
 @pytest.fixture
@@ -47,7 +55,8 @@ def access() -> AccessControl:
     catalog = MemoryCatalog()
     catalog.add_class(ClassRecord("5B", "s1", "5B", ("mme",), ("ana", "ben")))
     catalog.add_class(ClassRecord("4A", "s1", "4A", ("mr",), ("chloe",)))
-    for record in (HOMEWORK, COURSE, UNSCANNED, INFECTED):
+    catalog.add_assignment(TP)
+    for record in (HOMEWORK, COURSE, UNSCANNED, INFECTED, SUBMISSION):
         catalog.add_file(record)
     return AccessControl(catalog, load_rules())
 
@@ -87,6 +96,7 @@ def test_a_space_the_caller_sees_but_may_not_change_is_forbidden(access: AccessC
         pytest.param(ANA_ELSEWHERE, COURSE, id="another school's file"),
         pytest.param(ANA, UNSCANNED, id="a pending file of someone else"),
         pytest.param(BEN, INFECTED, id="an infected file of someone else"),
+        pytest.param(BEN, SUBMISSION, id="a classmate's submission (he lists the assignment, not her files)"),
     ],
 )
 def test_a_file_the_caller_cannot_see_is_not_found_whatever_the_action(
