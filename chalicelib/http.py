@@ -88,9 +88,14 @@ class Views:
         status: int = 200,
         public: bool = False,
         max_body: int = JSON_BODY_LIMIT,
+        counts_itself: bool = False,
         **kwargs: Any,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """`@views.route(...)`: the view receives the principal first (unless public) and returns a body."""
+        """`@views.route(...)`: the view receives the principal first (unless public) and returns a body.
+
+        A POST is counted in its caller's budget before the view runs; with `counts_itself` the view gets
+        the count as `rate=` and writes it with its own write (a grant's transaction), and what it did
+        not write (a refusal before it) is counted once it returns."""
         kwargs.setdefault("content_types", ANY_CONTENT_TYPE)
 
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -106,15 +111,19 @@ class Views:
                         return view(**params)
                     principal = self._authenticate(request.headers.get("authorization"))
                     caller.append(principal)
+                    call = functools.partial(view, principal, **params)
                     if request.method == "POST" and self._rate_limit is not None:
-                        self._rate_limit().admit(principal)  # 429 past the user's own budget
+                        if counts_itself:  # 429 past the user's own budget, from the view's own write
+                            call = functools.partial(counted, self._rate_limit(), principal, call)
+                        else:
+                            self._rate_limit().admit(principal)  # 429 past the user's own budget
                     key = request.headers.get("idempotency-key")
                     if key is None or request.method != "POST" or self._idempotency is None:
-                        return view(principal, **params)
+                        return call()
                     from chalicelib.domain.idempotency import fingerprint
 
                     # The first answer is kept as given, a refusal included: the view runs inside.
-                    run = functools.partial(self._guard, lambda: view(principal, **params), status, caller, target)
+                    run = functools.partial(self._guard, call, status, caller, target)
                     once = fingerprint(request.method, path.format(**params), raw_bytes(request))
                     return replay(self._idempotency().once(principal, key, once, lambda: stored(run())))
 
@@ -144,6 +153,15 @@ class Views:
         if isinstance(result, Response):
             return result
         return Response(body=result, status_code=status, headers=JSON_HEADERS)
+
+
+def counted(limit: RateLimit, principal: Principal, view: Callable[..., Any]) -> Any:
+    """The view with the caller's count to write with its own; counted alone after it if it did not."""
+    charge = limit.charge(principal)
+    try:
+        return view(rate=charge)
+    finally:
+        limit.settle(charge)  # a 429 here (the window full) is the answer, as it is before other POSTs
 
 
 def raw_bytes(request: Request) -> bytes:

@@ -7,8 +7,12 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from chalicelib.errors import BadRequestError, NotFoundError
+
+if TYPE_CHECKING:
+    from chalicelib.domain.ratelimit import RateCharge
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -274,6 +278,8 @@ class UploadRecord:
     # The counts of grants waiting for bytes this one joins, each with its limit when granted (not stored:
     # which counts an upload is in follows from its owner and space, `quotas.pending_counters`).
     pending_limits: tuple[tuple[str, int], ...] = ()
+    # The caller's count of POSTs this minute, written with the grant (not stored): see domain/ratelimit.py.
+    rate: RateCharge | None = field(default=None, compare=False)
 
     @property
     def part_count(self) -> int:

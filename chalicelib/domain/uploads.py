@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the content rules are read by the first grant, never by a l
 
     from chalicelib.domain.content import ContentPolicy
     from chalicelib.domain.models import AuditEntry, Membership, SpaceRef
+    from chalicelib.domain.ratelimit import RateCharge
 
 from chalicelib.errors import (
     AlreadyExistsError,
@@ -109,16 +110,19 @@ class UploadService:
         self._upload_ttl = terms.ttl
 
     # -- uploads ------------------------------------------------------------------------------
-    def grant_upload(self, principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Check and record an upload, and sign a POST that can only carry those exact bytes."""
+    def grant_upload(
+        self, principal: Principal, body: Mapping[str, Any], rate: RateCharge | None = None
+    ) -> dict[str, Any]:
+        """Check and record an upload, and sign a POST that can only carry those exact bytes. `rate`, the
+        caller's count of POSTs, is written with the grant (one transaction), or left unsettled if refused."""
         try:
-            return self._grant_upload(principal, body)
+            return self._grant_upload(principal, body, rate)
         except QuotaExceededError:
             self._telemetry.quota_refused()
             log.info("grant refused: quota exceeded")
             raise
 
-    def _grant_upload(self, principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
+    def _grant_upload(self, principal: Principal, body: Mapping[str, Any], rate: RateCharge | None) -> dict[str, Any]:
         grant = parse_grant(principal, body)
         existing = self._existing_file(principal, grant)
         access = self._grant_access(principal, grant, existing)
@@ -136,10 +140,10 @@ class UploadService:
             lifetime, allowed = self._assignment_terms(access.assignment, grant, utcnow(), lifetime)
         source = self._clean_copy(access, grant)
         if multipart and source is None:
-            upload = self._record_multipart_grant(principal, grant, existing, lifetime, allowed)
+            upload = self._record_multipart_grant(principal, grant, existing, lifetime, allowed, rate)
         else:
             part_size = self._terms.part_size_for(grant.size) if multipart else None
-            upload = self._record_grant(principal, grant, existing, lifetime, allowed, part_size)
+            upload = self._record_grant(principal, grant, existing, lifetime, allowed, part_size, rate)
         answer = {"uploadId": upload.id, "fileId": upload.file_id, "expiresAt": iso(upload.expires_at)}
         if source is not None and self._serve_copy(upload, source):
             log.info("upload deduplicated user=%s file=%s upload=%s", principal.user_id, upload.file_id, upload.id)
@@ -163,12 +167,13 @@ class UploadService:
         existing: FileRecord | None,
         lifetime: int,
         allowed_types: tuple[str, ...] | None,
+        rate: RateCharge | None = None,
     ) -> UploadRecord:
         """The grant first (its quota reserved), then the store's multipart upload, then its id on the
         grant. A crash in between leaves a grant without parts, which expires like any unused grant,
         or parts without a grant, which the bucket's lifecycle rule aborts."""
         part_size = self._terms.part_size_for(grant.size)
-        upload = self._record_grant(principal, grant, existing, lifetime, allowed_types, part_size)
+        upload = self._record_grant(principal, grant, existing, lifetime, allowed_types, part_size, rate)
         multipart_id = self._store.start_multipart(upload.key, grant.content_type)
         try:
             self._catalog.set_multipart(upload.id, multipart_id)
@@ -269,6 +274,7 @@ class UploadService:
         lifetime: int,
         allowed_types: tuple[str, ...] | None,
         part_size: int | None = None,
+        rate: RateCharge | None = None,
     ) -> UploadRecord:
         now = utcnow().replace(microsecond=0)
         charge = (
@@ -307,6 +313,7 @@ class UploadService:
                 pending_limits=() if self._quotas is None else waiting,
                 part_size=part_size,
                 order=f"{time.time_ns():020d}",
+                rate=rate,
             )
             audit = entry(
                 principal, "upload.grant", f"file:{file_id}", reason=f"upload {upload_id}, {grant.size} bytes"

@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from chalicelib.adapters.postgres.db import Database, Row
 from chalicelib.domain.idempotency import LIFETIME, Prior, StoredAnswer
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from chalicelib.domain.ratelimit import RateCharge
 
 
 def _seconds(moment: datetime) -> int:
@@ -75,6 +81,20 @@ def _answer(row: Row) -> StoredAnswer | None:
     )
 
 
+COUNT_REQUEST = (
+    "INSERT INTO rate_windows (scope, window_key, count, expires) VALUES (%s, %s, 1, %s)"
+    " ON CONFLICT (scope, window_key) DO UPDATE SET count = rate_windows.count + 1, expires = EXCLUDED.expires"
+    " WHERE rate_windows.count < %s RETURNING count"
+)
+
+
+def count_request(conn: psycopg.Connection[Row], charge: RateCharge) -> None:
+    """The caller's request counted inside a grant's transaction (its row locked until it ends), or its 429."""
+    params = (charge.scope, charge.window, _seconds(charge.expires), charge.limit)
+    if conn.execute(COUNT_REQUEST, params).fetchone() is None:
+        raise charge.refusal()
+
+
 class PostgresRateCounter:
     """One row per user and minute, counted under a condition (the row is locked by the increment, so
     concurrent requests cannot overshoot)."""
@@ -83,10 +103,4 @@ class PostgresRateCounter:
         self._db = db
 
     def take(self, scope: str, window: str, limit: int, expires: datetime) -> bool:
-        counted = self._db.one(
-            "INSERT INTO rate_windows (scope, window_key, count, expires) VALUES (%s, %s, 1, %s)"
-            " ON CONFLICT (scope, window_key) DO UPDATE SET count = rate_windows.count + 1, expires = EXCLUDED.expires"
-            " WHERE rate_windows.count < %s RETURNING count",
-            (scope, window, _seconds(expires), limit),
-        )
-        return counted is not None
+        return self._db.one(COUNT_REQUEST, (scope, window, _seconds(expires), limit)) is not None
