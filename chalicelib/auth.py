@@ -9,6 +9,7 @@ the token's `alg`, each kind checked against its own key, algorithms and issuer 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import jwt
@@ -23,6 +24,10 @@ LOCAL_ALGORITHMS = ["HS256"]
 IDP_ALGORITHMS = ["RS256", "ES256"]
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
 LEEWAY_SECONDS = 30  # tablets' clocks drift; half a minute of tolerance on exp/nbf/iat
+# A token verified once is taken again as it is, by its exact text, until it expires (with the same
+# leeway) or for this long at most: then verified in full again (a provider's rotated keys are read).
+REVERIFY_SECONDS = 300
+VERIFIED_TOKENS = 1024  # the most kept by one warm function; all forgotten when full
 
 
 class InvalidTokenError(UnauthorizedError):
@@ -38,6 +43,7 @@ class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._jwks: jwt.PyJWKClient | None = None
+        self._verified: dict[str, tuple[Principal, float, float]] = {}  # token: caller, exp, verify again at
 
     def _key_algorithms_issuer(self, token: str) -> tuple[Any, list[str], str]:
         settings = self._settings
@@ -59,6 +65,13 @@ class TokenVerifier:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise InvalidTokenError()
+        now = time.time()
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires, again = known
+            if now < again and now < expires + LEEWAY_SECONDS:  # as PyJWT's exp check, with its leeway
+                return principal
+            self._verified.pop(token, None)
         try:
             key, algorithms, issuer = self._key_algorithms_issuer(token)
             claims = jwt.decode(
@@ -73,7 +86,11 @@ class TokenVerifier:
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             log.info("token refused: %s", type(exc).__name__)
             raise InvalidTokenError() from exc
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        if len(self._verified) >= VERIFIED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (principal, float(claims["exp"]), now + REVERIFY_SECONDS)
+        return principal
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

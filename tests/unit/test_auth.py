@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 
 import jwt
@@ -164,3 +165,41 @@ def test_local_stage_verifies_the_providers_tokens_through_its_jwks(local_idp_ve
 def test_local_stage_with_a_provider_refuses(local_idp_verifier: TokenVerifier, token: Any) -> None:
     with pytest.raises(UnauthorizedError):
         local_idp_verifier.verify(bearer(token()))
+
+
+def test_a_verified_token_is_taken_again_until_it_expires_then_verified_in_full(
+    idp_verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr("chalicelib.auth.jwt.decode", decode)
+    now = time.time()
+    token = jwt.encode(claims(exp=int(now) + 60), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"})
+    assert idp_verifier.verify(bearer(token)).user_id == "u1"
+    assert idp_verifier.verify(bearer(token)).user_id == "u1"
+    assert len(decoded) == 1  # the second time, the same text: taken as verified
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(UnauthorizedError):  # any other text is verified in full
+        idp_verifier.verify(bearer(tampered))
+    assert len(decoded) == 2
+    monkeypatch.setattr("chalicelib.auth.time", SimpleNamespace(time=lambda: int(now) + 60 + 29))  # within exp's leeway
+    idp_verifier.verify(bearer(token))
+    assert len(decoded) == 2
+    monkeypatch.setattr(
+        "chalicelib.auth.time", SimpleNamespace(time=lambda: int(now) + 60 + 31)
+    )  # past it: verified again
+    idp_verifier.verify(bearer(token))  # (by PyJWT's own clock, still valid)
+    assert len(decoded) == 3
+    later = jwt.encode(claims(exp=int(now) + 3600), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"})
+    monkeypatch.setattr("chalicelib.auth.time", SimpleNamespace(time=lambda: now))
+    idp_verifier.verify(bearer(later))
+    monkeypatch.setattr(
+        "chalicelib.auth.time", SimpleNamespace(time=lambda: now + 301)
+    )  # a long-lived token: every 5 minutes
+    idp_verifier.verify(bearer(later))
+    assert len(decoded) == 5

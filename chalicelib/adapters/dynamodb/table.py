@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -35,6 +35,7 @@ THROTTLING = {
     "504",
 }
 _serializer = TypeSerializer()
+_BIGGEST = 10**38  # DynamoDB's numbers hold 38 digits: larger integers go to TypeSerializer (which refuses them)
 _deserializer = TypeDeserializer()
 
 Item = dict[str, Any]
@@ -42,7 +43,18 @@ Item = dict[str, Any]
 
 def dump(item: Mapping[str, Any]) -> dict[str, Any]:
     """A plain dict to DynamoDB's wire form; None values are left out."""
-    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+    return {k: _wire(v) for k, v in item.items() if v is not None}
+
+
+def _wire(value: Any) -> dict[str, Any]:
+    """One value in wire form: strings and ordinary integers (nearly all of ours) directly, the same
+    as boto3's TypeSerializer makes them; anything else (sets, lists, maps, Decimals...) by it."""
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is int and -_BIGGEST < value < _BIGGEST:
+        return {"N": str(value)}
+    return cast("dict[str, Any]", _serializer.serialize(value))
 
 
 def load(raw: Mapping[str, Any]) -> Item:
