@@ -249,7 +249,7 @@ class CallLog:
     write_units: int = 0  # on-demand write request units, every item taken as at most 1 KB
     sdk_cpu: float = 0.0  # process time spent inside botocore: its API calls (building, sending, parsing), presigning
     presign_cpu: float = 0.0  # of which presigning URLs and POST policies (botocore too, though no API call)
-    _started: list[float] = field(default_factory=list)
+    _depth: int = 0
 
     def hook(self, event_name: str, params: dict[str, Any] | None = None, **_: Any) -> None:
         # event_name is `before-call.{service}.{Operation}`.
@@ -278,41 +278,33 @@ class CallLog:
             self.write_items += 1
             self.write_units += _kilobytes(request.get("Item"))
 
-    def call_started(self, **_: Any) -> None:
-        self._started.append(time.process_time())
-
-    def call_ended(self, **_: Any) -> None:
-        if self._started:
-            self.sdk_cpu += time.process_time() - self._started.pop()
-
     def watch(self, client: Any) -> None:
-        events = client.meta.events
-        events.register("before-call.*.*", self.hook)
-        # The first and last events of every API call: what lies between is the SDK's CPU (and the wait).
-        events.register("provide-client-params.*.*", self.call_started)
-        events.register("after-call.*.*", self.call_ended)
-        events.register("after-call-error.*.*", self.call_ended)
-        # Presigning is botocore's work too (a signature, a policy), though no API call and no event ends it.
-        for name in ("generate_presigned_post", "generate_presigned_url"):
+        client.meta.events.register("before-call.*.*", self.hook)
+        # The SDK's CPU (and the wait) is the whole of botocore's API call, from the client method's entry
+        # (operation model, parameter events, validation, serialising, signing, sending, parsing) to its
+        # answer; presigning (a signature, a policy) is botocore's work too, though no API call.
+        for name in ("_make_api_call", "generate_presigned_post", "generate_presigned_url"):
             if hasattr(client, name):
-                setattr(client, name, self._timed_presign(getattr(client, name)))
+                setattr(client, name, self._timed(getattr(client, name), presign=name != "_make_api_call"))
 
-    def _timed_presign(self, presign: Callable[..., Any]) -> Callable[..., Any]:
+    def _timed(self, call: Callable[..., Any], presign: bool) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            depth, started = len(self._started), time.process_time()
+            self._depth += 1
+            started = time.process_time()
             try:
-                return presign(*args, **kwargs)
+                return call(*args, **kwargs)
             finally:
-                spent = time.process_time() - started
-                self.sdk_cpu += spent
-                self.presign_cpu += spent
-                del self._started[depth:]  # the provide-client-params it emitted, which no after-call ends
+                self._depth -= 1
+                if self._depth == 0:  # once, for calls botocore makes within its own
+                    spent = time.process_time() - started
+                    self.sdk_cpu += spent
+                    if presign:
+                        self.presign_cpu += spent
 
         return timed
 
     def clear(self) -> None:
         self.calls.clear()
-        self._started.clear()
         self.write_items = self.transact_items = self.write_units = 0
         self.sdk_cpu = self.presign_cpu = 0.0
 
