@@ -5,7 +5,9 @@ Figures drift when a table is copied by hand (it said 1.57× and 8 calls per sca
 its target (declared once, in bench/targets.py), the unrounded number the target judges and how the
 last value is shown. The prose of BENCHMARKS.md stays hand-written around the generated block
 (between the GENERATED and END markers). `bench/run_all.py` calls this after every run; on its own:
-Usage: .venv/bin/python -m bench.report [--check]   (--check: exit 1 when BENCHMARKS.md is not up to date)
+Usage: .venv/bin/python -m bench.report [--check] [--keep]   (--check: exit 1 when BENCHMARKS.md is not up to
+date; --keep: a figure with no JSON in .build/bench, a fresh checkout's or a wiped one's, keeps the rows
+BENCHMARKS.md has for it instead of "not measured")
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -270,6 +273,83 @@ def scale_rows() -> list[Row]:
     ]
 
 
+CATALOG_NAMES = {"dynamodb": "DynamoDB", "postgres": "PostgreSQL"}
+CATALOG_REQUESTS = {  # the figure's requests, as the table names them
+    "grant, new file": "grant",
+    "listing, first page": "listing",
+    "listing, deep page": "deep listing",
+    "changes, first page": "changes",
+    "changes, recent cursor": "recent changes",
+}
+
+
+def _catalog(name: str) -> Callable[[Result], Result]:
+    def figure(r: Result) -> Result:
+        found: Result = r["catalogs"][name]
+        return found
+
+    return figure
+
+
+def _catalog_figure(pick: Callable[[Result], Result], key: str, r: Result) -> float:
+    return float(pick(r)[key])
+
+
+def catalog_rows() -> list[Row]:
+    """Figure 9: per catalog, calls and CPU per request at both sizes; then the grant on each, side by side."""
+    rows = []
+    for name, title in CATALOG_NAMES.items():
+        pick = _catalog(name)
+        unit = "calls" if name == "dynamodb" else "round trips"
+
+        def calls(r: Result, pick: Callable[[Result], Result] = pick, unit: str = unit) -> str:
+            requests = pick(r)["requests"]
+            each = ", ".join(
+                f"{CATALOG_REQUESTS.get(k, k)} {v['calls'][0]:g}"
+                + ("" if v["calls"][0] == v["calls"][1] else f" vs {v['calls'][1]:g}")
+                for k, v in requests.items()
+            )
+            return f"{unit}: {each}"
+
+        def cpu(r: Result, pick: Callable[[Result], Result] = pick) -> str:
+            requests = pick(r)["requests"].items()
+            each = ", ".join(
+                f"{CATALOG_REQUESTS.get(k, k)} {v['cpu_us'][0] / 1000:.1f} vs {v['cpu_us'][1] / 1000:.1f} ms"
+                for k, v in requests
+            )
+            return f"at most {pick(r)['cpu_ratio']:.2f}× ({each})"
+
+        size = "{small} vs {large} records"
+        rows += [
+            Row(
+                f"9 {title}: calls per request, {size}",
+                "catalogs",
+                t.CATALOG_CALLS_FLAT,
+                calls,
+                partial(_catalog_figure, pick, "calls_flat"),
+            ),
+            Row(
+                f"9 {title}: our CPU per request (median), {size}",
+                "catalogs",
+                t.CATALOG_CPU_RATIO,
+                cpu,
+                partial(_catalog_figure, pick, "cpu_ratio"),
+            ),
+        ]
+
+    def grants(r: Result) -> str:
+        each = []
+        for name, title in CATALOG_NAMES.items():
+            grant = r["catalogs"][name]["requests"]["grant, new file"]
+            each.append(
+                f"{title} {grant['cpu_us'][1] / 1000:.1f} ms ({grant['driver_cpu_us'][1] / 1000:.1f} in the driver)"
+            )
+        return ", ".join(each)
+
+    rows.append(Row("9 CPU per grant, {large} records, DynamoDB vs PostgreSQL", "catalogs", None, grants))
+    return rows
+
+
 def memory_rows() -> list[Row]:
     return [
         Row(
@@ -390,6 +470,7 @@ def rows() -> list[Row]:
         *cost_rows(),
         *large_upload_rows(),
         *grant_rows(),
+        *catalog_rows(),
     ]
 
 
@@ -451,7 +532,7 @@ def lines(results: dict[str, Result]) -> list[Line]:
 
 
 # -- writing BENCHMARKS.md ------------------------------------------------------------------------------
-def markdown(table_lines: Sequence[Line], results: dict[str, Result]) -> str:
+def markdown(table_lines: Sequence[Line], results: dict[str, Result], earlier: Recorded | None = None) -> str:
     """The generated block: the table and where each figure was measured."""
     out = [
         GENERATED,
@@ -462,22 +543,25 @@ def markdown(table_lines: Sequence[Line], results: dict[str, Result]) -> str:
         "|---|---|---|---|---|",
     ]
     out += [f"| {c.figure} | {c.target} | {c.value} | {c.met} | {c.date} |" for c in table_lines]
-    out += ["", machine(results), END]
+    out += ["", machine(results, earlier), END]
     return "\n".join(out)
 
 
-def machine(results: dict[str, Result]) -> str:
+def machine(results: dict[str, Result], earlier: Recorded | None = None) -> str:
     """Python, CPUs, and each figure's tree and load average at its end: absolute times move with the
-    load, and a figure belongs to the code it measured."""
+    load, and a figure belongs to the code it measured (with --keep, also those of the rows kept)."""
     seen = sorted(results.items())
-    pythons = sorted({str(r["python"]) for _, r in seen if "python" in r})
-    cpus = sorted({str(r["cpus"]) for _, r in seen if "cpus" in r})
-    each = "; ".join(
-        f"{name} {r.get('tree', 'tree not recorded')}, load {r['load_1m']:.1f}" if "load_1m" in r else name
+    pythons = {str(r["python"]) for _, r in seen if "python" in r} | (earlier.pythons if earlier else set())
+    cpus = {str(r["cpus"]) for _, r in seen if "cpus" in r} | (earlier.cpus if earlier else set())
+    entries = {
+        name: f"{name} {r.get('tree', 'tree not recorded')}, load {r['load_1m']:.1f}" if "load_1m" in r else name
         for name, r in seen
-    )
+    }
+    entries |= {k: v for k, v in (earlier.entries if earlier else {}).items() if k not in results}
+    each = "; ".join(entries[name] for name in sorted(entries))
+    python, cpu = ", ".join(sorted(pythons)) or "unknown", ", ".join(sorted(cpus)) or "unknown"
     return (
-        f"Measured with Python {', '.join(pythons) or 'unknown'} on {', '.join(cpus) or 'unknown'} CPUs. "
+        f"Measured with Python {python} on {cpu} CPUs. "
         f"Each figure's tree and load average (1 min) when it ended: {each or 'none'}."
     )
 
@@ -490,12 +574,62 @@ def splice(document: str, block: str) -> str:
     return document[:start] + block + document[end + len(END) :]
 
 
-def update(path: Path = BENCHMARKS, directory: Path = RESULTS) -> list[Line]:
-    """Rewrite the generated block of `path` from the results in `directory`; answer the lines."""
+@dataclass(frozen=True)
+class Recorded:
+    """What a document's generated block says: its rows, and its machine sentence's parts."""
+
+    lines: list[Line]
+    entries: dict[str, str]  # figure name -> "name tree, load x"
+    pythons: set[str]
+    cpus: set[str]
+
+
+_MACHINE = re.compile(
+    r"Measured with Python (?P<pythons>.+?) on (?P<cpus>.+?) CPUs\. "
+    r"Each figure's tree and load average \(1 min\) when it ended: (?P<each>.*)\.$"
+)
+
+
+def recorded(document: str) -> Recorded:
+    start, end = document.find(GENERATED), document.find(END)
+    block = document[start:end] if 0 <= start < end else ""
+    found: list[Line] = []
+    entries: dict[str, str] = {}
+    pythons: set[str] = set()
+    cpus: set[str] = set()
+    for text in block.splitlines():
+        cells = text.strip().removeprefix("| ").removesuffix(" |").split(" | ")
+        if text.startswith("| ") and len(cells) == len(Line.__dataclass_fields__) and cells[0] != "figure":
+            found.append(Line(*cells))
+        elif match := _MACHINE.match(text):
+            pythons, cpus = set(match["pythons"].split(", ")), set(match["cpus"].split(", "))
+            entries = {e.split(" ", 1)[0]: e for e in match["each"].split("; ") if e and e != "none"}
+    return Recorded(found, entries, pythons - {"unknown"}, cpus - {"unknown"})
+
+
+def keep(table_lines: Sequence[Line], results: dict[str, Result], earlier: Recorded) -> list[Line]:
+    """The rows of figures with no JSON here as the document last recorded them (a fresh checkout or a
+    wiped .build/bench does not erase the record): matched by the row's label, whatever its numbers."""
+    kept = []
+    for row, made in zip(rows(), table_lines, strict=True):
+        pattern = re.compile(".+?".join(re.escape(part) for part in re.split(r"\{\w+\}", row.figure)) + "$")
+        if row.bench in results:
+            kept.append(made)
+        else:
+            kept.append(next((old for old in earlier.lines if pattern.match(old.figure)), made))
+    return kept
+
+
+def update(path: Path = BENCHMARKS, directory: Path = RESULTS, keep_unmeasured: bool = False) -> list[Line]:
+    """Rewrite the generated block of `path` from the results in `directory`; answer the lines. With
+    `keep_unmeasured`, a figure without a JSON in `directory` keeps the rows `path` has for it."""
     results = load_results(directory)
     table_lines = lines(results)
     document = path.read_text(encoding="utf-8")
-    written = splice(document, markdown(table_lines, results))
+    earlier = recorded(document) if keep_unmeasured else None
+    if earlier is not None:
+        table_lines = keep(table_lines, results, earlier)
+    written = splice(document, markdown(table_lines, results, earlier))
     if written != document:
         path.write_text(written, encoding="utf-8")
     return table_lines
@@ -508,14 +642,21 @@ def show(table_lines: Sequence[Line], title: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="only say whether BENCHMARKS.md is up to date")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="figures without a JSON in .build/bench keep their rows as BENCHMARKS.md has them (not 'not measured')",
+    )
     args = parser.parse_args()
     if args.check:
         results = load_results()
         document = BENCHMARKS.read_text(encoding="utf-8")
-        if splice(document, markdown(lines(results), results)) != document:
+        earlier = recorded(document) if args.keep else None
+        table_lines = lines(results) if earlier is None else keep(lines(results), results, earlier)
+        if splice(document, markdown(table_lines, results, earlier)) != document:
             sys.exit("BENCHMARKS.md is not the last results' table: run python -m bench.report")
         return
-    show(update(), "At a glance (written to BENCHMARKS.md)")
+    show(update(keep_unmeasured=args.keep), "At a glance (written to BENCHMARKS.md)")
 
 
 if __name__ == "__main__":

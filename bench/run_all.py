@@ -29,6 +29,7 @@ FIGURES = [
     "large_upload",
     "cost_model",
     "grant_contention",
+    "catalogs",
 ]
 
 

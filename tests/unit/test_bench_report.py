@@ -176,3 +176,74 @@ def test_retries_are_the_apis_transactions_less_the_grants_made(tmp_path: Path) 
     assert (figures["transactions"], figures["retries"], figures["race_retried_lines"]) == (5, 2, 1)
     assert (figures["grants"], figures["created"], figures["errors"]) == (4, 3, 1)
     assert share(100, 50) == [2] * 50 and share(10, 3) == [4, 3, 3]
+
+
+# -- figure 9: the catalogs, and keeping what was recorded ------------------------------------------------
+def catalogs(pg_cpu_large_us: float, pg_grant_round_trips_large: float = 9) -> dict[str, Any]:
+    def request(calls: float, large_calls: float, cpu: float, large_cpu: float) -> dict[str, Any]:
+        what = {"sql:SELECT files": calls}
+        return {
+            "calls": [calls, large_calls],
+            "what": [what, what],
+            "cpu_us": [cpu, large_cpu],
+            "driver_cpu_us": [1000.0, 1000.0],
+            "cpu_ratio": large_cpu / cpu,
+        }
+
+    def catalog(grant: dict[str, Any], page: dict[str, Any]) -> dict[str, Any]:
+        requests = {"grant, new file": grant, "listing, first page": page}
+        return {
+            "requests": requests,
+            "calls_flat": all(r["calls"][0] == r["calls"][1] for r in requests.values()),
+            "cpu_ratio": max(r["cpu_ratio"] for r in requests.values()),
+        }
+
+    return {
+        "bench": "catalogs",
+        "small": 100,
+        "large": 100000,
+        "catalogs": {
+            "dynamodb": catalog(request(3, 3, 16000.0, 17000.0), request(1, 1, 30000.0, 31000.0)),
+            "postgres": catalog(
+                request(9, pg_grant_round_trips_large, 8000.0, 8500.0), request(2, 2, 9000.0, pg_cpu_large_us)
+            ),
+        },
+        "measured_at": "2026-12-02T18:00:00+00:00",
+    }
+
+
+def test_each_catalog_is_judged_on_calls_and_cpu_at_both_sizes() -> None:
+    rows = {name: row_named(f"9 {name}") for name in ("DynamoDB: calls", "PostgreSQL: calls", "PostgreSQL: our CPU")}
+    flat = {"catalogs": catalogs(9500.0)}
+    assert report.line(rows["DynamoDB: calls"], flat).met == YES
+    assert report.line(rows["PostgreSQL: calls"], flat).value == "round trips: grant 9, listing 2"
+    assert report.line(rows["PostgreSQL: our CPU"], flat).met == YES
+    assert report.line(rows["PostgreSQL: our CPU"], {"catalogs": catalogs(14000.0)}).met == NO  # 1.56×
+    grown = report.line(rows["PostgreSQL: calls"], {"catalogs": catalogs(9500.0, pg_grant_round_trips_large=10)})
+    assert (grown.value, grown.met) == ("round trips: grant 9 vs 10, listing 2", NO)
+    side_by_side = report.line(row_named("9 CPU per grant"), {"catalogs": catalogs(9500.0)})
+    assert side_by_side.figure == "9 CPU per grant, 100,000 records, DynamoDB vs PostgreSQL"
+    assert side_by_side.value == "DynamoDB 17.0 ms (1.0 in the driver), PostgreSQL 8.5 ms (1.0 in the driver)"
+
+
+def test_keep_leaves_the_recorded_rows_of_figures_not_measured_here(tmp_path: Path) -> None:
+    results = tmp_path / "bench"
+    results.mkdir()
+    (results / "catalogs.json").write_text(json.dumps(catalogs(9500.0)), encoding="utf-8")
+    document = tmp_path / "BENCHMARKS.md"
+    recorded = (
+        "| 1 cold start, import + health + first listing | ≤ 1.3× a boto3-only Chalice app | 1.04× (388 vs 373 ms) "
+        "| yes | 2026-12-02 15:11 |\n"
+        "| 9 DynamoDB: calls per request, 100 vs 100 records | same at both sizes | old | no | 2026-12-01 10:00 |\n\n"
+        "Measured with Python 3.13.0 on 2 CPUs. Each figure's tree and load average (1 min) when it ended: "
+        "catalogs abc, load 9.0; cold_start 08d7de1 + uncommitted changes, load 1.9."
+    )
+    document.write_text(f"# B\n{report.GENERATED}\n{recorded}\n{report.END}\n", encoding="utf-8")
+    lines = {line.figure: line for line in report.update(document, results, keep_unmeasured=True)}
+    written = document.read_text(encoding="utf-8")
+    assert lines["1 cold start, import + health + first listing"].value == "1.04× (388 vs 373 ms)"  # kept
+    assert lines["9 DynamoDB: calls per request, 100 vs 100,000 records"].met == YES  # measured: new
+    assert "| 5 our CPU per page, … vs … records | same (< 1.5×) | not measured (bench.scale_pages) |" in written
+    assert "when it ended: catalogs; cold_start 08d7de1 + uncommitted changes, load 1.9." in written
+    plain = {line.figure: line for line in report.update(document, results)}  # without --keep: not measured
+    assert plain["1 cold start, import + health + first listing"].value == "not measured (bench.cold_start)"

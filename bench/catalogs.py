@@ -1,0 +1,484 @@
+"""Figure 9: grant and listing on PostgreSQL beside DynamoDB, in a space of 100 and of 100,000 records.
+
+For each catalog and size, a fresh process holds one pupil's drive of that many available files (each
+in the folder `/` and in the space's change feed): DynamoDB on a moto server of its own, seeded straight
+into its backend as figure 5 seeds it; PostgreSQL 15 on loopback as the tests start it
+(local/postgres.py: initdb, the migrations), seeded with COPY into the catalog's own tables from the
+same records (`file_row`, `snapshot`), then ANALYZE. In-process through `chalice.test.Client`, as
+figure 2: the listing's first page and a deep page (a cursor 50 records from the end), the changes
+feed's first page and a recent cursor, then grants of new files into that folder (POST /v1/uploads).
+
+Per request: catalog calls (DynamoDB API calls; for PostgreSQL, SQL statements and round trips, BEGIN
+and COMMIT included, counted by wrapping psycopg's cursor, transaction and its `execute` generator, the
+one exchange with the server every statement goes through), CPU (time.process_time: ours, and inside
+the driver: botocore between the first and last events of each call, psycopg and its pool from a call
+in to its return, rows made into dicts included), wall time. Each request is made until warm before it
+is measured: once on DynamoDB, twelve times on PostgreSQL (psycopg prepares a statement on its fifth
+execution on a connection, one round trip more, and the pool hands its two connections out in
+turn). Target: calls per request the same at 100 and 100,000 records, median CPU per request within
+1.5x. Wall time on moto is moto's (its query walks the whole
+table in Python); PostgreSQL's is a real server's on this machine.
+Usage: .venv/bin/python -m bench.catalogs [--large 100000] [--grants 30] [--repeat 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    BENCH_ENV,
+    QUICK,
+    ROOT,
+    SCHOOL,
+    SECRET,
+    CallLog,
+    count_clients,
+    emit,
+    free_port,
+    local_stack,
+    median,
+    moto_server,
+    percentile,
+    quiet_logs,
+    ready_child,
+    rss_mb,
+    scratch_dir,
+    table,
+    token,
+    use_env,
+)
+from bench.scale_pages import changes_cursor, list_cursor, records, seed_directly
+
+CATALOGS = ("dynamodb", "postgres")
+SMALL = 100
+PAGE = 100
+TAIL = 50  # the deep cursors leave this many records
+WARM = {"dynamodb": 1, "postgres": 12}  # psycopg prepares on a statement's 5th execution on a connection
+GRANT = "grant, new file"
+
+
+# -- PostgreSQL: statements, round trips and psycopg's CPU -------------------------------------------
+@dataclass
+class SqlLog:
+    """What this process's main thread asked of PostgreSQL (the pool's own threads are not requests)."""
+
+    statements: list[str] = field(default_factory=list)
+    round_trips: int = 0
+    cpu: float = 0.0  # process time inside psycopg and its pool
+    _depth: int = 0
+
+    def clear(self) -> None:
+        self.statements.clear()
+        self.round_trips = 0
+        self.cpu = 0.0
+
+
+def _kind(query: Any) -> str:
+    """`SELECT files`, `INSERT quotas`, ...: a statement's verb and table."""
+    text = query.decode() if isinstance(query, bytes) else str(query)
+    verb = text.split(None, 1)[0].upper() if text.strip() else "?"
+    table_name = re.search(r"\b(?:FROM|INTO|UPDATE)\s+(\w+)", text, re.IGNORECASE)
+    return f"{verb} {table_name.group(1)}" if table_name else verb
+
+
+def watch_psycopg(log: SqlLog) -> None:
+    """Count every statement and round trip of the main thread, and time psycopg's calls (the outermost
+    only: a cursor's execute inside the connection's is not counted twice)."""
+    import psycopg
+    import psycopg._cursor_base as cursor_base
+    import psycopg.generators as generators
+    from psycopg_pool import ConnectionPool
+
+    main = threading.main_thread()
+
+    def timed(owner: Any, name: str, label: Callable[..., str | None] | None = None) -> None:
+        original = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() is not main:
+                return original(*args, **kwargs)
+            if label is not None and (kind := label(*args, **kwargs)):
+                log.statements.append(kind)
+            log._depth += 1
+            started = time.process_time() if log._depth == 1 else 0.0
+            try:
+                return original(*args, **kwargs)
+            finally:
+                log._depth -= 1
+                if log._depth == 0:
+                    log.cpu += time.process_time() - started
+
+        setattr(owner, name, wrapper)
+
+    timed(psycopg.Connection, "execute")
+    timed(psycopg.Cursor, "execute", lambda _self, query, *a, **k: _kind(query))
+    timed(psycopg.Cursor, "executemany", lambda _self, query, *a, **k: _kind(query))
+    for name in ("fetchone", "fetchall", "fetchmany"):
+        timed(psycopg.Cursor, name)
+    timed(psycopg.Transaction, "__enter__", lambda *a, **k: "BEGIN")
+    timed(psycopg.Transaction, "__exit__", lambda _self, exc_type, *a: "ROLLBACK" if exc_type else "COMMIT")
+    timed(ConnectionPool, "getconn")
+    timed(ConnectionPool, "putconn")
+
+    def counting(original: Any) -> Any:
+        # One call: the queued messages sent, results read until the server is ready again.
+        def execute(pgconn: Any) -> Any:
+            if threading.current_thread() is main:
+                log.round_trips += 1
+            return (yield from original(pgconn))
+
+        return execute
+
+    cursor_base.execute = counting(cursor_base.execute)  # type: ignore[attr-defined]  # statements
+    generators.execute = counting(generators.execute)  # BEGIN, COMMIT, DEALLOCATE (the connection's)
+
+
+def seed_postgres(url: str, user: str, count: int) -> dict[str, Any]:
+    """The records of figure 5's drive as the PostgreSQL catalog keeps them: COPY, then ANALYZE."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    from chalicelib.adapters.dynamodb.records import file_from_item
+    from chalicelib.adapters.postgres.records import file_row, snapshot
+
+    started = time.perf_counter()
+    files = [file_from_item(item) for item in records(user, count) if item.get("sk") == "FILE"]
+    columns = [*file_row(files[0]), "served_version", "change_seq"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        with conn.transaction(), conn.cursor() as cur:
+            with cur.copy(f"COPY files ({', '.join(columns)}) FROM STDIN") as copy:
+                for seq, file in enumerate(files, 1):
+                    copy.write_row([*file_row(file).values(), 1, seq])
+            with cur.copy("COPY changes (school, space, file_id, seq, op, file) FROM STDIN") as copy:
+                for seq, file in enumerate(files, 1):
+                    copy.write_row([SCHOOL, str(file.space), file.id, seq, "upsert", Jsonb(snapshot(file))])
+            cur.execute(
+                "INSERT INTO feed_heads (school, space, seq) VALUES (%s, %s, %s)", (SCHOOL, str(files[0].space), count)
+            )
+        conn.execute("VACUUM ANALYZE")
+    return {"seed_seconds": time.perf_counter() - started, "rows": 2 * count + 1}
+
+
+def postgres_list_cursor(user: str, position: int) -> str:
+    """The listing cursor a client holds after the record at `position`, as the PostgreSQL catalog writes it."""
+    from chalicelib.adapters.postgres.db import encode_cursor
+
+    return encode_cursor({"gsi1pk": f"{SCHOOL}#user:{user}#/", "gsi1sk": f"F#n{position:07d}.txt"})
+
+
+# -- DynamoDB on moto ---------------------------------------------------------------------------------
+def cheap_transactions() -> None:
+    """moto backs up the whole table before each TransactWriteItems (a deep copy per action: minutes a
+    grant at 200,000 items); back up only the items the transaction names, and put those back if it
+    fails. The same all-or-nothing outcome, in this bench's moto only (it is not our CPU either way)."""
+    import copy
+    import types
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    models.copy = types.SimpleNamespace(deepcopy=deepcopy)  # type: ignore[assignment,attr-defined]
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved = []
+        for action in transact_items:
+            op = next(iter(action.values()))
+            found = self.tables.get(op.get("TableName"))
+            if found is None:
+                continue
+            key = op.get("Key") or op.get("Item", {})
+            hash_key = DynamoType(key[found.hash_key_attr])
+            range_key = DynamoType(key[found.range_key_attr]) if found.range_key_attr else None
+            saved.append((found, hash_key, range_key, copy.deepcopy(found.get_item(hash_key, range_key))))
+        try:
+            original(self, transact_items)
+        except Exception:
+            for found, hash_key, range_key, item in saved:
+                found.delete_item(hash_key, range_key)
+                if item is not None:
+                    if range_key is None:
+                        found.items[hash_key] = item
+                    else:
+                        found.items[hash_key][range_key] = item
+            raise
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def moto_child(port: int, user: str, count: int, build: str) -> None:
+    """A moto server holding one seeded drive; answers a JSON line when ready, stops when stdin closes."""
+    from moto.server import ThreadedMotoServer
+
+    from local.stack import LocalStack, StackConfig
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request on our stderr
+    cheap_transactions()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        config = StackConfig(
+            build_dir=Path(build), port=free_port(), moto_port=port, jwt_secret=SECRET, extra_env=dict(BENCH_ENV)
+        )
+        stack = LocalStack(config)
+        stack.create_resources()
+        started = time.perf_counter()
+        items = records(user, count)
+        seed_directly(stack.config.table, items)
+        ready = {"seed_seconds": time.perf_counter() - started, "rows": len(items), "rss_mb": rss_mb(os.getpid())}
+        print(json.dumps(ready), flush=True)
+        sys.stdin.read()
+    finally:
+        server.stop()
+
+
+@contextmanager
+def catalog_env(catalog: str, user: str, count: int) -> Iterator[tuple[dict[str, str], dict[str, Any]]]:
+    """The stack's environment over a seeded catalog, and how the seeding went."""
+    from local.stack import LocalStack, StackConfig
+
+    with scratch_dir("bench-catalogs-") as build:
+        if catalog == "dynamodb":
+            port = free_port()
+            command = [sys.executable, "-m", "bench.catalogs", "--moto-child", str(port), user, str(count), str(build)]
+            with ready_child(command, lambda: "the seeded moto server did not start", wait=30) as seeded:
+                config = StackConfig(
+                    build_dir=build, port=free_port(), moto_port=port, jwt_secret=SECRET, extra_env=dict(BENCH_ENV)
+                )
+                yield LocalStack(config).env, seeded
+            return
+        from local.postgres import start_postgres
+
+        with moto_server() as moto, local_stack(moto, build) as stack:
+            server = start_postgres()
+            try:
+                url = server.new_database()
+                seeded = seed_postgres(url, user, count)
+                yield {**stack.env, "CARTABLE_CATALOG": "postgres", "CARTABLE_DATABASE_URL": url}, seeded
+            finally:
+                server.stop()
+
+
+# -- one catalog, one size ------------------------------------------------------------------------------
+class Probe:
+    """Runs one kind of request many times; keeps CPU, wall time and the catalog calls of each."""
+
+    def __init__(self, aws: CallLog, sql: SqlLog) -> None:
+        self.aws, self.sql = aws, sql
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def run(self, name: str, count: int, request: Callable[[int], Any]) -> list[Any]:
+        cpu, wall, driver, trips, answers = [], [], [], [], []
+        calls: Counter[str] = Counter()
+        for i in range(count):
+            self.aws.clear()
+            self.sql.clear()
+            started_cpu, started = time.process_time(), time.perf_counter()
+            answers.append(request(i))
+            wall.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
+            driver.append(self.aws.sdk_cpu + self.sql.cpu)
+            trips.append(self.sql.round_trips + sum(c.startswith("dynamodb:") for c in self.aws.calls))
+            calls.update(self.aws.calls)
+            calls.update(f"sql:{s}" for s in self.sql.statements)
+        per = {k: v / count for k, v in sorted(calls.items())}
+        self.rows[name] = {
+            "n": count,
+            "cpu_us": sum(cpu) / count * 1e6,
+            "cpu_us_p50": median(cpu) * 1e6,
+            "cpu_us_p99": percentile(cpu, 99) * 1e6,
+            "driver_cpu_us": sum(driver) / count * 1e6,
+            "cpu_us_outside_driver": (sum(cpu) - sum(driver)) / count * 1e6,
+            "wall_ms": median(wall) * 1000,
+            # DynamoDB API calls, or PostgreSQL round trips: each is one wait on the catalog
+            "catalog_calls": sum(trips) / count,
+            "catalog_calls_range": [min(trips), max(trips)],
+            "statements": sum(v for k, v in per.items() if k.startswith("sql:")),
+            "calls": per,
+        }
+        return answers
+
+
+def measure_space(catalog: str, count: int, grants: int, repeat: int) -> None:
+    """In a fresh process: one seeded drive of `count` records, its pages and grants through the app."""
+    user = f"user{count}"
+    with catalog_env(catalog, user, count) as (env, seeded):
+        use_env(env)
+        aws, sql = CallLog(), SqlLog()
+        count_clients(aws)
+        watch_psycopg(sql)
+        from chalice.test import Client
+
+        import app as application
+
+        quiet_logs(application.app)
+        client = Client(application.app, stage_name="local", project_dir=str(ROOT))
+        headers = {"Authorization": f"Bearer {token(user)}", "Content-Type": "application/json"}
+        if client.http.get(f"/v1/files/{user}-{1:07d}", headers=headers).status_code != 200:
+            raise RuntimeError("the seeded drive is not readable")
+        deep = list_cursor(user, count - TAIL) if catalog == "dynamodb" else postgres_list_cursor(user, count - TAIL)
+        pages = [
+            ("listing, first page", f"/v1/spaces/me/files?limit={PAGE}", "items", PAGE),
+            ("listing, deep page", f"/v1/spaces/me/files?limit={PAGE}&cursor={deep}", "items", TAIL),
+            ("changes, first page", f"/v1/spaces/me/changes?limit={PAGE}", "changes", PAGE),
+            (
+                "changes, recent cursor",
+                f"/v1/spaces/me/changes?limit={PAGE}&cursor={changes_cursor(user, count - TAIL)}",
+                "changes",
+                TAIL,
+            ),
+        ]
+        probe = Probe(aws, sql)
+        returned: dict[str, int] = {}
+        for name, path, key, expect in pages:
+
+            def get(_: int, path: str = path, key: str = key) -> int:
+                answer = client.http.get(path, headers=headers)
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{path}: {answer.status_code} {answer.body[:300]!r}")
+                return len(json.loads(answer.body)[key])
+
+            for i in range(WARM[catalog]):
+                get(i)
+            returned[name] = probe.run(name, repeat, get)[-1]
+            if returned[name] != expect:
+                raise RuntimeError(f"{catalog} {name}: {returned[name]} items, expected {expect}")
+
+        def grant(i: int, prefix: str = "g") -> str:
+            body = {
+                "space": "me",
+                "path": "/",
+                "name": f"{prefix}{i:05d}.txt",
+                "size": 1024,
+                "contentType": "text/plain",
+            }
+            answer = client.http.post("/v1/uploads", headers=headers, body=json.dumps(body))
+            if answer.status_code != 201:
+                raise RuntimeError(f"grant: {answer.status_code} {answer.body[:300]!r}")
+            return str(json.loads(answer.body)["fileId"])
+
+        for i in range(WARM[catalog] + 1):
+            grant(i, "warm")
+        probe.run(GRANT, grants, grant)
+        returned[GRANT] = grants
+    print(json.dumps({"catalog": catalog, "count": count, "seeded": seeded, "returned": returned, "rows": probe.rows}))
+
+
+def run_space(catalog: str, count: int, grants: int, repeat: int) -> dict[str, Any]:
+    command = [sys.executable, "-m", "bench.catalogs", "--space", catalog, str(count)]
+    command += ["--grants", str(grants), "--repeat", str(repeat)]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        errors = "\n".join(line for line in done.stderr.splitlines() if not line.startswith("127.0.0.1 - - ["))
+        raise RuntimeError(f"{catalog} with {count} records failed:\n{errors[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["seconds"] = time.perf_counter() - started
+    print(f"{catalog}, {count:,} records: {result['seconds']:.0f} s", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--large", type=int, default=10_000 if QUICK else 100_000)
+    parser.add_argument("--grants", type=int, default=5 if QUICK else 30)
+    parser.add_argument("--repeat", type=int, default=3 if QUICK else 10)
+    parser.add_argument("--catalogs", nargs="+", choices=CATALOGS, default=list(CATALOGS))
+    parser.add_argument("--space", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--moto-child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.moto_child:
+        port, user, count, build = args.moto_child
+        moto_child(int(port), user, int(count), build)
+    elif args.space:
+        measure_space(args.space[0], int(args.space[1]), args.grants, args.repeat)
+    else:
+        spaces = {c: [run_space(c, n, args.grants, args.repeat) for n in (SMALL, args.large)] for c in args.catalogs}
+        report(spaces, args)
+
+
+def _calls(calls: dict[str, float]) -> str:
+    return ", ".join(f"{k.split(':', 1)[1]}×{v:g}" for k, v in calls.items()) or "-"
+
+
+def report(spaces: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> None:
+    rows = []
+    for catalog, sized in spaces.items():
+        for space in sized:
+            for name, r in space["rows"].items():
+                rows.append(
+                    [
+                        f"{catalog}: {name}",
+                        space["count"],
+                        r["catalog_calls"],
+                        r["cpu_us_p50"],
+                        r["cpu_us"],
+                        r["driver_cpu_us"],
+                        r["cpu_us_outside_driver"],
+                        r["wall_ms"],
+                    ]
+                )
+    table(
+        ["request", "records", "calls", "CPU µs p50", "mean", "in driver", "outside", "wall ms"],
+        rows,
+        title=f"Figure 9: grant and pages on each catalog, 100 vs {args.large:,} records ({args.grants} grants, "
+        f"{args.repeat} reads of each page; calls: DynamoDB API calls or SQL round trips; driver: botocore or psycopg)",
+    )
+    for catalog, sized in spaces.items():
+        for name, r in sized[-1]["rows"].items():
+            print(f"{catalog}, {name}: {_calls(r['calls'])}")
+    figures: dict[str, Any] = {}
+    for catalog, (small, large) in spaces.items():
+        print(
+            f"{catalog}: {large['seeded']['rows']:,} rows seeded in {large['seeded']['seed_seconds']:.1f} s; "
+            f"the {args.large:,}-record run took {large['seconds']:.0f} s"
+        )
+        requests = {}
+        for name in small["rows"]:
+            a, b = small["rows"][name], large["rows"][name]
+            requests[name] = {
+                "calls": [a["catalog_calls"], b["catalog_calls"]],
+                "calls_range": [a["catalog_calls_range"], b["catalog_calls_range"]],
+                "statements": [a["statements"], b["statements"]],
+                "what": [a["calls"], b["calls"]],
+                "cpu_us": [a["cpu_us_p50"], b["cpu_us_p50"]],  # medians: a burst of other work moves a mean
+                "cpu_us_mean": [a["cpu_us"], b["cpu_us"]],
+                "driver_cpu_us": [a["driver_cpu_us"], b["driver_cpu_us"]],
+                "cpu_ratio": b["cpu_us_p50"] / a["cpu_us_p50"],
+                "wall_ms": [a["wall_ms"], b["wall_ms"]],
+            }
+        figures[catalog] = {
+            "seed_seconds": round(large["seeded"]["seed_seconds"], 1),
+            "run_seconds": round(large["seconds"]),
+            "requests": requests,
+            "calls_flat": all(
+                r["calls"][0] == r["calls"][1] and r["what"][0] == r["what"][1] for r in requests.values()
+            ),
+            "cpu_ratio": max(r["cpu_ratio"] for r in requests.values()),
+        }
+    emit(
+        "catalogs",
+        {"small": SMALL, "large": args.large, "grants": args.grants, "repeat": args.repeat, "catalogs": figures},
+    )
+
+
+if __name__ == "__main__":
+    main()
