@@ -95,7 +95,8 @@ class Views:
 
         A POST is counted in its caller's budget before the view runs; with `counts_itself` the view gets
         the count as `rate=` and writes it with its own write (a grant's transaction), and what it did
-        not write (a refusal before it) is counted once it returns."""
+        not write (a refusal before it) is counted once it returns. With an Idempotency-Key, whose first
+        answer may be replayed without the view, it is counted before, as any POST (`rate=None`)."""
         kwargs.setdefault("content_types", ANY_CONTENT_TYPE)
 
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -112,12 +113,13 @@ class Views:
                     principal = self._authenticate(request.headers.get("authorization"))
                     caller.append(principal)
                     call = functools.partial(view, principal, **params)
+                    key = request.headers.get("idempotency-key")
                     if request.method == "POST" and self._rate_limit is not None:
-                        if counts_itself:  # 429 past the user's own budget, from the view's own write
+                        # 429 past the user's own budget; a replayed answer counts too, so counted first then
+                        if counts_itself and (key is None or self._idempotency is None):
                             call = functools.partial(counted, self._rate_limit(), principal, call)
                         else:
-                            self._rate_limit().admit(principal)  # 429 past the user's own budget
-                    key = request.headers.get("idempotency-key")
+                            self._rate_limit().admit(principal)
                     if key is None or request.method != "POST" or self._idempotency is None:
                         return call()
                     from chalicelib.domain.idempotency import fingerprint

@@ -129,3 +129,37 @@ def test_a_lone_surrogate_anywhere_in_a_body_answers_400_and_a_pair_is_an_emoji(
     for body in (b'{"title": "x\\ud800y"}', b'{"list": ["\\uDFFF"]}', b'{"\\udc00": 1}'):
         with pytest.raises(BadRequestError):
             json_body(body)
+
+
+def test_a_route_that_counts_itself_gets_the_charge_and_a_refusal_before_its_write_is_counted() -> None:
+    from chalicelib.domain.ratelimit import RateCharge, RateLimit
+    from chalicelib.errors import BadRequestError
+
+    counted: list[str] = []
+
+    class Counter:
+        def take(self, scope: str, window: str, limit: int, expires: Any) -> bool:
+            counted.append(scope)
+            return len(counted) <= limit
+
+    app = Chalice(app_name="counted-under-test")
+    views = Views(app, authenticate=_authenticate, rate_limit=lambda: RateLimit(Counter(), per_minute=2))
+    given: list[RateCharge | None] = []
+
+    @views.route("/grant", methods=["POST"], status=201, counts_itself=True)
+    def grant(principal: Principal, rate: RateCharge | None = None) -> dict[str, Any]:
+        given.append(rate)
+        if json_body(current_request(app).raw_body).get("refuse"):
+            raise BadRequestError("refused before the write")
+        assert rate is not None
+        rate.settled = True  # as the grant's transaction does
+        return {}
+
+    with Client(app) as client:
+        assert _post(client, "/grant", b"{}", None).status_code == 201
+        assert counted == [] and given[-1] is not None  # counted by the view's own write only
+        assert _error(_post(client, "/grant", b'{"refuse": true}', None)) == (400, "bad_request")
+        assert counted == ["school#alice"]  # a refusal still counts, once
+        assert _error(_post(client, "/grant", b'{"refuse": true}', None)) == (400, "bad_request")
+        refused = _post(client, "/grant", b'{"refuse": true}', None)  # the window is full: 429 instead
+        assert _error(refused) == (429, "too_many_requests") and 1 <= int(refused.headers["Retry-After"]) <= 60
