@@ -7,8 +7,8 @@
 - `hosting.cron`: one run of a scheduled handler, for a CronJob;
 - `hosting.notifier`: the bucket's `incoming/` ObjectCreated events, for stores that send none.
 
-The long-running ones (the worker, the notifier) share `Health` (Kubernetes' probes) and `serve`
-(the probes' server, a graceful stop on SIGTERM) from here.
+The long-running ones (the SQS and AMQP workers, the notifier) share `Loop` (how they stop), `Health`
+(Kubernetes' probes) and `serve` (the probes' server, a graceful stop on SIGTERM) from here.
 
 Not part of the Lambda package: `chalice package` bundles app.py and chalicelib/ only.
 """
@@ -16,6 +16,7 @@ Not part of the Lambda package: `chalice package` bundles app.py and chalicelib/
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import threading
@@ -93,6 +94,41 @@ class Health:
         server = ThreadingHTTPServer((host, port), Probe)
         threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
         return server
+
+
+class Loop:
+    """How a long-running loop stops: `stop` (SIGTERM's) takes no more work, says so once with
+    `stop_message` and turns readiness off; the loop goes on while `turning(deadline)`, then finishes
+    what it holds. `run(stop_after)` takes a deadline in seconds (tests), `deadline` makes it."""
+
+    stop_message = "stopping: what is in hand finishes"
+
+    def __init__(self, health: Health, log: logging.Logger) -> None:
+        self.health = health
+        self._log = log
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Take no more work; what is in hand finishes (`run` returns once it is settled)."""
+        if not self._stopping.is_set():
+            self._log.info(self.stop_message)
+        self._stopping.set()
+        self.health.working = False
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    @staticmethod
+    def deadline(stop_after: float | None) -> float | None:
+        return None if stop_after is None else time.monotonic() + stop_after
+
+    def turning(self, deadline: float | None) -> bool:
+        """Whether to go round once more: not stopping, the deadline (if any) not reached; beats if so."""
+        if self.stopping or (deadline is not None and time.monotonic() >= deadline):
+            return False
+        self.health.beat = time.monotonic()
+        return True
 
 
 def serve(run: Callable[[], None], stop: Callable[[], None], health: Health, port: int) -> None:

@@ -35,7 +35,6 @@ import hashlib
 import logging
 import os
 import queue as queues
-import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -44,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.settings import split_amqp_url
-from hosting import Health, LambdaContext
+from hosting import Health, LambdaContext, Loop
 from hosting.worker import MAX_BATCH, QUEUES, Handler, failed_ids
 
 log = logging.getLogger("cartable.hosting.amqp")
@@ -137,11 +136,13 @@ class Delivery:
         return str(self.record["messageId"])
 
 
-class AmqpWorker:
+class AmqpWorker(Loop):
     """Takes batches from one RabbitMQ queue and runs `handler` on them, as Lambda would from SQS.
 
     pika's connection is not thread-safe: every call on it is made from `run`'s thread; the handler
     runs in a pool thread and hands its outcome back through a queue."""
+
+    stop_message = "stopping: no more messages are taken; the batches in hand finish"
 
     def __init__(
         self,
@@ -168,9 +169,8 @@ class AmqpWorker:
         self.delivery_limit = delivery_limit(max_receives)
         self.region = region or os.environ.get("AWS_DEFAULT_REGION", "eu-west-3")
         self.queue_arn = f"arn:amqp:{self.region}:{self.queue}"
-        self.health = Health(stale_after=60.0)
+        super().__init__(Health(stale_after=60.0), log)
         self.batches = 0  # settled batches, for tests and logs
-        self._stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=function_name)
         self._outcomes: queues.SimpleQueue[tuple[int, list[Delivery], set[str]]] = queues.SimpleQueue()
         self._connection: Any = None
@@ -182,23 +182,12 @@ class AmqpWorker:
         self._held: dict[int, float] = {}  # failed deliveries' tags → when they go back
 
     # -- the loop (one thread) ----------------------------------------------------------------------
-    def stop(self) -> None:
-        if not self._stopping.is_set():
-            log.info("stopping: no more messages are taken; the batches in hand finish")
-        self._stopping.set()
-        self.health.working = False
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
     def run(self, stop_after: float | None = None) -> None:
         """Consume and dispatch until stopped (or for `stop_after` seconds), then settle what is in hand."""
-        deadline = None if stop_after is None else time.monotonic() + stop_after
+        deadline = self.deadline(stop_after)
         log.info("worker ready: amqp queue %s (%s, batches of %d)", self.queue, self.function_name, self.batch_size)
         try:
-            while not self.stopping and (deadline is None or time.monotonic() < deadline):
-                self.health.beat = time.monotonic()
+            while self.turning(deadline):
                 self._turn()
         finally:
             self.stop()

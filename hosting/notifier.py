@@ -37,7 +37,6 @@ import json
 import logging
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
-from hosting import Health, serve
+from hosting import Health, Loop, serve
 
 log = logging.getLogger("cartable.hosting.notifier")
 
@@ -138,8 +137,10 @@ def s3_event(item: Listed, bucket: str, region: str) -> str:
     return json.dumps({"Records": [record]}, separators=(",", ":"))
 
 
-class Notifier:
+class Notifier(Loop):
     """Lists `incoming/` and announces what is new to the uploads queue, pass after pass."""
+
+    stop_message = "stopping: the pass in hand finishes"
 
     def __init__(
         self,
@@ -161,28 +162,16 @@ class Notifier:
         self.max_per_pass = max_per_pass
         self.page_size = page_size  # keys a ListObjectsV2 call returns (1000 at most)
         self.ledger = Ledger(reannounce_after)
-        self.health = Health(stale_after=max(120.0, 10 * interval))
-        self._stopping = threading.Event()
+        super().__init__(Health(stale_after=max(120.0, 10 * interval)), log)
         self.passes = 0
         self.announcements = 0  # messages the queue took, for tests and logs
 
-    def stop(self) -> None:
-        if not self._stopping.is_set():
-            log.info("stopping: the pass in hand finishes")
-        self._stopping.set()
-        self.health.working = False
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
     def run(self, stop_after: float | None = None) -> None:
         """A pass every `interval` seconds until stopped (or for `stop_after` seconds)."""
-        deadline = None if stop_after is None else time.monotonic() + stop_after
+        deadline = self.deadline(stop_after)
         log.info("notifier ready: s3://%s/%s → %s, every %gs", self.bucket, self.prefix, self.queue_url, self.interval)
         try:
-            while not self.stopping and (deadline is None or time.monotonic() < deadline):
-                self.health.beat = time.monotonic()
+            while self.turning(deadline):
                 try:
                     self.run_pass()
                     self.health.backend_ok = True

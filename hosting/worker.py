@@ -30,12 +30,11 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from hosting import Health, LambdaContext, serve
+from hosting import Health, LambdaContext, Loop, serve
 
 if TYPE_CHECKING:
     from hosting.amqp_source import AmqpWorker
@@ -98,8 +97,10 @@ def failed_ids(answer: Any, messages: Sequence[Mapping[str, Any]]) -> set[str]:
     return named if named <= ids and "" not in named else ids
 
 
-class Worker:
+class Worker(Loop):
     """Receives batches from one queue and runs `handler` on them, as Lambda would."""
+
+    stop_message = "stopping: no more messages are received; the batches in hand finish"
 
     def __init__(
         self,
@@ -133,8 +134,7 @@ class Worker:
             attributes.get("QueueArn") or f"arn:aws:sqs:{self.region}:000000000000:{queue_url.rsplit('/', 1)[-1]}"
         )
         self.visibility_timeout = visibility_timeout or int(attributes.get("VisibilityTimeout", 30))
-        self.health = Health(stale_after=max(60.0, 3.0 * wait_seconds))
-        self._stopping = threading.Event()
+        super().__init__(Health(stale_after=max(60.0, 3.0 * wait_seconds)), log)
         self._slots = threading.BoundedSemaphore(self.threads)
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=function_name)
         self.batches = 0  # settled batches, for tests and logs
@@ -148,20 +148,9 @@ class Worker:
         return dict(answer.get("Attributes", {}))
 
     # -- the loop ---------------------------------------------------------------------------------
-    def stop(self) -> None:
-        """Take no more work; the batches in hand finish (`run` returns once they are settled)."""
-        if not self._stopping.is_set():
-            log.info("stopping: no more messages are received; the batches in hand finish")
-        self._stopping.set()
-        self.health.working = False
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
     def run(self, stop_after: float | None = None) -> None:
         """Receive and dispatch until stopped (or for `stop_after` seconds), then finish what is in hand."""
-        deadline = None if stop_after is None else time.monotonic() + stop_after
+        deadline = self.deadline(stop_after)
         log.info(
             "worker ready: %s (%s, batches of %d, %d threads)",
             self.queue_url,
@@ -170,10 +159,7 @@ class Worker:
             self.threads,
         )
         try:
-            while not self.stopping:
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
-                self.health.beat = time.monotonic()
+            while self.turning(deadline):
                 if not self._slots.acquire(timeout=1):  # every thread busy: the loop still beats
                     continue
                 messages = self._receive()
