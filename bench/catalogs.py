@@ -1,12 +1,14 @@
 """Figure 9: grant and listing on PostgreSQL beside DynamoDB, in a space of 100 and of 100,000 records.
 
-For each catalog and size, a fresh process holds one pupil's drive of that many available files (each
+For each catalog and size, a process of its own holds one pupil's drive of that many available files (each
 in the folder `/` and in the space's change feed): DynamoDB on a moto server of its own, seeded straight
 into its backend as figure 5 seeds it; PostgreSQL 15 on loopback as the tests start it
 (local/postgres.py: initdb, the migrations), seeded with COPY into the catalog's own tables from the
 same records (`file_row`, `snapshot`), then ANALYZE. In-process through `chalice.test.Client`, as
 figure 2: the listing's first page and a deep page (a cursor 50 records from the end), the changes
 feed's first page and a recent cursor, then grants of new files into that folder (POST /v1/uploads).
+Both sizes of a catalog are up at once and measured in turn, a round of each at a time (which goes
+first swapped each round), so that other work on the machine weighs on both alike.
 
 Per request: catalog calls (DynamoDB API calls; for PostgreSQL, SQL statements and round trips, BEGIN
 and COMMIT included, counted by wrapping psycopg's cursor, transaction and its `execute` generator, the
@@ -36,6 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -279,46 +282,53 @@ def catalog_env(catalog: str, user: str, count: int) -> Iterator[tuple[dict[str,
 
 # -- one catalog, one size ------------------------------------------------------------------------------
 class Probe:
-    """Runs one kind of request many times; keeps CPU, wall time and the catalog calls of each."""
+    """Runs one kind of request, round after round; keeps CPU, wall time and the catalog calls of each."""
 
     def __init__(self, aws: CallLog, sql: SqlLog) -> None:
         self.aws, self.sql = aws, sql
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.samples: dict[str, dict[str, Any]] = {}
 
     def run(self, name: str, count: int, request: Callable[[int], Any]) -> list[Any]:
-        cpu, wall, driver, trips, answers = [], [], [], [], []
-        calls: Counter[str] = Counter()
-        for i in range(count):
+        kept = self.samples.setdefault(name, {"cpu": [], "wall": [], "driver": [], "trips": [], "calls": Counter()})
+        answers = []
+        for _ in range(count):
             self.aws.clear()
             self.sql.clear()
             started_cpu, started = time.process_time(), time.perf_counter()
-            answers.append(request(i))
-            wall.append(time.perf_counter() - started)
-            cpu.append(time.process_time() - started_cpu)
-            driver.append(self.aws.sdk_cpu + self.sql.cpu)
-            trips.append(self.sql.round_trips + sum(c.startswith("dynamodb:") for c in self.aws.calls))
-            calls.update(self.aws.calls)
-            calls.update(f"sql:{s}" for s in self.sql.statements)
-        per = {k: v / count for k, v in sorted(calls.items())}
-        self.rows[name] = {
-            "n": count,
-            "cpu_us": sum(cpu) / count * 1e6,
-            "cpu_us_p50": median(cpu) * 1e6,
-            "cpu_us_p99": percentile(cpu, 99) * 1e6,
-            "driver_cpu_us": sum(driver) / count * 1e6,
-            "cpu_us_outside_driver": (sum(cpu) - sum(driver)) / count * 1e6,
-            "wall_ms": median(wall) * 1000,
-            # DynamoDB API calls, or PostgreSQL round trips: each is one wait on the catalog
-            "catalog_calls": sum(trips) / count,
-            "catalog_calls_range": [min(trips), max(trips)],
-            "statements": sum(v for k, v in per.items() if k.startswith("sql:")),
-            "calls": per,
-        }
+            answers.append(request(len(kept["cpu"])))
+            kept["wall"].append(time.perf_counter() - started)
+            kept["cpu"].append(time.process_time() - started_cpu)
+            kept["driver"].append(self.aws.sdk_cpu + self.sql.cpu)
+            kept["trips"].append(self.sql.round_trips + sum(c.startswith("dynamodb:") for c in self.aws.calls))
+            kept["calls"].update(self.aws.calls)
+            kept["calls"].update(f"sql:{s}" for s in self.sql.statements)
         return answers
 
+    def rows(self) -> dict[str, dict[str, Any]]:
+        rows = {}
+        for name, kept in self.samples.items():
+            cpu, driver, trips, count = kept["cpu"], kept["driver"], kept["trips"], len(kept["cpu"])
+            per = {k: v / count for k, v in sorted(kept["calls"].items())}
+            rows[name] = {
+                "n": count,
+                "cpu_us": sum(cpu) / count * 1e6,
+                "cpu_us_p50": median(cpu) * 1e6,
+                "cpu_us_p99": percentile(cpu, 99) * 1e6,
+                "driver_cpu_us": sum(driver) / count * 1e6,
+                "cpu_us_outside_driver": (sum(cpu) - sum(driver)) / count * 1e6,
+                "wall_ms": median(kept["wall"]) * 1000,
+                # DynamoDB API calls, or PostgreSQL round trips: each is one wait on the catalog
+                "catalog_calls": sum(trips) / count,
+                "catalog_calls_range": [min(trips), max(trips)],
+                "statements": sum(v for k, v in per.items() if k.startswith("sql:")),
+                "calls": per,
+            }
+        return rows
 
-def measure_space(catalog: str, count: int, grants: int, repeat: int) -> None:
-    """In a fresh process: one seeded drive of `count` records, its pages and grants through the app."""
+
+def serve_space(catalog: str, count: int) -> None:
+    """In a fresh process: one seeded drive of `count` records, warmed; then, at each line of stdin, one
+    round of its pages (`pages`) or of `grants N`, each answered by a line; at `end`, the figures."""
     user = f"user{count}"
     with catalog_env(catalog, user, count) as (env, seeded):
         use_env(env)
@@ -346,21 +356,14 @@ def measure_space(catalog: str, count: int, grants: int, repeat: int) -> None:
                 TAIL,
             ),
         ]
-        probe = Probe(aws, sql)
-        returned: dict[str, int] = {}
-        for name, path, key, expect in pages:
 
-            def get(_: int, path: str = path, key: str = key) -> int:
-                answer = client.http.get(path, headers=headers)
-                if answer.status_code != 200:
-                    raise RuntimeError(f"{path}: {answer.status_code} {answer.body[:300]!r}")
-                return len(json.loads(answer.body)[key])
-
-            for i in range(WARM[catalog]):
-                get(i)
-            returned[name] = probe.run(name, repeat, get)[-1]
-            if returned[name] != expect:
-                raise RuntimeError(f"{catalog} {name}: {returned[name]} items, expected {expect}")
+        def get(path: str, key: str, expect: int) -> int:
+            answer = client.http.get(path, headers=headers)
+            if answer.status_code != 200:
+                raise RuntimeError(f"{path}: {answer.status_code} {answer.body[:300]!r}")
+            if (found := len(json.loads(answer.body)[key])) != expect:
+                raise RuntimeError(f"{catalog} {path}: {found} items, expected {expect}")
+            return found
 
         def grant(i: int, prefix: str = "g") -> str:
             body = {
@@ -375,25 +378,87 @@ def measure_space(catalog: str, count: int, grants: int, repeat: int) -> None:
                 raise RuntimeError(f"grant: {answer.status_code} {answer.body[:300]!r}")
             return str(json.loads(answer.body)["fileId"])
 
-        for i in range(WARM[catalog] + 1):
-            grant(i, "warm")
-        probe.run(GRANT, grants, grant)
-        returned[GRANT] = grants
-    print(json.dumps({"catalog": catalog, "count": count, "seeded": seeded, "returned": returned, "rows": probe.rows}))
+        for _name, path, key, expect in pages:
+            for _ in range(WARM[catalog]):
+                get(path, key, expect)
+        probe = Probe(aws, sql)
+        print(json.dumps({"ready": seeded}), flush=True)
+        serve(probe, [(name, partial(get, path, key, expect)) for name, path, key, expect in pages], grant, catalog)
+    print(json.dumps({"catalog": catalog, "count": count, "seeded": seeded, "rows": probe.rows()}), flush=True)
 
 
-def run_space(catalog: str, count: int, grants: int, repeat: int) -> dict[str, Any]:
-    command = [sys.executable, "-m", "bench.catalogs", "--space", catalog, str(count)]
-    command += ["--grants", str(grants), "--repeat", str(repeat)]
+def _call(page: Callable[[], int], _: int) -> int:
+    return page()
+
+
+def serve(probe: Probe, pages: list[tuple[str, Callable[[], int]]], grant: Callable[..., str], catalog: str) -> None:
+    """Rounds, as stdin asks for them: `pages` (each page once) or `grants N`; `end` stops."""
+    warm_grants = False
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "end":
+            return
+        if command == "pages":
+            for name, page in pages:
+                probe.run(name, 1, partial(_call, page))
+        else:  # grants come after every page: each grant adds a file to the folder and to the feed
+            if not warm_grants:
+                for i in range(WARM[catalog] + 1):
+                    grant(i, "warm")
+                warm_grants = True
+            probe.run(GRANT, int(command.split()[1]), grant)
+        print(json.dumps({"done": command}), flush=True)
+
+
+def run_catalog(catalog: str, sizes: tuple[int, int], grants: int, repeat: int) -> list[dict[str, Any]]:
+    """Both sizes at once, each in its process, measured in turn, round after round (which goes first
+    swapped each round): what else runs on the machine meanwhile weighs on both alike."""
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        errors = "\n".join(line for line in done.stderr.splitlines() if not line.startswith("127.0.0.1 - - ["))
-        raise RuntimeError(f"{catalog} with {count} records failed:\n{errors[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    result["seconds"] = time.perf_counter() - started
-    print(f"{catalog}, {count:,} records: {result['seconds']:.0f} s", flush=True)
-    return result
+    with scratch_dir("bench-catalogs-logs-") as logs:
+        children = []
+        try:
+            for count in sizes:
+                command = [sys.executable, "-m", "bench.catalogs", "--space", catalog, str(count)]
+                log = (logs / f"{count}.log").open("w+")
+                children.append(
+                    subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+                )
+                ask(children[-1], None, log)  # seeded and warm
+            per_round = [grants // repeat + (1 if r < grants % repeat else 0) for r in range(repeat)]
+            commands = [*(["pages"] * repeat), *(f"grants {n}" for n in per_round if n)]
+            for r, asked in enumerate(commands):
+                for child in children if r % 2 == 0 else children[::-1]:
+                    ask(child, asked)
+            results = [ask(child, "end") for child in children]
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+                child.wait()
+    seconds = time.perf_counter() - started
+    for result in results:
+        result["seconds"] = seconds
+    print(f"{catalog}: {seconds:.0f} s for both sizes", flush=True)
+    return results
+
+
+def ask(child: subprocess.Popen[str], command: str | None, log: Any = None) -> dict[str, Any]:
+    """Send a command to a space's process (None: only wait until it is ready); its answer."""
+    assert child.stdin is not None and child.stdout is not None
+    if command is not None:
+        child.stdin.write(command + "\n")
+        child.stdin.flush()
+    line = child.stdout.readline()
+    if not line:
+        child.wait()
+        stderr = child.stderr or log
+        text = ""
+        if stderr is not None:
+            stderr.seek(0)
+            text = "\n".join(x for x in stderr.read().splitlines() if not x.startswith("127.0.0.1 - - ["))
+        raise RuntimeError(f"a space's process ended (exit {child.returncode}):\n{text[-3000:]}")
+    answer: dict[str, Any] = json.loads(line)
+    return answer
 
 
 def main() -> None:
@@ -409,9 +474,9 @@ def main() -> None:
         port, user, count, build = args.moto_child
         moto_child(int(port), user, int(count), build)
     elif args.space:
-        measure_space(args.space[0], int(args.space[1]), args.grants, args.repeat)
+        serve_space(args.space[0], int(args.space[1]))
     else:
-        spaces = {c: [run_space(c, n, args.grants, args.repeat) for n in (SMALL, args.large)] for c in args.catalogs}
+        spaces = {c: run_catalog(c, (SMALL, args.large), args.grants, args.repeat) for c in args.catalogs}
         report(spaces, args)
 
 
@@ -449,7 +514,7 @@ def report(spaces: dict[str, list[dict[str, Any]]], args: argparse.Namespace) ->
     for catalog, (small, large) in spaces.items():
         print(
             f"{catalog}: {large['seeded']['rows']:,} rows seeded in {large['seeded']['seed_seconds']:.1f} s; "
-            f"the {args.large:,}-record run took {large['seconds']:.0f} s"
+            f"both sizes, measured in alternation, took {large['seconds']:.0f} s"
         )
         requests = {}
         for name in small["rows"]:
