@@ -34,6 +34,7 @@ JS = "text/javascript; charset=utf-8"
 STATIC_FILES: dict[str, str] = {
     "app.js": JS,
     "api.js": JS,
+    "assignment-dialog.js": JS,
     "auth.js": JS,
     "context.js": JS,
     "filedialog.js": JS,
@@ -49,6 +50,7 @@ STATIC_FILES: dict[str, str] = {
     "view-me.js": JS,
     "view-news.js": JS,
     "view-shared.js": JS,
+    "view-submissions.js": JS,
     "view-signin.js": JS,
     "style.css": "text/css; charset=utf-8",
     "icon.svg": "image/svg+xml",

@@ -1,10 +1,12 @@
 // Classes, a class's assignments and folder, an assignment: a pupil turns in, a teacher collects.
 import { api, displayName, errorText, loading, myClasses, page, state, toUtc } from "./context.js";
-import { FileTable, downloadButton, statusBadge } from "./files.js";
-import { language, plural, reasonText, t, typesText } from "./i18n.js";
+import { deleteAssignment, openAssignmentEdit } from "./assignment-dialog.js";
+import { FileTable } from "./files.js";
+import { language, t, typesText } from "./i18n.js";
 import { fileRules, spaceBrowser, usageMeter } from "./space.js";
 import { announce, formatDate, formatSize, h } from "./ui.js";
 import { uploader } from "./uploader.js";
+import { feedbackList, submissionsPanel } from "./view-submissions.js";
 
 export function classesView() {
   const list = h("ul", { class: "class-list" });
@@ -126,30 +128,71 @@ export function assignmentView(classId, assignmentId) {
     ]);
     const assignment = answer.items.find((a) => a.id === assignmentId);
     if (!klass || !assignment) throw Object.assign(new Error(), { code: "not_found" });
-    view.querySelector("h1").textContent = assignment.title;
-    document.title = `${assignment.title} — Cartable`;
-    const facts = h(
-      "dl",
-      { class: "facts" },
-      h("dt", {}, t("class")),
-      h("dd", {}, h("a", { href: `#/class/${encodeURIComponent(classId)}` }, klass.name)),
-      h("dt", {}, t("dueAt")),
-      h("dd", {}, formatDate(assignment.dueAt, language())),
-      assignment.closesAt
-        ? [h("dt", {}, t("closesAt")), h("dd", {}, formatDate(assignment.closesAt, language()))]
-        : null,
-      assignment.allowedTypes
-        ? [h("dt", {}, t("allowedTypes")), h("dd", {}, typesText(assignment.allowedTypes))]
-        : null,
-      assignment.maxSize ? [h("dt", {}, t("maxSize")), h("dd", {}, formatSize(assignment.maxSize, language()))] : null,
-    );
-    holder.append(h("section", { class: "card" }, facts));
+    const card = h("section", { class: "card" });
+    holder.append(card);
+    const show = (shown) => {
+      view.querySelector("h1").textContent = shown.title;
+      document.title = `${shown.title} — Cartable`;
+      card.replaceChildren(assignmentFacts(klass, shown), actions);
+    };
+    // Changing the assignment is the class's teachers' (the API's `assign` rule, as for the new-assignment form):
+    // the class's own list of teachers, as the API gave it, decides whether the buttons show.
+    const teaches = klass.teachers.includes(state.claims.sub);
+    let panel = null;
+    const changed = (shown) => {
+      show(shown);
+      if (panel) panel.refresh().catch(() => {}); // `late` follows the new due date
+    };
+    const actions = teaches ? assignmentActions(assignment, classId, changed) : null;
+    show(assignment);
     // From the space's `can`: who may turn in gets the uploader and their submission; who reads the space's
     // files without turning in (its `can` is then about every submission) gets the class's submissions.
     if (space.can.upload || !space.can.read) holder.append(...studentPanel(assignment, space));
-    else holder.append(submissionsPanel(assignment));
+    else {
+      panel = submissionsPanel(assignment);
+      holder.append(panel);
+    }
   });
   return view;
+}
+
+function assignmentFacts(klass, assignment) {
+  return h(
+    "dl",
+    { class: "facts" },
+    h("dt", {}, t("class")),
+    h("dd", {}, h("a", { href: `#/class/${encodeURIComponent(klass.id)}` }, klass.name)),
+    h("dt", {}, t("dueAt")),
+    h("dd", { class: "due-at" }, formatDate(assignment.dueAt, language())),
+    assignment.closesAt ? [h("dt", {}, t("closesAt")), h("dd", {}, formatDate(assignment.closesAt, language()))] : null,
+    assignment.allowedTypes ? [h("dt", {}, t("allowedTypes")), h("dd", {}, typesText(assignment.allowedTypes))] : null,
+    assignment.maxSize ? [h("dt", {}, t("maxSize")), h("dd", {}, formatSize(assignment.maxSize, language()))] : null,
+    assignment.instructions ? [h("dt", {}, t("instructions")), h("dd", { class: "instructions" }, assignment.instructions)] : null,
+  );
+}
+
+/** A teacher's Edit (the dialog; `onChanged(assignment)` after a change) and Delete (to the class, once done). */
+function assignmentActions(assignment, classId, onChanged) {
+  let current = assignment;
+  const edit = h("button", {
+    type: "button",
+    class: "secondary",
+    onclick: () => openAssignmentEdit(current, { opener: edit, onDone: (changed) => onChanged((current = changed)) }),
+  }, t("editAssignment"));
+  const error = h("p", { class: "error", role: "alert" });
+  const remove = h("button", {
+    type: "button",
+    class: "danger",
+    onclick: async () => {
+      error.textContent = "";
+      try {
+        if (await deleteAssignment(current, remove)) location.hash = `#/class/${encodeURIComponent(classId)}`;
+      } catch (failure) {
+        error.textContent = errorText(failure);
+      }
+    },
+  }, t("deleteAssignment"));
+  return h("div", { class: "actions assignment-actions" }, edit, remove, error);
 }
 
 /** One's own submission; the uploader while the space takes uploads (until it closes), with its usage. */
@@ -207,199 +250,4 @@ function studentPanel(assignment, space) {
   upload.insertBefore(usage.element, upload.children[1]);
   usage.show(space.usage);
   return [upload, mine];
-}
-
-function submissionsPanel(assignment) {
-  const headingId = "submissions-heading";
-  const error = h("p", { class: "error", role: "alert" });
-  // The ZIP is built off the request (a large class's would outlast the gateway's 29 s): a job, followed
-  // until ready, then a download link that lasts until the job expires.
-  const zipStatus = h("div", { class: "zip-status", role: "status" });
-  const zip = h(
-    "button",
-    {
-      type: "button",
-      onclick: async () => {
-        zip.disabled = true;
-        error.textContent = "";
-        const name = `${assignment.title}.zip`;
-        zipStatus.replaceChildren(
-          h("label", { for: "zip-progress" }, t("preparingZip")),
-          h("progress", { id: "zip-progress" }),
-        );
-        try {
-          const job = await api.waitJob(await api.archiveJob(assignment.id));
-          if (job.status !== "ready") throw Object.assign(new Error(), { code: job.reason || "generic" });
-          const link = h(
-            "button",
-            {
-              type: "button",
-              onclick: async () => {
-                link.disabled = true;
-                try {
-                  await api.downloadJob(job.id, name);
-                  announce(t("downloaded", { name }));
-                } catch (failure) {
-                  error.textContent = errorText(failure);
-                } finally {
-                  link.disabled = false;
-                }
-              },
-            },
-            t("downloadReadyZip"),
-          );
-          zipStatus.replaceChildren(
-            link,
-            " ",
-            h("span", { class: "meta" }, t("zipUntil", { date: formatDate(job.expiresAt, language()) })),
-          );
-          announce(t("zipReady"));
-          link.focus();
-        } catch (failure) {
-          zipStatus.replaceChildren();
-          error.textContent = errorText(failure);
-        } finally {
-          zip.disabled = false;
-        }
-      },
-    },
-    t("downloadZip"),
-  );
-  const body = h("tbody");
-  const table = h(
-    "table",
-    { class: "submissions" },
-    h("caption", { class: "visually-hidden" }, t("submissions")),
-    h(
-      "thead",
-      {},
-      h(
-        "tr",
-        {},
-        [t("colStudent"), t("colFiles"), t("colSubmitted"), t("colLate"), t("colFeedback")].map((text) =>
-          h("th", { scope: "col" }, text),
-        ),
-      ),
-    ),
-    body,
-  );
-  const summary = h("p", { class: "meta" });
-  const section = h(
-    "section",
-    { class: "card", "aria-labelledby": headingId },
-    h("div", { class: "card-head" }, h("h2", { id: headingId }, t("submissions")), zip),
-    summary,
-    zipStatus,
-    error,
-    h("div", { class: "table-wrap" }, table),
-  );
-  const fill = async () => {
-    const answer = await api.submissions(assignment.id);
-    const turnedIn = answer.items.filter((s) => !s.missing);
-    const late = turnedIn.filter((item) => item.late).length;
-    summary.textContent = t("submissionSummary", {
-      turnedIn: plural("turnedInCount", turnedIn.length),
-      late: plural("lateCount", late),
-      missing: plural("missingCount", answer.items.length - turnedIn.length),
-    });
-    body.replaceChildren(
-      ...answer.items.map((item) =>
-        h(
-          "tr",
-          { dataset: { student: item.student } },
-          h("th", { scope: "row", "data-label": t("colStudent") }, displayName(item.student)),
-          h(
-            "td",
-            { "data-label": t("colFiles") },
-            h(
-              "ul",
-              { class: "submitted-files" },
-              item.files.map((file) =>
-                h(
-                  "li",
-                  { dataset: { fileId: file.id } },
-                  h("span", { class: "name" }, file.name),
-                  " ",
-                  statusBadge(file.status, file.reason),
-                  " ",
-                  downloadButton(file),
-                ),
-              ),
-            ),
-          ),
-          h("td", { "data-label": t("colSubmitted") }, item.missing ? "—" : formatDate(item.submittedAt, language())),
-          h("td", { "data-label": t("colLate") }, submissionBadge(item)),
-          h(
-            "td",
-            { "data-label": t("colFeedback") },
-            feedbackList(item.feedback || []),
-            feedbackForm(assignment, item.student, () => fill()),
-          ),
-        ),
-      ),
-    );
-    table.hidden = !answer.items.length;
-    zip.disabled = !turnedIn.length;
-  };
-  loading(section, fill);
-  return section;
-}
-
-function feedbackList(files) {
-  if (!files.length) return null;
-  return h(
-    "ul",
-    { class: "submitted-files feedback-files" },
-    files.map((file) =>
-      h("li", { dataset: { fileId: file.id } }, h("span", { class: "name" }, file.name), " ", downloadButton(file)),
-    ),
-  );
-}
-
-/** A teacher returns a file to one pupil (`feedbackFor`): only they and the class's teachers can read it. */
-function feedbackForm(assignment, student, onReturned) {
-  const name = displayName(student);
-  const input = h("input", { type: "file", id: `feedback-${student}`, required: true });
-  const button = h("button", { type: "submit", class: "secondary", "aria-label": t("returnFeedbackTo", { name }) }, t("returnFeedback"));
-  const status = h("p", { class: "meta", role: "status" });
-  const form = h(
-    "form",
-    {
-      class: "feedback-form",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        const file = input.files[0];
-        if (!file) {
-          input.focus();
-          return;
-        }
-        button.disabled = true;
-        status.textContent = t("sending", { name: file.name });
-        try {
-          const grant = await api.upload(file, assignment.space, "/", () => {}, { feedbackFor: student });
-          const done = await api.waitScanned(grant.uploadId, () => {});
-          if (done.status === "available") {
-            announce(t("feedbackReturned", { file: file.name, name }));
-            await onReturned();
-          } else {
-            status.textContent = t(`announce_${done.status}`, { name: file.name, reason: reasonText(done.status, done.reason) });
-          }
-        } catch (failure) {
-          status.textContent = errorText(failure);
-        } finally {
-          button.disabled = false;
-        }
-      },
-    },
-    h("label", { for: input.id, class: "visually-hidden" }, t("feedbackFileFor", { name })),
-    input,
-    button,
-    status,
-  );
-  return form;
-}
-
-function submissionBadge(item) {
-  if (item.missing) return h("span", { class: "badge badge-missing" }, t("missing"));
-  return h("span", { class: `badge ${item.late ? "badge-late" : "badge-ok"}` }, item.late ? t("late") : t("onTime"));
 }

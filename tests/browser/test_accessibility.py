@@ -495,6 +495,19 @@ def test_a_teachers_views_are_accessible(
     go(page, base_url, f"assignment/5B/{assignment['id']}")
     expect(page.locator("table.submissions tbody tr").first).to_be_visible()
     audit("submissions")
+    # Editing the assignment: its dialog, then a refusal in words (no title; nothing is sent).
+    edit = page.locator(".assignment-actions button").first
+    edit.click()
+    editing = page.locator("#assignment-edit")
+    expect(editing.locator("#edit-title")).to_be_focused()
+    audit("assignment-edit-dialog")
+    editing.locator("#edit-title").fill("")
+    editing.locator("#assignment-edit-submit").click()
+    expect(editing.locator("#assignment-edit-error")).not_to_be_empty()
+    audit("assignment-edit-refused")
+    editing.locator("#assignment-edit-cancel").click()
+    expect(editing).to_be_hidden()
+    expect(edit).to_be_focused()
     page.locator(".card-head button").click()  # the class's ZIP, as a job
     expect(page.locator(".zip-status button")).to_be_focused(timeout=30_000)
     audit("submissions-zip-ready")
