@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.access import AccessControl
+from chalicelib.domain.audit import entry
 from chalicelib.domain.models import Action, ClassRecord, Principal, is_valid_id, require_id
 from chalicelib.domain.names import check_title, nfc, text_problem
 from chalicelib.domain.paging import parse_limit
@@ -18,7 +19,7 @@ from chalicelib.errors import BadRequestError, ConflictError, PayloadTooLargeErr
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from chalicelib.domain.models import Membership
+    from chalicelib.domain.models import AuditEntry, Membership
     from chalicelib.domain.ports import ClassPage
 
 MAX_MEMBERS = 1000
@@ -163,6 +164,8 @@ class RosterStore(Protocol):
 
     def put_roster(self, school: str, classes: Sequence[ClassRecord]) -> int: ...
 
+    def record_audit(self, entry: AuditEntry) -> None: ...
+
 
 class RosterService:
     """Creates, replaces and lists classes; admins manage, members read their own."""
@@ -202,6 +205,8 @@ class RosterService:
             )
         self._catalog.put_roster(principal.school, records)
         members = sum(len(r.teachers) + len(r.students) for r in records)
+        summary = f"{len(records)} classes, {members} members, {len(parsed.errors)} lines refused"
+        self._catalog.record_audit(entry(principal, "roster.import", f"school:{principal.school}", reason=summary))
         return {"classes": len(records), "members": members, "errors": parsed.errors}
 
     def list_classes(self, principal: Principal, limit: str | None, cursor: str | None) -> dict[str, Any]:

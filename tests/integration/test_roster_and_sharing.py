@@ -63,10 +63,13 @@ def test_bad_lines_are_reported_and_good_ones_applied(admin: Api, as_user: Any) 
         f"A-{s},6e A,prof-{s},student\n"  # 9: contradicts line 2
         f"A-{s},6e A,dan-{s},student\n"
     )
-    answer = csv_post(admin, text)
+    office = as_user(f"office-{s}", "admin")
+    answer = csv_post(office, text)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["classes"] == 1 and body["members"] == 3
+    (trail,) = admin.get("/v1/audit", params={"user": f"office-{s}"}).json()["items"]  # who imported what
+    assert (trail["action"], trail["reason"]) == ("roster.import", "1 classes, 3 members, 6 lines refused")
     assert [e["line"] for e in body["errors"]] == [4, 5, 6, 7, 8, 9]
     assert all(e["message"] for e in body["errors"])
     cls = next(c for c in admin.get("/v1/classes?limit=1000").json()["items"] if c["id"] == f"A-{s}")
