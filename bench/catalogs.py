@@ -184,57 +184,15 @@ def postgres_list_cursor(user: str, position: int) -> str:
 
 
 # -- DynamoDB on moto ---------------------------------------------------------------------------------
-def cheap_transactions() -> None:
-    """moto backs up the whole table before each TransactWriteItems (a deep copy per action: minutes a
-    grant at 200,000 items); back up only the items the transaction names, and put those back if it
-    fails. The same all-or-nothing outcome, in this bench's moto only (it is not our CPU either way)."""
-    import copy
-    import types
-
-    from moto.dynamodb import models
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.table import Table
-
-    def deepcopy(value: Any, memo: Any = None) -> Any:
-        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
-
-    models.copy = types.SimpleNamespace(deepcopy=deepcopy)  # type: ignore[assignment,attr-defined]
-    original = models.DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        saved = []
-        for action in transact_items:
-            op = next(iter(action.values()))
-            found = self.tables.get(op.get("TableName"))
-            if found is None:
-                continue
-            key = op.get("Key") or op.get("Item", {})
-            hash_key = DynamoType(key[found.hash_key_attr])
-            range_key = DynamoType(key[found.range_key_attr]) if found.range_key_attr else None
-            saved.append((found, hash_key, range_key, copy.deepcopy(found.get_item(hash_key, range_key))))
-        try:
-            original(self, transact_items)
-        except Exception:
-            for found, hash_key, range_key, item in saved:
-                found.delete_item(hash_key, range_key)
-                if item is not None:
-                    if range_key is None:
-                        found.items[hash_key] = item
-                    else:
-                        found.items[hash_key][range_key] = item
-            raise
-
-    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-
-
 def moto_child(port: int, user: str, count: int, build: str) -> None:
     """A moto server holding one seeded drive; answers a JSON line when ready, stops when stdin closes."""
     from moto.server import ThreadedMotoServer
 
+    from local.moto_patches import back_up_only_what_a_transaction_names
     from local.stack import LocalStack, StackConfig
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request on our stderr
-    cheap_transactions()
+    back_up_only_what_a_transaction_names()  # the local stack's moto: a transaction copies what it names
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

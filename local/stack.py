@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from contextlib import closing
@@ -67,84 +66,6 @@ class StackConfig:
             catalog=os.environ.get("CATALOG") or "dynamodb",  # make dev CATALOG=postgres
             bucket_notifications=os.environ.get("CARTABLE_BUCKET_NOTIFICATIONS", "on") != "off",
         )
-
-
-_transaction = threading.local()
-
-
-def _back_up_each_table_once_per_transaction() -> None:
-    """moto backs a table up for rollback once per *item* of a transaction (a deep copy of the whole
-    table each time), so the local stack slowed down as its table grew. One backup per table and
-    transaction restores exactly the same state; only this thread's transaction shares it."""
-    import copy
-
-    from moto.dynamodb import models
-    from moto.dynamodb.models.table import Table
-
-    if getattr(models.DynamoDBBackend.transact_write_items, "_cartable", False):
-        return
-    original = models.DynamoDBBackend.transact_write_items
-
-    class _Copy:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(copy, name)
-
-        @staticmethod
-        def deepcopy(obj: Any, memo: Any = None) -> Any:
-            backups = getattr(_transaction, "backups", None)
-            if backups is None or not isinstance(obj, Table):
-                return copy.deepcopy(obj, memo)
-            if id(obj) not in backups:
-                backups[id(obj)] = copy.deepcopy(obj, memo)
-            return backups[id(obj)]
-
-    def transact_write_items(self: Any, transact_items: Any) -> Any:
-        _transaction.backups = {}
-        try:
-            return original(self, transact_items)
-        finally:
-            _transaction.backups = None
-
-    transact_write_items._cartable = True  # type: ignore[attr-defined]
-    models.copy = _Copy()  # type: ignore[attr-defined,assignment]
-    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    _serialise_the_catalog(models.DynamoDBBackend)
-
-
-# moto's server answers on threads and holds no lock of its own: a transaction's backup (a deep copy of
-# the table) taken while another thread writes fails ("dictionary changed size during iteration"), and
-# thirty copies at once grew the stack to 12 GB. One lock around every DynamoDB operation: locally the
-# table is then used one call at a time, as its own code assumes.
-_CATALOG_LOCK = threading.RLock()
-_SERIALISED = (
-    "get_item",
-    "batch_get_item",
-    "query",
-    "scan",
-    "put_item",
-    "update_item",
-    "delete_item",
-    "batch_write_item",
-    "transact_get_items",
-    "transact_write_items",
-)
-
-
-def _serialise_the_catalog(backend: Any) -> None:
-    import functools
-
-    for name in _SERIALISED:
-        method = getattr(backend, name)
-        if getattr(method, "_serialised", False):
-            continue
-
-        def locked(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
-            with _CATALOG_LOCK:
-                return _method(*args, **kwargs)
-
-        wrapper = functools.wraps(method)(locked)
-        wrapper._serialised = True  # type: ignore[attr-defined]
-        setattr(backend, name, wrapper)
 
 
 class LocalStack:
@@ -269,7 +190,9 @@ class LocalStack:
     def start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        _back_up_each_table_once_per_transaction()
+        from local.moto_patches import back_up_only_what_a_transaction_names
+
+        back_up_only_what_a_transaction_names()
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the rest
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.moto_port, verbose=False)
