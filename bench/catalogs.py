@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import re
 import subprocess
 import sys
@@ -39,7 +37,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from bench.common import (
@@ -58,13 +55,12 @@ from bench.common import (
     percentile,
     quiet_logs,
     ready_child,
-    rss_mb,
     scratch_dir,
     table,
     token,
     use_env,
 )
-from bench.scale_pages import changes_cursor, list_cursor, records, seed_directly
+from bench.scale_pages import changes_cursor, list_cursor, moto_child, records
 
 CATALOGS = ("dynamodb", "postgres")
 SMALL = 100
@@ -184,33 +180,6 @@ def postgres_list_cursor(user: str, position: int) -> str:
 
 
 # -- DynamoDB on moto ---------------------------------------------------------------------------------
-def moto_child(port: int, user: str, count: int, build: str) -> None:
-    """A moto server holding one seeded drive; answers a JSON line when ready, stops when stdin closes."""
-    from moto.server import ThreadedMotoServer
-
-    from local.moto_patches import back_up_only_what_a_transaction_names
-    from local.stack import LocalStack, StackConfig
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request on our stderr
-    back_up_only_what_a_transaction_names()  # the local stack's moto: a transaction copies what it names
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        config = StackConfig(
-            build_dir=Path(build), port=free_port(), moto_port=port, jwt_secret=SECRET, extra_env=dict(BENCH_ENV)
-        )
-        stack = LocalStack(config)
-        stack.create_resources()
-        started = time.perf_counter()
-        items = records(user, count)
-        seed_directly(stack.config.table, items)
-        ready = {"seed_seconds": time.perf_counter() - started, "rows": len(items), "rss_mb": rss_mb(os.getpid())}
-        print(json.dumps(ready), flush=True)
-        sys.stdin.read()
-    finally:
-        server.stop()
-
-
 @contextmanager
 def catalog_env(catalog: str, user: str, count: int) -> Iterator[tuple[dict[str, str], dict[str, Any]]]:
     """The stack's environment over a seeded catalog, and how the seeding went."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -108,24 +109,27 @@ def seed_directly(table_name: str, items: list[dict[str, Any]]) -> None:
 
 
 def moto_child(port: int, user: str, count: int, build: str) -> None:
-    """A moto server holding one seeded drive; answers a JSON line when ready, stops when stdin closes."""
+    """A moto server holding one seeded drive, with the local stack's moto patches; answers a JSON line
+    when ready (`rows` seeded), stops when stdin closes. Figure 9 (bench.catalogs) uses it too."""
     from moto.server import ThreadedMotoServer
 
+    from local.moto_patches import back_up_only_what_a_transaction_names
     from local.stack import LocalStack, StackConfig
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request on our stderr
+    back_up_only_what_a_transaction_names()  # as the local stack's moto: a transaction copies what it names
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        stack = LocalStack(
-            StackConfig(
-                build_dir=Path(build), port=free_port(), moto_port=port, jwt_secret=SECRET, extra_env=dict(BENCH_ENV)
-            )
+        config = StackConfig(
+            build_dir=Path(build), port=free_port(), moto_port=port, jwt_secret=SECRET, extra_env=dict(BENCH_ENV)
         )
+        stack = LocalStack(config)
         stack.create_resources()
         started = time.perf_counter()
         items = records(user, count)
         seed_directly(stack.config.table, items)
-        ready = {"seed_seconds": time.perf_counter() - started, "items": len(items), "rss_mb": rss_mb(os.getpid())}
+        ready = {"seed_seconds": time.perf_counter() - started, "rows": len(items), "rss_mb": rss_mb(os.getpid())}
         print(json.dumps(ready), flush=True)
         sys.stdin.read()
     finally:
@@ -266,7 +270,7 @@ def report(spaces: list[dict[str, Any]], repeat: int) -> None:
         title=f"Figure 5: page cost against the size of the space (median wall and mean CPU of {repeat} reads)",
     )
     print(
-        f"seeded {large['seeded']['items']:,} items in {large['seeded']['seed_seconds']:.0f} s; moto RSS "
+        f"seeded {large['seeded']['rows']:,} items in {large['seeded']['seed_seconds']:.0f} s; moto RSS "
         f"{large['seeded']['rss_mb']:,.0f} MB. Wall time is moto's: its query walks the whole table in Python, "
         "DynamoDB reads only the page."
     )
