@@ -18,11 +18,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from chalicelib.domain.models import Principal, Role, is_valid_id, iso, new_id, utcnow
 from chalicelib.domain.ports import ObjectStore
-from chalicelib.domain.schema import SCHOOL, TIME, Field, Schema, Shown, ident
+from chalicelib.domain.schema import SCHOOL, TIME, Codec, Field, Schema, Shown, ident
 from chalicelib.errors import BadRequestError, CartableError, NotAvailableError, NotFoundError
 
 log = logging.getLogger("cartable.jobs")
@@ -77,6 +78,17 @@ Check = Callable[[Principal, str], None]
 Build = Callable[[Principal, str], JobResult]
 
 
+def _numbers(value: Any) -> Any:
+    """A summary as it was written: DynamoDB answers every number as a Decimal (counts would show 1.0)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_numbers(item) for item in value]
+    return value
+
+
 JOB = Schema(
     Job,
     ident("job"),
@@ -87,7 +99,7 @@ JOB = Schema(
     Field("created_at", TIME),
     Field("finished_at", TIME),
     Shown("expiresAt", lambda job: iso(job.created_at + LIFETIME)),
-    Field("summary", json="result"),
+    Field("summary", Codec(load=_numbers), json="result"),
     SCHOOL,
     Field("requester", json=None),
     Field("role", json=None),

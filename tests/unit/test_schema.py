@@ -206,6 +206,14 @@ def test_notification_and_job_items_keep_their_time_to_live() -> None:
     assert entry["sk"] == entry["gsi1sk"] == "2026-03-04T05:06:07.000000Z#e1" and entry["at"] == STAMP
 
 
+def test_a_job_s_counts_read_back_as_whole_numbers_not_decimals() -> None:
+    summary = {"classes": 2, "files": [1, 2], "by": {"late": 0}}
+    job = JOB.from_item(wire(JOB.to_item(Job(**{**JOB_FULL.__dict__, "summary": summary}))))
+    assert job.summary == summary
+    assert type(job.summary["classes"]) is int and type(job.summary["by"]["late"]) is int  # JSON 2, not 2.0
+    assert [type(n) for n in job.summary["files"]] == [int, int]
+
+
 def test_the_contract_json_keeps_its_keys_order_and_values() -> None:
     assert list(file_json(FILE_FULL).items()) == [
         ("id", "f2"),
