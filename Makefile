@@ -19,9 +19,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(PYTHON_VERSION)
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: dev try migrate lock test check lint typecheck unit integration integration-postgres browser bench package lint-template deps system-deps browser-deps oidc-deps clean
+.PHONY: dev try migrate lock test check lint typecheck unit integration integration-postgres browser bench package lint-template deps system-deps browser-deps oidc-deps amqp-deps pg-deps clean
 
-dev: deps oidc-deps
+dev: deps oidc-deps $(if $(filter postgres,$(CATALOG)),pg-deps)
 	$(BIN)/python -m local.stack $(DEV_ARGS)
 
 # With `make dev` running: grant, upload, wait for the scan, download (the README's quickstart).
@@ -32,7 +32,7 @@ try: deps
 # of the run's own, tests/postgres.py). The fault table gets a column per catalog (tests/artifacts/faults.md);
 # the first pass starts it afresh. PYTEST_ARGS goes to both passes; the second runs even when the first
 # failed (one CI run tells both), and `make test` fails if either did.
-test: deps browser-deps oidc-deps amqp-deps check package lint-template
+test: deps browser-deps oidc-deps amqp-deps pg-deps check package lint-template
 	rm -f tests/artifacts/faults-*.json tests/artifacts/faults.md
 	$(BIN)/pytest $(PYTEST_ARGS); first=$$?; $(POSTGRES_PASS) && exit $$first
 
@@ -41,7 +41,7 @@ test: deps browser-deps oidc-deps amqp-deps check package lint-template
 # which the first pass ran. Exit status 5 is "nothing selected" (PYTEST_ARGS=tests/unit), not a failure.
 POSTGRES_PASS = CARTABLE_TEST_CATALOG=postgres $(BIN)/pytest -o testpaths=tests/integration \
 	-m "integration and not catalog_independent" $(PYTEST_ARGS) || [ $$? -eq 5 ]
-integration-postgres: deps
+integration-postgres: deps pg-deps
 	$(POSTGRES_PASS)
 
 check: lint typecheck
@@ -112,6 +112,11 @@ browser-deps:
 # of their own (local/rabbitmq.py); its system service is never started.
 amqp-deps:
 	@infra/system-deps rabbitmq
+
+# The PostgreSQL catalog's tests and `make dev CATALOG=postgres` start a server of their own (initdb in a temp
+# dir, local/postgres.py) from Debian's postgresql; its system service is never started.
+pg-deps:
+	@infra/system-deps $(SYSTEM_DEPS_FLAGS) postgres
 
 # Stage local's OpenID provider (local/oidc, Node's oidc-provider): exactly its lock, once per lock change
 # (offline afterwards). npm ci's stamp is node_modules/.package-lock.json, newer than the lock.

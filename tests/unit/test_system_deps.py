@@ -63,3 +63,13 @@ def test_with_everything_present_it_says_nothing() -> None:
         check=False,
     )
     assert (done.returncode, done.stdout) == (0, "")
+
+
+def test_make_test_asks_for_postgresql_when_it_is_missing() -> None:
+    """Hidden as `apt-get remove postgresql-15` leaves the machine: no initdb under /usr/lib/postgresql."""
+    script = "mount -t tmpfs tmpfs /usr/lib/postgresql && make -s pg-deps SYSTEM_DEPS_FLAGS=--dry-run"
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "would install: postgresql" in done.stdout
