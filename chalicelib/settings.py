@@ -79,6 +79,9 @@ class Settings:
     catalog: str = "dynamodb"  # CARTABLE_CATALOG: dynamodb, or postgres at CARTABLE_DATABASE_URL
     database_url: str | None = None  # a libpq URL (postgresql://user:password@host:port/db?sslmode=...)
     database_pool_size: int = 2  # connections per process: 1-2 for a function, more for a worker's threads
+    # The front that serves downloads with `X-Content-Type-Options: nosniff` (CloudFront on AWS, the local
+    # stack's own): presigned GETs answer its scheme and host, keeping S3's path and signed query; none: S3's URL.
+    download_origin: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -117,9 +120,9 @@ class Settings:
         if stage and stage not in STAGES:
             problems.append(f"CARTABLE_STAGE must be one of {', '.join(STAGES)}")
         local = stage == LOCAL
-        style = get("CARTABLE_S3_ADDRESSING_STYLE", "path" if local else "auto")
-        if style not in ADDRESSING_STYLES:
-            problems.append(f"CARTABLE_S3_ADDRESSING_STYLE must be one of {', '.join(ADDRESSING_STYLES)}")
+        s3_endpoint = env.get("CARTABLE_S3_ENDPOINT") or None
+        download_origin = _download_origin(env.get("CARTABLE_DOWNLOAD_ORIGIN", ""), local, problems)
+        style = _addressing_style(env, local, s3_endpoint, download_origin, problems)
         secret, jwks_url = _identity(env, local, problems)
         catalog = get("CARTABLE_CATALOG", "dynamodb")
         if catalog not in CATALOGS:
@@ -130,7 +133,7 @@ class Settings:
             region=get("AWS_DEFAULT_REGION", env.get("AWS_REGION") or None),
             bucket=get("CARTABLE_BUCKET"),
             table=get("CARTABLE_TABLE", "" if postgres else None),
-            s3_endpoint=env.get("CARTABLE_S3_ENDPOINT") or None,
+            s3_endpoint=s3_endpoint,
             s3_addressing_style=style,
             s3_region=env.get("CARTABLE_S3_REGION") or None,
             dynamodb_endpoint=env.get("CARTABLE_DYNAMODB_ENDPOINT") or None,
@@ -174,6 +177,7 @@ class Settings:
             catalog=catalog,
             database_url=get("CARTABLE_DATABASE_URL") if postgres else None,
             database_pool_size=int(number("CARTABLE_DATABASE_POOL_SIZE", "2", 1, 100)),
+            download_origin=download_origin,
         )
         if problems:
             raise ConfigurationError("; ".join(problems))
@@ -189,6 +193,52 @@ def _identity(env: Mapping[str, str], local: bool, problems: list[str]) -> tuple
     elif not local and not jwks_url:
         problems.append("CARTABLE_JWKS_URL is required outside stage local")
     return secret, jwks_url
+
+
+def _addressing_style(
+    env: Mapping[str, str], local: bool, s3_endpoint: str | None, download_origin: str | None, problems: list[str]
+) -> str:
+    """How S3 URLs name the bucket. Behind a download front on AWS S3, only `virtual` works: the front's origin
+    is the bucket's regional host, so a URL must be signed for that host with the key alone as its path."""
+    behind_aws_front = bool(download_origin) and not s3_endpoint
+    default = "path" if local else ("virtual" if behind_aws_front else "auto")
+    style = env.get("CARTABLE_S3_ADDRESSING_STYLE", "").strip() or default
+    if style not in ADDRESSING_STYLES:
+        problems.append(f"CARTABLE_S3_ADDRESSING_STYLE must be one of {', '.join(ADDRESSING_STYLES)}")
+    elif behind_aws_front and style != "virtual":
+        problems.append(
+            "CARTABLE_DOWNLOAD_ORIGIN on AWS S3 needs CARTABLE_S3_ADDRESSING_STYLE=virtual: the front forwards "
+            "to the bucket's regional host, so a download URL must be signed for that host with the key as its "
+            f"path ({style!r} signs for s3.<region>/<bucket>/<key> or the global host)"
+        )
+    return style
+
+
+def _download_origin(raw: str, local: bool, problems: list[str]) -> str | None:
+    """The download front's origin, `https://host[:port]` (http:// in stage local only), or None when unset."""
+    value = raw.strip().removesuffix("/")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    schemes = ("http", "https") if local else ("https",)
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if (
+        parts.scheme not in schemes
+        or not parts.hostname
+        or parts.username
+        or parts.path
+        or parts.query
+        or parts.fragment
+    ):
+        problems.append(
+            "CARTABLE_DOWNLOAD_ORIGIN must be an origin, https://host[:port] (http:// in stage local), "
+            "with no path, query or user"
+        )
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _log_level(raw: str, problems: list[str]) -> str:

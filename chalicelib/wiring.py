@@ -105,7 +105,7 @@ def store() -> S3ObjectStore:
     from chalicelib.adapters.s3 import S3ObjectStore
 
     config = settings()
-    return S3ObjectStore(LazyClient("s3", config), config.bucket)
+    return S3ObjectStore(LazyClient("s3", config), config.bucket, download_origin=config.download_origin)
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from botocore.exceptions import ClientError
 
@@ -27,6 +27,16 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+def behind_front(url: str, origin: str | None) -> str:
+    """`url` with the download front's scheme and host (`origin`), its path and signed query untouched: the
+    front forwards to the host the URL was signed for (settings refuse an addressing style where it cannot)."""
+    if not origin:
+        return url
+    front = urlsplit(origin)
+    signed = urlsplit(url)
+    return urlunsplit((front.scheme, front.netloc, signed.path, signed.query, signed.fragment))
+
+
 def _code(exc: ClientError) -> str:
     error = exc.response.get("Error", {})
     return str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
@@ -44,9 +54,17 @@ def translate(exc: ClientError) -> Exception:
 class S3ObjectStore:
     """The ObjectStore port; keys are built by the services, never from client input."""
 
-    def __init__(self, client: Any, bucket: str, copy_limit: int = COPY_LIMIT, copy_part: int = COPY_PART) -> None:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        copy_limit: int = COPY_LIMIT,
+        copy_part: int = COPY_PART,
+        download_origin: str | None = None,
+    ) -> None:
         self._s3 = client
         self._bucket = bucket
+        self._download_origin = download_origin  # the front adding nosniff (settings.download_origin)
         self._copy_limit = copy_limit
         self._copy_part = copy_part
 
@@ -65,6 +83,7 @@ class S3ObjectStore:
         return PresignedPost(url=post["url"], fields={k: str(v) for k, v in post["fields"].items()})
 
     def presign_get(self, key: str, filename: str, content_type: str, expires_in: int) -> str:
+        """A GET answering the judged type, as an attachment, never cached; on the download front when there is one."""
         url: str = self._s3.generate_presigned_url(
             "get_object",
             Params={
@@ -76,7 +95,7 @@ class S3ObjectStore:
             },
             ExpiresIn=expires_in,
         )
-        return url
+        return behind_front(url, self._download_origin)
 
     def head(self, key: str) -> StoredObject | None:
         try:
