@@ -128,11 +128,11 @@ class WebClient:
 
     def _headers(self, content_type: str) -> dict[str, str | list[str]]:
         # The page talks to the API (same origin), to the identity provider (discovery, tokens) and
-        # sends bytes to the object store's presigned URLs. Served in stage `local` only, where the
-        # object store's endpoint is always set.
+        # sends bytes to the object store's presigned URLs and reads them on the download front. Served in
+        # stage `local` only, where the object store's endpoint is always set.
         issuer = self.configuration()["issuer"]
         provider = f"{urlsplit(issuer).scheme}://{urlsplit(issuer).netloc}" if issuer else None
-        sources = " ".join(filter(None, [self._settings.s3_endpoint, provider]))
+        sources = " ".join(filter(None, [self._settings.s3_endpoint, self._settings.download_origin, provider]))
         policy = (
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
             f"connect-src 'self' {sources}; object-src 'none'; base-uri 'none'; form-action 'none'; "

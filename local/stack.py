@@ -41,6 +41,7 @@ class StackConfig:
     build_dir: Path = ROOT / ".build"
     port: int = 8000
     moto_port: int = 5001
+    download_port: int = 0  # the download front (local/download_front.py); 0: a free port
     bucket: str = "cartable-local-files"
     table: str = "cartable-local"
     queue: str = "cartable-local-uploads"
@@ -61,6 +62,7 @@ class StackConfig:
         return cls(
             port=int(os.environ.get("CARTABLE_PORT", "8000")),
             moto_port=int(os.environ.get("CARTABLE_MOTO_PORT", "5001")),
+            download_port=int(os.environ.get("CARTABLE_DOWNLOAD_PORT", "5002")),
             oidc_port=int(os.environ.get("CARTABLE_OIDC_PORT", "8001")),
             jwt_secret=os.environ.get("CARTABLE_JWT_SECRET", "local-dev-secret"),
             catalog=os.environ.get("CATALOG") or "dynamodb",  # make dev CATALOG=postgres
@@ -74,6 +76,7 @@ class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self._moto: Any = None
+        self._front: Any = None
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         from local.clamav import ClamdProcess
 
@@ -93,6 +96,11 @@ class LocalStack:
     @property
     def aws_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.config.moto_port}"
+
+    @property
+    def download_origin(self) -> str:
+        """Where downloads are answered (the front), or empty before it starts."""
+        return str(self._front.origin) if self._front is not None else ""
 
     @property
     def api_url(self) -> str:
@@ -122,6 +130,8 @@ class LocalStack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.download_origin:  # downloads answer nosniff, as CloudFront's download distribution does
+            env["CARTABLE_DOWNLOAD_ORIGIN"] = self.download_origin
         env.pop("AWS_PROFILE", None)
         if self.database_url:  # `chalice local` serves many requests at once in one process, unlike Lambda
             env.update(
@@ -170,6 +180,7 @@ class LocalStack:
         self.config.build_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.start_moto()
+            self.start_download_front()
             self.create_resources()
             if self.config.catalog == "postgres":
                 self.postgres = start_postgres()
@@ -202,6 +213,13 @@ class LocalStack:
         import requests
 
         requests.post(f"{self.aws_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+
+    def start_download_front(self) -> None:
+        """The front downloads go through (local/download_front.py), before the API learns its origin."""
+        from local.download_front import DownloadFront
+
+        self._front = DownloadFront(self.aws_endpoint, port=self.config.download_port)
+        self._front.start()
 
     def create_resources(self) -> None:
         """Bucket, table, queue, and the bucket → queue notification for `incoming/` (unless configured off)."""
@@ -311,6 +329,9 @@ class LocalStack:
         if self.oidc is not None:
             self.oidc.stop()
         self.clamd.stop()
+        if self._front is not None:
+            self._front.stop()
+            self._front = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -348,6 +369,7 @@ def main() -> None:
 
             seed(stack.api_url)
         print(f"\nCartable is ready at {stack.api_url} (object store and tables at {stack.aws_endpoint}).")
+        print(f"Downloads: {stack.download_origin} (the store's answers with nosniff, as CloudFront's).")
         if stack.postgres is not None:
             print(f"Catalog: PostgreSQL at {stack.database_url}")
         if stack.oidc is not None:
