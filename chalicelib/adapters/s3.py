@@ -19,6 +19,10 @@ THROTTLING = {"SlowDown", "503", "ServiceUnavailable", "RequestTimeout", "Intern
 BAD_PARTS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"}
 COPY_LIMIT = 5 * 1024**3  # copy_object copies at most 5 GB; beyond, parts are copied (UploadPartCopy)
 COPY_PART = 512 * 1024**2
+# Chunks read ahead of the consumer (the scan reads 1 MiB chunks: 8 MiB at most in memory, whatever the
+# object's size). Two left the scan waiting for storage between its sends on a busy machine (figure 4,
+# 50 MB: 0.59-0.80 of clamd's local scan with 2, 0.76-0.96 with 8, in the same run).
+READ_AHEAD = 8
 
 
 def content_disposition(filename: str) -> str:
@@ -114,7 +118,8 @@ class S3ObjectStore:
 
     def read_chunks(self, key: str, etag: str, chunk_size: int) -> Iterator[bytes]:
         """Stream the object in chunks, refusing a different object than the one inspected.
-        The next chunks are read while the caller uses this one (two in flight at most)."""
+        The next chunks are read while the caller uses this one: up to READ_AHEAD of them wait, so the
+        consumer (the scan, sending to clamd) never waits for storage between two of its sends."""
         try:
             body = self._s3.get_object(Bucket=self._bucket, Key=key, IfMatch=etag)["Body"]
         except ClientError as exc:
@@ -126,7 +131,7 @@ class S3ObjectStore:
             finally:
                 body.close()
 
-        yield from read_ahead(chunks, depth=2)
+        yield from read_ahead(chunks, depth=READ_AHEAD)
 
     def copy(
         self, source: str, target: str, etag: str | None, size: int | None = None, content_type: str | None = None
