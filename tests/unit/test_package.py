@@ -511,6 +511,7 @@ def test_the_page_s_headers_allow_only_its_origin_its_provider_and_the_files_buc
         "${IdentityProviderOrigin}",
         f"https://{bucket}.s3.${{AWS::URLSuffix}}",
         f"https://{bucket}.s3.${{AWS::Region}}.${{AWS::URLSuffix}}",
+        "https://${DownloadDistribution.DomainName}",  # the page's fetch follows a download's 302 there
     ]
     assert security["ContentSecurityPolicy"]["Override"] is True
     assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
