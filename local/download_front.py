@@ -56,13 +56,28 @@ class FrontHandler(BaseHTTPRequestHandler):
         try:
             connection.request(self.command, self.path, headers=headers)  # Host: the store's, as signed
             answer = connection.getresponse()
-            self._answer(answer)
         except OSError as exc:
             log.warning("the object store did not answer: %r", exc)
-            if not self.wfile.closed:
-                self.send_error(502, "the object store did not answer")
+            connection.close()
+            self._unavailable()
+            return
+        try:
+            self._answer(answer)
+        except OSError as exc:  # mid-stream: the headers are gone, only closing tells the client
+            log.warning("a download broke off: %r", exc)
+            self.close_connection = True
         finally:
             connection.close()
+
+    def _unavailable(self) -> None:
+        body = b"the object store did not answer\n"
+        self.send_response_only(502)
+        for name, value in {**ADDED, "Content-Type": "text/plain; charset=utf-8"}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def _answer(self, answer: http.client.HTTPResponse) -> None:
         self.send_response_only(answer.status, answer.reason)
