@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import ole
+
 OPUS_WEBM = "audio/webm"
 
 
@@ -44,6 +46,65 @@ def _docx() -> bytes:
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+OLE_OBJECT = "application/vnd.openxmlformats-officedocument.oleObject"
+OLE_RELATIONSHIP = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/oleObject"
+
+
+def docx_with_object(blob: bytes, prog_id: str) -> bytes:
+    """A Word document (python-docx) embedding an object as Word does (Insert > Object, shown as an icon):
+    the OLE compound file `blob` as word/embeddings/oleObject1.bin, related to the document, and the
+    `w:object` that shows it in the text."""
+    import docx
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    document.add_paragraph("Voici mon exposé en PDF :")
+    part = Part(PackURI("/word/embeddings/oleObject1.bin"), OLE_OBJECT, blob, document.part.package)
+    rid = document.part.relate_to(part, OLE_RELATIONSHIP)
+    run = document.add_paragraph().add_run()
+    run._r.append(
+        parse_xml(
+            '<w:object xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+            ' xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office"'
+            ' xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+            ' w:dxaOrig="1520" w:dyaOrig="960">'
+            '<v:shape id="_x0000_i1025" type="#_x0000_t75" style="width:76pt;height:48pt" o:ole=""/>'
+            f'<o:OLEObject Type="Embed" ProgID="{prog_id}" ShapeID="_x0000_i1025" DrawAspect="Icon"'
+            f' ObjectID="_1801234567" r:id="{rid}"/></w:object>'
+        )
+    )
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def pptx_with_object(blob: bytes, prog_id: str) -> bytes:
+    """A PowerPoint presentation (python-pptx) embedding the OLE compound file `blob` on a slide, as
+    PowerPoint does (ppt/embeddings/oleObject1.bin)."""
+    import pptx
+    from pptx.util import Inches
+
+    deck = pptx.Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "Les volcans d'Auvergne : le dossier"
+    slide.shapes.add_ole_object(io.BytesIO(blob), prog_id, Inches(1), Inches(2), Inches(1), Inches(1))
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+def _docx_embedding_a_pdf() -> bytes:
+    """An exposé with its PDF embedded as Word embeds one when Acrobat is installed (AcroExch.Document)."""
+    return docx_with_object(ole.embedded_pdf(_pdf()), ole.ACROBAT_PROG_ID)
+
+
+def _pptx_packaging_a_pdf() -> bytes:
+    """Slides with a PDF embedded as an OLE Package (what Office does when no program embeds PDFs)."""
+    return pptx_with_object(ole.packaged("devoir.pdf", _pdf()), "Package")
 
 
 def _xlsx() -> bytes:
@@ -354,6 +415,8 @@ _PRODUCED: list[tuple[str, str, str, str, Callable[[Path], bytes]]] = [
     ("docx", "expose.docx", DOCX, DOCX, lambda _: _docx()),
     ("xlsx", "notes.xlsx", XLSX, XLSX, lambda _: _xlsx()),
     ("pptx", "volcans.pptx", PPTX, PPTX, lambda _: _pptx()),
+    ("docx-embedded-pdf", "expose.docx", DOCX, DOCX, lambda _: _docx_embedding_a_pdf()),
+    ("pptx-packaged-pdf", "volcans.pptx", PPTX, PPTX, lambda _: _pptx_packaging_a_pdf()),
     ("odt", "redaction.odt", ODT, ODT, lambda _: _odt()),
     ("ods", "releves.ods", ODS, ODS, lambda _: _ods()),
     ("pdf", "devoir.pdf", "application/pdf", "application/pdf", lambda _: _pdf()),
@@ -395,6 +458,17 @@ _HOSTILE: list[tuple[str, str, str, str, Callable[[], bytes]]] = [
      lambda: repacked(_odt(), "Object 1/devoir.pdf", script_pdf())),
     ("pdf-javascript-in-a-zip-in-a-zip", "classe.zip", "application/zip", "active_content",
      lambda: _zip([("5C/devoirs.zip", _zip([("devoir.pdf", script_pdf())]))])),
+    # Embedded as Word and PowerPoint embed a PDF (Insert > Object): Acrobat's CONTENTS, or an OLE Package.
+    ("pdf-javascript-ole-in-a-docx", "expose.docx", DOCX, "active_content",
+     lambda: docx_with_object(ole.embedded_pdf(script_pdf()), ole.ACROBAT_PROG_ID)),
+    ("pdf-javascript-package-in-a-docx", "expose.docx", DOCX, "active_content",
+     lambda: docx_with_object(ole.packaged("devoir.pdf", script_pdf()), "Package")),
+    ("pdf-javascript-ole-in-a-pptx", "volcans.pptx", PPTX, "active_content",
+     lambda: pptx_with_object(ole.embedded_pdf(script_pdf()), ole.ACROBAT_PROG_ID)),
+    ("pdf-javascript-package-in-a-pptx", "volcans.pptx", PPTX, "active_content",
+     lambda: pptx_with_object(ole.packaged("devoir.pdf", script_pdf()), "Package")),
+    ("program-package-in-a-docx", "expose.docx", DOCX, "executable",
+     lambda: docx_with_object(ole.packaged("devoir.pdf.exe", ole.PROGRAM), "Package")),
 ]  # fmt: skip
 
 

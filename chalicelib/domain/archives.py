@@ -13,21 +13,29 @@ Memory stays bounded whatever the archive: a chunk, a header, one inflate window
 member's first kilobyte (to tell a zip or a PDF), the PDF inspector of the member being read and each
 level's directory (at most `DIRECTORY_LIMIT`).
 
+Word, Excel and PowerPoint embed objects (a PDF, a packaged file) as OLE compound files, and Office
+97-2003 files are compound files: one, a member or the upload itself (`CompoundInspector`), is held whole
+up to the archives' `maxCompoundSize` (it can only be read at random) and read by `ole.Compound`; each of
+its streams is told by its first bytes and read as a member is (`_Content`: a PDF, a zip, a compound file
+one level deeper), the file an OLE Package carries too, and a packaged program is refused.
+
 This module parses each level's stream; the budget, a member's header fields and the directory and end
 records are checked by `zipchecks`.
 """
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
 
 from chalicelib.domain.content import MARKER_WINDOW
 from chalicelib.domain.findings import ArchiveLimits, Finding, PdfRules
+from chalicelib.domain.ole import NATIVE, NATIVE_HEAD, OLE_MAGIC, Compound, Stream, is_program, package
 from chalicelib.domain.pdf import PDF_MAGIC, PdfInspector
 from chalicelib.domain.zipchecks import (
     CENTRAL,
@@ -71,9 +79,7 @@ class Entry:
     consumed: int = 0  # compressed bytes read
     produced: int = 0  # uncompressed bytes seen
     inflater: Any = None
-    sniff: bytearray | None = None  # the first bytes, until it is known whether they are a zip or a PDF
-    nested: _Level | None = None
-    pdf: PdfInspector | None = None  # a PDF member's inspector, fed its bytes as they are inflated
+    content: _Content | None = None  # what reads its bytes as they are inflated
 
     @property
     def later(self) -> bool:
@@ -104,7 +110,7 @@ class _Level:
 
     # -- feeding -----------------------------------------------------------------------------------
 
-    def feed(self, data: bytes | bytearray) -> None:
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
         if self._state is not _State.DIRECTORY:
             self._buf += data
             while self._step():
@@ -165,7 +171,7 @@ class _Level:
             self._budget.expand(size)
         if method == DEFLATED:
             entry.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        entry.sniff = bytearray()
+        entry.content = _Content(self._budget, self._depth)
         self._entry = entry
         self._pos = start + name_length + extra_length
         self._state = _State.DATA
@@ -248,33 +254,8 @@ class _Level:
             if entry.produced > self._budget.member_limit:
                 raise Found(Finding.ARCHIVE_TOO_LARGE)
             self._budget.expand(len(out))
-        if entry.sniff is not None:
-            entry.sniff += out
-            if len(entry.sniff) < SNIFF_SIZE:
-                return
-            out = self._sniffed(entry)
-        self._pass_on(entry, out)
-
-    def _sniffed(self, entry: Entry) -> bytes:
-        """Tell from its first bytes what the member is: a nested zip (read as a level of its own), a PDF
-        (read by the PDF inspector, when the policy refuses active content), or neither; they are answered."""
-        head, entry.sniff = bytes(entry.sniff or b""), None
-        if head[:4] in ZIP_MAGIC:
-            if self._depth + 1 > self._budget.limits.max_depth:
-                raise Found(Finding.TOO_DEEP)
-            entry.nested = _Level(self._budget, self._depth + 1)
-        elif PDF_MAGIC in head[:SNIFF_SIZE] and self._budget.pdf is not None:
-            entry.pdf = PdfInspector(self._budget.pdf_rules())
-        return head
-
-    def _pass_on(self, entry: Entry, out: bytes | bytearray) -> None:
-        """Member bytes to what reads them: the nested zip's level, or the PDF inspector."""
-        if entry.nested is not None:
-            entry.nested.feed(out)
-        elif entry.pdf is not None and out:
-            entry.pdf.feed(out)
-            if entry.pdf.finding is not None:
-                raise Found(entry.pdf.finding)
+        if entry.content is not None:
+            entry.content.feed(out)
 
     def _end_data(self) -> None:
         entry = self._entry
@@ -304,24 +285,12 @@ class _Level:
         if entry.size is not None and entry.produced != entry.size:
             raise Found(Finding.MALFORMED)
         entry.size, entry.packed = entry.produced, entry.consumed
-        if entry.sniff is not None:  # shorter than SNIFF_SIZE: told from all of it
-            self._pass_on(entry, self._sniffed(entry))
-        if entry.nested is not None:
-            entry.nested.finish()
-        if entry.pdf is not None:
-            self._finish_pdf(entry.pdf)
-        entry.inflater = entry.nested = entry.sniff = entry.pdf = None
+        if entry.content is not None:
+            entry.content.finish()
+        entry.inflater = entry.content = None
         self._entries[entry.offset] = entry
         self._entry = None
         self._state = _State.HEADER
-
-    def _finish_pdf(self, inspector: PdfInspector) -> None:
-        """The end of a PDF member: what its inspector found ends the archive's inspection; what it
-        inflated counts against the archive's PDFs' allowance."""
-        finding = inspector.finish()
-        self._budget.pdf_inflated += inspector.inflated
-        if finding is not None:
-            raise Found(finding)
 
     # -- the directory -------------------------------------------------------------------------------
 
@@ -332,13 +301,136 @@ class _Level:
         check_directory(bytes(self._directory), self._directory_at, self._entries)
 
 
+class _Content:
+    """The bytes of one member (or of a stream in a compound file), told by their first bytes and given to
+    what reads them: a nested zip (a level of its own), a compound file (held whole, then read), a PDF (the
+    PDF inspector, when the policy refuses active content), or nothing."""
+
+    def __init__(self, budget: Budget, depth: int) -> None:
+        self._budget = budget
+        self._depth = depth  # of the archive holding these bytes
+        self._sniff: bytearray | None = bytearray()  # the first bytes, until they tell what follows
+        self._nested: _Level | None = None
+        self._compound: bytearray | None = None
+        self._pdf: PdfInspector | None = None
+
+    @property
+    def wanted(self) -> bool:
+        """Whether more bytes are of use: not once they were told to be nothing to read."""
+        return any(part is not None for part in (self._sniff, self._nested, self._compound, self._pdf))
+
+    def feed(self, out: bytes | bytearray | memoryview) -> None:
+        if self._sniff is not None:
+            self._sniff += out
+            if len(self._sniff) < SNIFF_SIZE:
+                return
+            out = self._sniffed()
+        self._pass_on(out)
+
+    def finish(self) -> None:
+        """The end of the bytes: what was read in them is judged."""
+        if self._sniff is not None:  # shorter than SNIFF_SIZE: told from all of them
+            self._pass_on(self._sniffed())
+        if self._nested is not None:
+            self._nested.finish()
+        if self._pdf is not None:
+            finding = self._pdf.finish()
+            self._budget.pdf_inflated += self._pdf.inflated  # one allowance for all the archive's PDFs
+            if finding is not None:
+                raise Found(finding)
+        if self._compound is not None:
+            data, self._compound = self._compound, None
+            read_compound(data, self._budget, self._depth + 1)
+        self._nested = self._pdf = None
+
+    def _sniffed(self) -> bytes:
+        head, self._sniff = bytes(self._sniff or b""), None
+        if head[:4] in ZIP_MAGIC:
+            self._deeper()
+            self._nested = _Level(self._budget, self._depth + 1)
+        elif head[:8] == OLE_MAGIC:
+            self._deeper()
+            self._compound = bytearray()
+        elif PDF_MAGIC in head[:SNIFF_SIZE] and self._budget.pdf is not None:
+            self._pdf = PdfInspector(self._budget.pdf_rules())
+        return head
+
+    def _deeper(self) -> None:
+        if self._depth + 1 > self._budget.limits.max_depth:
+            raise Found(Finding.TOO_DEEP)
+
+    def _pass_on(self, out: bytes | bytearray | memoryview) -> None:
+        if not out:
+            return
+        if self._nested is not None:
+            self._nested.feed(out)
+        elif self._compound is not None:
+            if len(self._compound) + len(out) > self._budget.compound_limit:
+                raise Found(Finding.ARCHIVE_TOO_LARGE)  # read at random, so held whole: only up to a bound
+            self._compound += out
+        elif self._pdf is not None:
+            self._pdf.feed(out)
+            if self._pdf.finding is not None:
+                raise Found(self._pdf.finding)
+
+
+def read_compound(data: bytes | bytearray, budget: Budget, depth: int) -> None:
+    """A compound file held whole: each stream is read as a zip member is (PDFs, zips, compound files in
+    it), an OLE Package's file too; a packaged program is refused. `Found` ends the inspection."""
+    compound = Compound(data)
+    for stream in compound.streams():
+        budget.member()
+        chunks: Iterator[bytes | memoryview] = compound.chunks(stream)
+        if stream.name == NATIVE:
+            chunks = _packaged(stream, chunks, budget)
+        content = _Content(budget, depth)
+        for chunk in chunks:
+            content.feed(chunk)
+            if not content.wanted:
+                break
+        content.finish()
+
+
+def _packaged(stream: Stream, chunks: Iterator[bytes | memoryview], budget: Budget) -> Iterator[bytes | memoryview]:
+    """The file an OLE Package carries (refused if it is a program, by its names or its first bytes)."""
+    held: list[bytes | memoryview] = []
+    for chunk in chunks:
+        held.append(chunk)
+        if sum(len(c) for c in held) >= NATIVE_HEAD:
+            break
+    # Every run before the last is shorter than NATIVE_HEAD: this is the stream's first bytes.
+    head = b"".join(bytes(c[:NATIVE_HEAD]) for c in held)[:NATIVE_HEAD]
+    found = package(head, stream.size)
+    lead = head[found.offset : found.offset + 8]
+    if len(lead) < min(8, found.size):
+        raise Found(Finding.MALFORMED)  # a header too long to be a Package's
+    if is_program(found.names, lead if found.size else b"", budget.programs):
+        raise Found(Finding.EXECUTABLE)
+    skip, left = found.offset, found.size
+    for chunk in itertools.chain(held, chunks):
+        if left == 0:
+            return
+        if skip >= len(chunk):
+            skip -= len(chunk)
+            continue
+        piece = chunk[skip : skip + left]
+        skip, left = 0, left - len(piece)
+        yield piece
+
+
 class ZipInspector:
     """Fed the bytes of a zip in order, in any chunks; `finish` answers the first finding, or None."""
 
-    def __init__(self, limits: ArchiveLimits, member_limit: int | None = None, pdf: PdfRules | None = None) -> None:
-        """`pdf`: the rules PDF members are inspected by, as bare PDFs are (None: they are not)."""
-        limit = limits.max_member_size if member_limit is None else min(limits.max_member_size, member_limit)
-        self._budget = Budget(limits, limit, pdf)
+    def __init__(
+        self,
+        limits: ArchiveLimits,
+        member_limit: int | None = None,
+        pdf: PdfRules | None = None,
+        programs: frozenset[str] | None = None,
+    ) -> None:
+        """`pdf`: the rules PDF members are inspected by, as bare PDFs are (None: they are not);
+        `programs`: the extensions of programs that an OLE Package may not carry."""
+        self._budget = _budget(limits, member_limit, pdf, programs)
         self._root = _Level(self._budget, 0)
         self._finding: Finding | None = None
 
@@ -367,11 +459,64 @@ class ZipInspector:
         return self._finding
 
 
+class CompoundInspector:
+    """Fed the bytes of a compound file (an Office 97-2003 document) in order, held up to the archives'
+    `maxCompoundSize`; `finish` reads it and answers the first finding, or None."""
+
+    def __init__(
+        self,
+        limits: ArchiveLimits,
+        member_limit: int | None = None,
+        pdf: PdfRules | None = None,
+        programs: frozenset[str] | None = None,
+    ) -> None:
+        """The same arguments as `ZipInspector`'s."""
+        self._budget = _budget(limits, member_limit, pdf, programs)
+        self._data = bytearray()
+        self._finding: Finding | None = None
+
+    @property
+    def finding(self) -> Finding | None:
+        """What was found so far."""
+        return self._finding
+
+    def feed(self, data: bytes) -> None:
+        """The next bytes of the file (held; beyond the bound it is refused: it cannot be read whole)."""
+        if self._finding is not None or not data:
+            return
+        self._budget.read += len(data)
+        if self._budget.read > self._budget.compound_limit:
+            self._finding, self._data = Finding.ARCHIVE_TOO_LARGE, bytearray()
+            return
+        self._data += data
+
+    def finish(self) -> Finding | None:
+        """The end of the file: its streams are read; the first finding, or None."""
+        if self._finding is None:
+            data, self._data = self._data, bytearray()
+            try:
+                read_compound(data, self._budget, 0)
+            except Found as found:
+                self._finding = found.finding
+        return self._finding
+
+
+def _budget(
+    limits: ArchiveLimits, member_limit: int | None, pdf: PdfRules | None, programs: frozenset[str] | None
+) -> Budget:
+    limit = limits.max_member_size if member_limit is None else min(limits.max_member_size, member_limit)
+    return Budget(limits, limit, pdf, PdfRules().program_extensions if programs is None else programs)
+
+
 def inspect_zip(
-    chunks: Iterable[bytes], limits: ArchiveLimits, member_limit: int | None = None, pdf: PdfRules | None = None
+    chunks: Iterable[bytes],
+    limits: ArchiveLimits,
+    member_limit: int | None = None,
+    pdf: PdfRules | None = None,
+    programs: frozenset[str] | None = None,
 ) -> Finding | None:
     """The first finding in a zip given as chunks (a local buffer, a file read in pieces), or None."""
-    inspector = ZipInspector(limits, member_limit, pdf)
+    inspector = ZipInspector(limits, member_limit, pdf, programs)
     for chunk in chunks:
         inspector.feed(chunk)
         if inspector.finding is not None:

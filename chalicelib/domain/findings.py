@@ -23,12 +23,13 @@ class Finding(StrEnum):
     TOO_DEEP = "archive_too_deep"
     # A zip the antivirus cannot read: ZIP64, a compression method other than stored or deflate, spanned.
     UNSCANNABLE = "archive_unscannable"
-    # A zip whose directory cannot be read, or whose directory and local headers disagree.
+    # A zip whose directory cannot be read, or whose directory and local headers disagree; an OLE compound
+    # file (an Office 97-2003 document, an object embedded in an Office file) that cannot be read whole.
     MALFORMED = "archive_malformed"
     ENCRYPTED = "encrypted"
     # A PDF that runs script or launches programs (or whose object streams cannot be read).
     ACTIVE_CONTENT = "active_content"
-    # A PDF that carries a program as an attachment.
+    # A PDF that carries a program as an attachment; an Office document that carries one in an OLE Package.
     EXECUTABLE = "executable"
     # An inspector failed: never a verdict of clean.
     FAILED = "scan_failed"
@@ -36,7 +37,8 @@ class Finding(StrEnum):
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    """What a zip may hold and still be scanned whole (`policies/content/types.json`, "archives")."""
+    """What a zip (or an OLE compound file) may hold and still be scanned whole (`policies/content/types.json`,
+    "archives")."""
 
     max_member_size: int = 64 * 1024 * 1024
     max_total_size: int = 256 * 1024 * 1024
@@ -44,6 +46,7 @@ class ArchiveLimits:
     ratio_from: int = 1024 * 1024
     max_members: int = 10_000
     max_depth: int = 3
+    max_compound_size: int = 64 * 1024 * 1024
 
     @classmethod
     def parse(cls, document: Mapping[str, Any]) -> ArchiveLimits:
@@ -55,6 +58,7 @@ class ArchiveLimits:
             ratio_from=int(document["ratioFrom"]),
             max_members=int(document["maxMembers"]),
             max_depth=int(document["maxDepth"]),
+            max_compound_size=int(document["maxCompoundSize"]),
         )
 
 

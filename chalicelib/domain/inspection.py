@@ -1,4 +1,5 @@
-"""The inspectors one scanned stream is fed to, chosen by its first bytes: a zip's, a PDF's, or none.
+"""The inspectors one scanned stream is fed to, chosen by its first bytes: a zip's, a compound file's
+(Office 97-2003), a PDF's, or none.
 
 It fails closed: an inspector that breaks is a finding (`scan_failed`), never a clean file.
 """
@@ -7,9 +8,10 @@ from __future__ import annotations
 
 import logging
 
-from chalicelib.domain.archives import ZIP_MAGIC, ZipInspector
+from chalicelib.domain.archives import ZIP_MAGIC, CompoundInspector, ZipInspector
 from chalicelib.domain.content import MARKER_WINDOW, ContentPolicy
 from chalicelib.domain.findings import Finding
+from chalicelib.domain.ole import OLE_MAGIC
 from chalicelib.domain.pdf import PDF_MAGIC, PdfInspector
 
 log = logging.getLogger("cartable.scan")
@@ -22,7 +24,7 @@ class Inspection:
         self._policy = policy
         self._scan_limit = scan_limit  # clamd reads no member larger than what it reads whole
         self._head = bytearray()  # until there are enough bytes to choose
-        self._inspector: ZipInspector | PdfInspector | None = None
+        self._inspector: ZipInspector | CompoundInspector | PdfInspector | None = None
         self._chosen = False
         self._failed = False
 
@@ -52,14 +54,26 @@ class Inspection:
 
     def _choose(self) -> bytes:
         head, self._head, self._chosen = bytes(self._head), bytearray(), True
+        try:
+            self._inspector = self._inspector_for(head)
+        except Exception:
+            log.exception("inspector failed: the file is refused")
+            self._failed = True
+        return head
+
+    def _inspector_for(self, head: bytes) -> ZipInspector | CompoundInspector | PdfInspector | None:
         pdf = self._policy.pdf if self._policy.pdf.reject_active else None
+        programs = self._policy.pdf.program_extensions
         if head[:4] in ZIP_MAGIC:
             # The PDFs in a zip (or in an Office file) run script as bare ones do: read them alike.
-            self._inspector = ZipInspector(self._policy.archives, self._scan_limit, pdf)
-        elif PDF_MAGIC in head[:MARKER_WINDOW] and pdf is not None:
+            return ZipInspector(self._policy.archives, self._scan_limit, pdf, programs)
+        if head[:8] == OLE_MAGIC:
+            # A .doc, .xls or .ppt: the objects embedded in it (PDFs, packaged files) are read too.
+            return CompoundInspector(self._policy.archives, self._scan_limit, pdf, programs)
+        if PDF_MAGIC in head[:MARKER_WINDOW] and pdf is not None:
             # Readers find the header anywhere in the first kilobyte, as libmagic does.
-            self._inspector = PdfInspector(pdf)
-        return head
+            return PdfInspector(pdf)
+        return None
 
     def _feed(self, chunk: bytes) -> None:
         if self._inspector is None or self._failed or not chunk:

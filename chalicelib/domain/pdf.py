@@ -114,7 +114,7 @@ class _Level:
         self._inflater: Any = None
         self._objects: _Level | None = None  # an object stream's content, read as objects
 
-    def feed(self, data: bytes | bytearray, final: bool = False) -> None:
+    def feed(self, data: bytes | bytearray | memoryview, final: bool = False) -> None:
         self._buf += data
         while self._shared.finding is None and self._step(final):
             pass
@@ -328,7 +328,7 @@ class PdfInspector:
         """Bytes inflated from object streams so far (an archive's PDFs share one allowance)."""
         return self._shared.inflated
 
-    def feed(self, data: bytes | bytearray) -> None:
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
         """The next bytes of the PDF (nothing more is done once something was found)."""
         if self._shared.finding is None and data:
             self._root.feed(data)

@@ -41,10 +41,18 @@ class Found(Exception):
 class Budget:
     """What the whole archive, nested levels included, has used of the limits."""
 
-    def __init__(self, limits: ArchiveLimits, member_limit: int, pdf: PdfRules | None = None) -> None:
+    def __init__(
+        self,
+        limits: ArchiveLimits,
+        member_limit: int,
+        pdf: PdfRules | None = None,
+        programs: frozenset[str] = frozenset(),
+    ) -> None:
         self.limits = limits
         self.member_limit = member_limit
+        self.compound_limit = min(limits.max_compound_size, member_limit)  # a compound file is held whole
         self.pdf = pdf  # the rules PDF members are inspected by (None: they are not)
+        self.programs = programs  # the extensions of programs an OLE Package may not carry
         self.read = 0  # bytes of the archive itself fed so far
         self.members = 0
         self.expanded = 0

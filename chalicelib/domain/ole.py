@@ -1,0 +1,269 @@
+"""OLE compound files read for what they carry: pure, bounded, failing closed.
+
+Office 97-2003 documents are compound files (a FAT file system in one file), and Word, Excel and
+PowerPoint embed objects (Insert > Object) as compound files too, `word/embeddings/oleObject1.bin` in
+a docx: Acrobat's embedding keeps the PDF in a `CONTENTS` stream, an OLE Package keeps a file, after a
+header naming it, in a `\\x01Ole10Native` stream. clamd never looks for script in those PDFs. A compound
+file can only be read at random, so it is held whole (up to the archives' `maxCompoundSize`) and read
+here: the header, the FAT (through the DIFAT), the directory, the mini FAT and mini stream, then each
+stream as runs of sectors. The directory is read as the array it is, every entry, not as the tree that
+orders it: an entry no tree reaches is read too. A sector two chains share (a loop, or streams laid over
+each other), a chain leaving the file, a stream larger than the file: `archive_malformed`.
+
+`Compound.streams` lists the streams; `Compound.chunks` gives one's bytes without copying them (the mini
+stream, at most the file's size, is gathered once); `package` reads an OLE Package's header; `is_program`
+tells a packaged program by its names or its first bytes. What to do with each stream is `archives.py`'s.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from chalicelib.domain.findings import Finding
+from chalicelib.domain.zipchecks import Found
+
+OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
+NATIVE = "\x01Ole10Native"  # an OLE Package's stream: a header naming the file, then its bytes
+
+# signature, clsid, minor and major version, byte order, sector and mini sector shifts, reserved, directory
+# sectors, FAT sectors, first directory sector, transaction, mini stream cutoff, first mini FAT sector, mini
+# FAT sectors, first DIFAT sector, DIFAT sectors; the header's first 109 DIFAT entries follow
+HEADER_FORMAT = struct.Struct("<8s16sHHHHH6sIIIIIIIII")
+HEADER_DIFAT = 109
+ENTRY_SIZE = 128
+ENTRY_FORMAT = struct.Struct("<64sHBB")  # name (UTF-16LE), its length in bytes with the NUL, type, colour
+ENTRY_START, ENTRY_SIZE_AT = 116, 120
+MAXREGSECT, ENDOFCHAIN, FREESECT = 0xFFFFFFFA, 0xFFFFFFFE, 0xFFFFFFFF
+UNUSED, STORAGE, STREAM, ROOT = 0, 1, 2, 5
+MINI_SECTOR = 64
+NATIVE_HEAD = 8192  # a Package's header: three file names (MAX_PATH each) and a few numbers fit
+
+# What a program's first bytes are: PE, ELF, Mach-O (both orders, both sizes, fat), a script's #!
+PROGRAM_MAGIC = (
+    b"MZ",
+    b"\x7fELF",
+    b"\xfe\xed\xfa\xce",
+    b"\xfe\xed\xfa\xcf",
+    b"\xce\xfa\xed\xfe",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+    b"#!",
+)
+
+
+def malformed() -> Found:
+    """What a compound file that cannot be read whole ends in: refused, never passed unread."""
+    return Found(Finding.MALFORMED)
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A stream as the directory lists it."""
+
+    name: str
+    start: int
+    size: int
+    mini: bool  # stored in the mini stream (smaller than the cutoff)
+
+
+class Compound:
+    """A compound file held whole: its streams, each read as runs of its sectors."""
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        """Reads the header, the FAT, the directory and the mini stream; raises `Found` if it cannot."""
+        self._data = memoryview(data)
+        if len(self._data) < HEADER_FORMAT.size + 4 * HEADER_DIFAT:
+            raise malformed()
+        fields = HEADER_FORMAT.unpack_from(self._data, 0)
+        signature, major, order, shift, mini_shift = fields[0], fields[3], fields[4], fields[5], fields[6]
+        if signature != OLE_MAGIC or order != 0xFFFE or (major, shift) not in ((3, 9), (4, 12)) or mini_shift != 6:
+            raise malformed()
+        self._sector = 1 << int(shift)
+        self._count = max(0, (len(self._data) - 1) // self._sector)  # whole or partial sectors after the header
+        self._used = bytearray(self._count)  # which chain each sector is in: none may be in two
+        self._fat = self._read_fat(fields[9], fields[15], fields[16])
+        self._v3 = major == 3
+        self._cutoff = fields[12]
+        self._entries = self._directory(fields[10])
+        root = self._entries[0] if self._entries else None
+        if root is None or root[0] != ROOT:
+            raise malformed()
+        self._mini = self._mini_stream(root[2], root[3], fields[13])
+        self._mini_used = bytearray(len(self._mini[1]))  # mini sectors, each in one stream only
+
+    # -- sectors and chains ------------------------------------------------------------------------------
+
+    def _at(self, sector: int) -> int:
+        return (sector + 1) * self._sector
+
+    def _words(self, sector: int) -> tuple[int, ...]:
+        """A sector read as 32-bit numbers (a FAT, DIFAT or mini FAT sector); it must be whole."""
+        if sector >= self._count or self._at(sector) + self._sector > len(self._data):
+            raise malformed()
+        at = self._at(sector)
+        return struct.unpack_from(f"<{self._sector // 4}I", self._data, at)
+
+    def _read_fat(self, fat_sectors: int, difat_start: int, difat_sectors: int) -> tuple[int, ...]:
+        """The FAT: its sectors are listed by the header's DIFAT, then by the DIFAT chain."""
+        listed = list(struct.unpack_from(f"<{HEADER_DIFAT}I", self._data, HEADER_FORMAT.size))
+        sector, seen = difat_start, 0
+        while sector <= MAXREGSECT and seen < difat_sectors:
+            self._claim(sector)
+            words = self._words(sector)
+            listed += words[:-1]
+            sector, seen = words[-1], seen + 1
+        sectors = [s for s in listed if s <= MAXREGSECT][:fat_sectors]
+        if len(sectors) != fat_sectors:
+            raise malformed()
+        fat: list[int] = []
+        for at in sectors:
+            fat += self._words(at)
+        return tuple(fat)
+
+    def _claim(self, sector: int) -> None:
+        if sector >= self._count or self._used[sector]:
+            raise malformed()  # outside the file, or already in a chain: a loop or streams laid over others
+        self._used[sector] = 1
+
+    def _chain(self, start: int, length: int | None) -> list[int]:
+        """The sectors of a chain: enough for `length` bytes, or (None) up to its end."""
+        needed = None if length is None else -(-length // self._sector)
+        sectors: list[int] = []
+        sector = start
+        while needed is None or len(sectors) < needed:
+            if sector == ENDOFCHAIN and needed is None:
+                break
+            if sector > MAXREGSECT or sector >= len(self._fat):
+                raise malformed()
+            self._claim(sector)
+            sectors.append(sector)
+            sector = self._fat[sector]
+        return sectors
+
+    def _directory(self, start: int) -> list[tuple[int, str, int, int]]:
+        """Every allocated directory entry, in the array's order: type, name, first sector, size."""
+        entries = []
+        for sector in self._chain(start, None):
+            at = self._at(sector)
+            block = self._data[at : at + self._sector]
+            for offset in range(0, len(block) - ENTRY_SIZE + 1, ENTRY_SIZE):
+                entry = self._entry(block, offset)
+                if entry is not None:
+                    entries.append(entry)
+        return entries
+
+    def _entry(self, block: memoryview, offset: int) -> tuple[int, str, int, int] | None:
+        raw, length, kind, _ = ENTRY_FORMAT.unpack_from(block, offset)
+        if kind == UNUSED:
+            return None
+        if kind not in (STORAGE, STREAM, ROOT) or length > 64 or length % 2:
+            raise malformed()
+        start, size = struct.unpack_from("<IQ", block, offset + ENTRY_START)
+        if self._v3:
+            size &= 0xFFFFFFFF  # version 3 files may leave garbage in the high half
+        if size > len(self._data):
+            raise malformed()
+        return kind, raw[: max(0, length - 2)].decode("utf-16-le", "replace"), start, size
+
+    def _mini_stream(self, start: int, size: int, minifat_start: int) -> tuple[memoryview, tuple[int, ...]]:
+        """The mini stream (gathered once: at most the file's size) and the mini FAT."""
+        if not any(kind == STREAM and length < self._cutoff for kind, _, _, length in self._entries[1:]):
+            return memoryview(b""), ()
+        data = b"".join(bytes(chunk) for chunk in self._runs(self._chain(start, size), size))
+        minifat: list[int] = []
+        for sector in self._chain(minifat_start, None):
+            minifat += self._words(sector)
+        return memoryview(data), tuple(minifat)
+
+    def _runs(self, sectors: list[int], size: int) -> Iterator[memoryview]:
+        """The bytes of `size` in these sectors, contiguous ones as one run; they must be in the file."""
+        left, index = size, 0
+        while left > 0:
+            first = sectors[index]
+            last = first
+            while index + 1 < len(sectors) and sectors[index + 1] == last + 1:
+                index, last = index + 1, last + 1
+            index += 1
+            at = self._at(first)
+            length = min(left, (last - first + 1) * self._sector)
+            if at + length > len(self._data):
+                raise malformed()  # the file ends inside the stream
+            yield self._data[at : at + length]
+            left -= length
+
+    # -- streams -----------------------------------------------------------------------------------------
+
+    def streams(self) -> list[Stream]:
+        """Every stream of the directory (every storage's), in the directory's order."""
+        return [
+            Stream(name, start, size, size < self._cutoff)
+            for kind, name, start, size in self._entries[1:]
+            if kind == STREAM
+        ]
+
+    def chunks(self, stream: Stream) -> Iterator[memoryview]:
+        """A stream's bytes, a run of contiguous sectors at a time (no copy); its chain is checked first."""
+        if stream.size == 0:
+            return iter(())
+        if not stream.mini:
+            return self._runs(self._chain(stream.start, stream.size), stream.size)
+        return iter((self._mini_bytes(stream),))
+
+    def _mini_bytes(self, stream: Stream) -> memoryview:
+        data, minifat = self._mini
+        out = bytearray()
+        sector = stream.start
+        while len(out) < stream.size:
+            if sector > MAXREGSECT or sector >= len(minifat) or self._mini_used[sector]:
+                raise malformed()
+            self._mini_used[sector] = 1
+            piece = data[sector * MINI_SECTOR : (sector + 1) * MINI_SECTOR]
+            if len(piece) < min(MINI_SECTOR, stream.size - len(out)):
+                raise malformed()
+            out += piece
+            sector = minifat[sector]
+        return memoryview(bytes(out[: stream.size]))
+
+
+@dataclass(frozen=True)
+class Package:
+    """An OLE Package's header: the names it gives its file, and where the file's bytes are."""
+
+    names: tuple[str, ...]  # label, source path, temporary path
+    offset: int
+    size: int  # 0 for a link (no bytes embedded)
+
+
+def package(head: bytes, stream_size: int) -> Package:
+    """Read an `\\x01Ole10Native` stream's header from its first bytes; `Found` if it cannot be read."""
+    try:
+        at = 4 + 2  # the size of what follows, a flag
+        label, at = _string(head, at)
+        source, at = _string(head, at)
+        if at + 8 > len(head):
+            return Package((label, source), at, 0)  # no more: a link to a file, nothing embedded
+        at += 8  # two flags and the length of the temporary path
+        temporary, at = _string(head, at)
+        (size,) = struct.unpack_from("<I", head, at)
+    except (ValueError, struct.error) as exc:
+        raise malformed() from exc
+    at += 4
+    if at + size > stream_size:
+        raise malformed()
+    return Package((label, source, temporary), at, size)
+
+
+def _string(data: bytes, at: int) -> tuple[str, int]:
+    end = data.index(b"\x00", at)  # ValueError: the header is cut
+    return data[at:end].decode("latin-1"), end + 1
+
+
+def is_program(names: tuple[str, ...], head: bytes, extensions: frozenset[str]) -> bool:
+    """Whether a packaged file is a program: named so (the last part of any of its paths), or its bytes."""
+    for name in names:
+        base = name.replace("\\", "/").rsplit("/", 1)[-1].strip().rstrip(".")
+        if "." in base and base.rsplit(".", 1)[-1].lower() in extensions:
+            return True
+    return head.startswith(PROGRAM_MAGIC)

@@ -1,0 +1,246 @@
+"""OLE compound files written as Office writes them, for the tests (olefile reads them but cannot write).
+
+A version 3 file, 512-byte sectors: the streams of 4096 bytes or more in sectors of their own, the
+smaller ones in the mini stream (64-byte mini sectors, the mini FAT), a directory whose every storage's
+children form a balanced tree ordered as MS-CFB orders names, the FAT after them, the header's DIFAT
+(up to 109 FAT sectors: files up to about 7 MiB, enough here). `embedded_pdf` and `packaged` are the
+two ways Word, Excel and PowerPoint embed a PDF (Insert > Object): Acrobat's `CONTENTS` stream, or an
+OLE Package's `\\x01Ole10Native` stream.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from dataclasses import dataclass, field
+
+OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
+SECTOR, MINI, CUTOFF = 512, 64, 4096
+FREE, END, FAT_SECTOR, NONE = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+STORAGE, STREAM, ROOT = 1, 2, 5
+BLACK = 1
+ACROBAT = uuid.UUID("b801ca65-a1fc-11d0-85ad-444553540000")  # AcroExch.Document
+PACKAGE = uuid.UUID("0003000c-0000-0000-c000-000000000046")  # Packager Shell Object
+ACROBAT_PROG_ID = "AcroExch.Document.DC"
+# A Windows program's first bytes (a DOS header and stub), enough to be told one; clamd finds nothing in it.
+DOS_HEADER = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00".ljust(60, b"\x00") + b"\x80\x00\x00\x00"
+DOS_STUB = b"\x0e\x1f\xba\x0e\x00\xb4\x09\xcd\x21\xb8\x01\x4c\xcd\x21This program cannot be run in DOS mode.\r\r\n$"
+PROGRAM = DOS_HEADER + DOS_STUB.ljust(64, b"\x00") + b"PE\x00\x00"
+
+
+@dataclass
+class _Node:
+    name: str
+    kind: int
+    data: bytes = b""
+    clsid: uuid.UUID | None = None
+    children: list[_Node] = field(default_factory=list)
+    index: int = 0
+    start: int = END
+    left: int = NONE
+    right: int = NONE
+    child: int = NONE
+
+
+def _order(name: str) -> tuple[int, str]:
+    return len(name), name.upper()  # MS-CFB: shorter names first, then case-insensitively
+
+
+def compound(
+    streams: dict[str, bytes], clsid: uuid.UUID | None = None, storages: dict[str, uuid.UUID] | None = None
+) -> bytes:
+    """A compound file holding `streams` ("ObjectPool/_1/CONTENTS": storages named by the path)."""
+    nodes = _nodes(streams, clsid, storages or {})
+    layout = _Layout()
+    mini_fat = layout.streams(nodes)
+    mini_fat_start = layout.place(b"".join(struct.pack("<I", n) for n in mini_fat)) if mini_fat else END
+    # The directory's last sector filled with unused entries (their links NOSTREAM), as Office leaves it.
+    unused = -len(nodes) % (SECTOR // 128)
+    directory_start = layout.place(b"".join(_entry(node) for node in nodes) + _empty_entry() * unused)
+    fat_start, fat_count = layout.fat()
+    difat = [fat_start + i for i in range(fat_count)] + [FREE] * (109 - fat_count)
+    header = struct.pack(
+        "<8s16sHHHHH6sIIIIIIIII",
+        OLE_MAGIC,
+        b"\x00" * 16,
+        0x3E,
+        3,
+        0xFFFE,
+        9,
+        6,
+        b"\x00" * 6,
+        0,
+        fat_count,
+        directory_start,
+        0,
+        CUTOFF,
+        mini_fat_start,
+        -(-len(mini_fat) * 4 // SECTOR),
+        END,
+        0,
+    ) + b"".join(struct.pack("<I", n) for n in difat)
+    return header + b"".join(layout.sectors)
+
+
+def _nodes(streams: dict[str, bytes], clsid: uuid.UUID | None, storages: dict[str, uuid.UUID]) -> list[_Node]:
+    """The directory's entries, the root first, each storage's children linked as a tree."""
+    root = _Node("Root Entry", ROOT, clsid=clsid)
+    nodes = [root]
+    for path, data in streams.items():
+        parent = root
+        *folders, name = path.split("/")
+        for folder in folders:
+            found = next((c for c in parent.children if c.name == folder), None)
+            if found is None:
+                found = _Node(folder, STORAGE, clsid=storages.get(folder))
+                parent.children.append(found)
+                nodes.append(found)
+            parent = found
+        node = _Node(name, STREAM, data)
+        parent.children.append(node)
+        nodes.append(node)
+    for index, node in enumerate(nodes):
+        node.index = index
+    for node in nodes:
+        node.child = _tree(sorted(node.children, key=lambda c: _order(c.name)))
+    return nodes
+
+
+class _Layout:
+    """The sectors after the header, and the FAT that chains them."""
+
+    def __init__(self) -> None:
+        self.sectors: list[bytes] = []
+        self.table: list[int] = []
+
+    def place(self, data: bytes) -> int:
+        """`data` in sectors of its own, chained; its first sector."""
+        count = -(-len(data) // SECTOR)
+        if count == 0:
+            return END
+        first = len(self.sectors)
+        for i in range(count):
+            self.sectors.append(data[i * SECTOR : (i + 1) * SECTOR].ljust(SECTOR, b"\x00"))
+            self.table.append(first + i + 1 if i + 1 < count else END)
+        return first
+
+    def streams(self, nodes: list[_Node]) -> list[int]:
+        """Each stream placed: large ones in sectors, small ones in the mini stream; the mini FAT."""
+        mini_stream, mini_fat = bytearray(), []
+        for node in nodes:
+            if node.kind != STREAM or not node.data:
+                continue
+            if len(node.data) >= CUTOFF:
+                node.start = self.place(node.data)
+                continue
+            count = -(-len(node.data) // MINI)
+            node.start = len(mini_fat)
+            mini_fat += [node.start + i + 1 if i + 1 < count else END for i in range(count)]
+            mini_stream += node.data.ljust(count * MINI, b"\x00")
+        nodes[0].start, nodes[0].data = self.place(bytes(mini_stream)), bytes(mini_stream)
+        return mini_fat + [FREE] * (-len(mini_fat) % (SECTOR // 4))
+
+    def fat(self) -> tuple[int, int]:
+        """The FAT's own sectors, last: where they start and how many."""
+        count = 1
+        while len(self.sectors) + count > count * (SECTOR // 4):
+            count += 1
+        assert count <= 109, "the test writer keeps the FAT in the header's DIFAT"
+        start = len(self.sectors)
+        table = self.table + [FAT_SECTOR] * count
+        table += [FREE] * (count * (SECTOR // 4) - len(table))
+        raw = b"".join(struct.pack("<I", n) for n in table)
+        self.sectors += [raw[i * SECTOR : (i + 1) * SECTOR] for i in range(count)]
+        return start, count
+
+
+def _tree(children: list[_Node]) -> int:
+    """The middle child as the root of its siblings' tree, the halves either side: balanced, all black."""
+    if not children:
+        return NONE
+    middle = len(children) // 2
+    node = children[middle]
+    node.left, node.right = _tree(children[:middle]), _tree(children[middle + 1 :])
+    return node.index
+
+
+def _entry(node: _Node) -> bytes:
+    name = node.name.encode("utf-16-le") + b"\x00\x00"
+    size = len(node.data) if node.kind in (STREAM, ROOT) else 0
+    start = node.start if node.kind in (STREAM, ROOT) else 0
+    return struct.pack(
+        "<64sHBBIII16sIQQIQ",
+        name,
+        len(name),
+        node.kind,
+        BLACK,
+        node.left,
+        node.right,
+        node.child,
+        node.clsid.bytes_le if node.clsid else b"\x00" * 16,
+        0,
+        0,
+        0,
+        start,
+        size,
+    )
+
+
+def _empty_entry() -> bytes:
+    return struct.pack("<64sHBBIII16sIQQIQ", b"", 0, 0, 0, NONE, NONE, NONE, b"\x00" * 16, 0, 0, 0, 0, 0)
+
+
+def comp_obj(user_type: str, clipboard: str, prog_id: str) -> bytes:
+    """A `\\x01CompObj` stream: what kind of object this is, as OLE writes it."""
+
+    def string(text: str) -> bytes:
+        raw = text.encode("latin-1") + b"\x00"
+        return struct.pack("<I", len(raw)) + raw
+
+    head = struct.pack("<HHI", 1, 0xFFFE, 0x0A03) + b"\xff\xff\xff\xff" + b"\x00" * 16
+    return head + string(user_type) + string(clipboard) + string(prog_id) + struct.pack("<I", 0x71B239F4) + b"\x00" * 12
+
+
+OLE_STREAM = struct.pack("<IIIII", 0x02000001, 0, 0, 0, 0)  # `\x01Ole`: an embedded (not linked) object
+
+
+def embedded_pdf(pdf: bytes) -> bytes:
+    """A PDF embedded as Acrobat embeds one (AcroExch.Document): the file whole in a `CONTENTS` stream."""
+    return compound(
+        {
+            "\x01Ole": OLE_STREAM,
+            "\x01CompObj": comp_obj("Adobe Acrobat Document", "Acrobat Document", ACROBAT_PROG_ID),
+            "CONTENTS": pdf,
+        },
+        clsid=ACROBAT,
+    )
+
+
+def native(name: str, data: bytes, source: str | None = None) -> bytes:
+    """An OLE Package's `\\x01Ole10Native` stream: its size, the label, the source and temporary paths, the file."""
+    source = source or f"C:\\Users\\eleve\\Documents\\{name}"
+    temporary = f"C:\\Users\\eleve\\AppData\\Local\\Temp\\{name}".encode("latin-1") + b"\x00"
+    body = (
+        struct.pack("<H", 2)
+        + name.encode("latin-1")
+        + b"\x00"
+        + source.encode("latin-1")
+        + b"\x00"
+        + struct.pack("<HHI", 0, 3, len(temporary))
+        + temporary
+        + struct.pack("<I", len(data))
+        + data
+    )
+    return struct.pack("<I", len(body)) + body
+
+
+def packaged(name: str, data: bytes) -> bytes:
+    """A file embedded as an OLE Package (what Office does for a file no program on the machine embeds)."""
+    return compound(
+        {
+            "\x01Ole10Native": native(name, data),
+            "\x01CompObj": comp_obj("OLE Package", "", "Package"),
+            "\x03ObjInfo": b"\x00\x00\x03\x00\x0d\x00",
+        },
+        clsid=PACKAGE,
+    )
