@@ -10,8 +10,10 @@ OLE Package's `\\x01Ole10Native` stream.
 
 from __future__ import annotations
 
+import os
 import struct
 import uuid
+import zlib
 from dataclasses import dataclass, field
 
 OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
@@ -244,3 +246,25 @@ def packaged(name: str, data: bytes) -> bytes:
         },
         clsid=PACKAGE,
     )
+
+
+def record(kind: int, body: bytes, version: int = 0, instance: int = 0, length: int | None = None) -> bytes:
+    """A PowerPoint record: version and instance, type, the body's length, the body."""
+    return struct.pack("<HHI", version | instance << 4, kind, len(body) if length is None else length) + body
+
+
+def object_record(blob: bytes, compressed: bool = True) -> bytes:
+    """An ExOleObjStg record: an embedded object's compound file, zlib-compressed after its size (instance 1)
+    as PowerPoint writes it, or stored."""
+    if compressed:
+        return record(0x1011, struct.pack("<I", len(blob)) + zlib.compress(blob), instance=1)
+    return record(0x1011, blob)
+
+
+def ppt(*records: bytes, slides: int = 5000) -> bytes:
+    """A PowerPoint 97-2003 file: its `PowerPoint Document` stream a document container (`slides` bytes of
+    it), then `records` (the embedded objects), then the end of the user edit, beside `Current User`."""
+    document = record(0x03E8, os.urandom(slides), version=0xF)
+    edit = record(0x0FF5, struct.pack("<IIIHBBIIII", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    current = record(0x0FF6, struct.pack("<IIHHHBB", 20, 0xE391C05F, 0, 0x03F4, 3, 0, 0) + b"eleve")
+    return compound({"Current User": current, "PowerPoint Document": document + b"".join(records) + edit})

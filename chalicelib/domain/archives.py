@@ -17,7 +17,8 @@ Word, Excel and PowerPoint embed objects (a PDF, a packaged file) as OLE compoun
 97-2003 files are compound files: one, a member or the upload itself (`CompoundInspector`), is held whole
 up to the archives' `maxCompoundSize` (it can only be read at random) and read by `ole.Compound`; each of
 its streams is told by its first bytes and read as a member is (`_Content`: a PDF, a zip, a compound file
-one level deeper), the file an OLE Package carries too, and a packaged program is refused.
+one level deeper), the file an OLE Package carries too (a packaged program is refused), and the objects a
+.ppt keeps, compressed, in the records of its `PowerPoint Document` stream.
 
 This module parses each level's stream; the budget, a member's header fields and the directory and end
 records are checked by `zipchecks`.
@@ -35,7 +36,17 @@ from typing import Any
 
 from chalicelib.domain.content import MARKER_WINDOW
 from chalicelib.domain.findings import ArchiveLimits, Finding, PdfRules
-from chalicelib.domain.ole import NATIVE, NATIVE_HEAD, OLE_MAGIC, Compound, Stream, is_program, package
+from chalicelib.domain.ole import (
+    NATIVE,
+    NATIVE_HEAD,
+    OLE_MAGIC,
+    SLIDES,
+    Compound,
+    SlideObjects,
+    Stream,
+    is_program,
+    package,
+)
 from chalicelib.domain.pdf import PDF_MAGIC, PdfInspector
 from chalicelib.domain.zipchecks import (
     CENTRAL,
@@ -383,7 +394,9 @@ def read_compound(data: bytes | bytearray, budget: Budget, depth: int) -> None:
         chunks: Iterator[bytes | memoryview] = compound.chunks(stream)
         if stream.name == NATIVE:
             chunks = _packaged(stream, chunks, budget)
-        content = _Content(budget, depth)
+        content: _Content | SlideObjects = _Content(budget, depth)
+        if stream.name == SLIDES:
+            content = SlideObjects(lambda: _Content(budget, depth))
         for chunk in chunks:
             content.feed(chunk)
             if not content.wanted:

@@ -12,14 +12,18 @@ each other), a chain leaving the file, a stream larger than the file: `archive_m
 
 `Compound.streams` lists the streams; `Compound.chunks` gives one's bytes without copying them (the mini
 stream, at most the file's size, is gathered once); `package` reads an OLE Package's header; `is_program`
-tells a packaged program by its names or its first bytes. What to do with each stream is `archives.py`'s.
+tells a packaged program by its names or its first bytes; `SlideObjects` finds the objects a .ppt keeps in
+records of its `PowerPoint Document` stream, most of them compressed. What to do with each stream (and
+each object) is `archives.py`'s.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from chalicelib.domain.findings import Finding
 from chalicelib.domain.zipchecks import Found
@@ -39,6 +43,10 @@ MAXREGSECT, ENDOFCHAIN, FREESECT = 0xFFFFFFFA, 0xFFFFFFFE, 0xFFFFFFFF
 UNUSED, STORAGE, STREAM, ROOT = 0, 1, 2, 5
 MINI_SECTOR = 64
 NATIVE_HEAD = 8192  # a Package's header: three file names (MAX_PATH each) and a few numbers fit
+SLIDES = "PowerPoint Document"  # a .ppt's records, its embedded objects among them
+RECORD_FORMAT = struct.Struct("<HHI")  # version and instance, type, length of the body
+OBJECT_RECORD = 0x1011  # ExOleObjStg: an embedded object's compound file, zlib-compressed (instance 1) or not
+INFLATE_STEP = 64 * 1024
 
 # What a program's first bytes are: PE, ELF, Mach-O (both orders, both sizes, fat), a script's #!
 PROGRAM_MAGIC = (
@@ -267,3 +275,95 @@ def is_program(names: tuple[str, ...], head: bytes, extensions: frozenset[str]) 
         if "." in base and base.rsplit(".", 1)[-1].lower() in extensions:
             return True
     return head.startswith(PROGRAM_MAGIC)
+
+
+class Sink(Protocol):
+    """What reads an embedded object's bytes (archives' reading of a member)."""
+
+    def feed(self, out: bytes | bytearray | memoryview) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class SlideObjects:
+    """The top-level records of a .ppt's `PowerPoint Document` stream, fed in order: the body of each
+    ExOleObjStg record (an embedded object's compound file; after its size, zlib-compressed, when the
+    record's instance is 1) is inflated a step at a time and given to a sink of its own; other records are
+    skipped. An object record cut short, or whose compressed data does not inflate, is `archive_malformed`."""
+
+    wanted = True  # every record is read: an object may come last
+
+    def __init__(self, open_object: Callable[[], Sink]) -> None:
+        self._open_object = open_object
+        self._head = bytearray()  # a record header, or a compressed object's size, being read
+        self._left = 0  # bytes of the current record's body still to come
+        self._sink: Sink | None = None
+        self._inflater: Any = None
+        self._sized = True  # a compressed object's size was read
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """The next bytes of the stream."""
+        view = memoryview(data)
+        while view:
+            if self._left == 0:
+                view = self._header(view)
+                continue
+            if not self._sized:
+                take = min(len(view), 4 - len(self._head), self._left)
+                self._head += view[:take]
+                view, self._left = view[take:], self._left - take
+                self._sized = len(self._head) == 4
+                if self._sized:
+                    self._head.clear()
+            else:
+                piece = view[: self._left]
+                view, self._left = view[len(piece) :], self._left - len(piece)
+                self._object(piece)
+            if self._left == 0:
+                self._close()
+
+    def finish(self) -> None:
+        """The end of the stream: an object record must have ended with it."""
+        if self._sink is not None:
+            raise malformed()
+
+    def _header(self, view: memoryview) -> memoryview:
+        take = RECORD_FORMAT.size - len(self._head)
+        self._head += view[:take]
+        if len(self._head) < RECORD_FORMAT.size:
+            return view[take:]
+        version, kind, self._left = RECORD_FORMAT.unpack(self._head)
+        self._head.clear()
+        if kind == OBJECT_RECORD:
+            self._sink = self._open_object()
+            compressed = version >> 4 == 1
+            self._inflater = zlib.decompressobj() if compressed else None
+            self._sized = not compressed
+            if self._left == 0:
+                self._close()
+        return view[take:]
+
+    def _object(self, piece: memoryview) -> None:
+        if self._sink is None:
+            return
+        if self._inflater is None:
+            self._sink.feed(piece)
+            return
+        try:
+            out = self._inflater.decompress(piece, INFLATE_STEP)
+            self._sink.feed(out)
+            while not self._inflater.eof and (self._inflater.unconsumed_tail or len(out) == INFLATE_STEP):
+                out = self._inflater.decompress(self._inflater.unconsumed_tail, INFLATE_STEP)
+                self._sink.feed(out)
+        except zlib.error as exc:
+            raise malformed() from exc
+
+    def _close(self) -> None:
+        sink, inflater = self._sink, self._inflater
+        self._sink = self._inflater = None
+        self._sized = True
+        if sink is None:
+            return
+        if inflater is not None and not inflater.eof:
+            raise malformed()  # compressed data cut short: what it hides is unknown
+        sink.finish()

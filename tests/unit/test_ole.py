@@ -173,6 +173,23 @@ CASES: list[tuple[str, Callable[[], bytes], Finding | None, Any]] = [
     ("entry-type", lambda: patched(d := two_streams(), entry_at(d, "Data") + 66, 3, 1), Finding.MALFORMED, None),
     ("package-header-cut", package_cut, Finding.MALFORMED, None),
     ("package-longer-than-its-stream", package_too_long, Finding.MALFORMED, None),
+    # -- a .ppt keeps its objects in records of its PowerPoint Document stream, most of them compressed
+    ("ppt-harmless-object", lambda: ole.ppt(ole.object_record(ole.embedded_pdf(HARMLESS))), None, None),
+    ("ppt-compressed-object", lambda: ole.ppt(ole.object_record(ole.embedded_pdf(HOSTILE))), Finding.ACTIVE_CONTENT,
+     None),
+    ("ppt-stored-object", lambda: ole.ppt(ole.object_record(ole.packaged("a.pdf", LARGE_HOSTILE), compressed=False)),
+     Finding.ACTIVE_CONTENT, None),
+    ("ppt-small", lambda: ole.ppt(ole.object_record(ole.embedded_pdf(HOSTILE)), slides=10), Finding.ACTIVE_CONTENT,
+     None),
+    ("ppt-second-object", lambda: ole.ppt(ole.object_record(ole.embedded_pdf(HARMLESS)),
+                                          ole.object_record(ole.packaged("devoir.exe", b"x"))),
+     Finding.EXECUTABLE, None),
+    ("ppt-object-cut", lambda: ole.ppt(ole.record(0x1011, ole.embedded_pdf(HOSTILE)[:3000], length=9000)),
+     Finding.MALFORMED, None),
+    ("ppt-object-not-inflating", lambda: ole.ppt(ole.record(0x1011, b"\0\0\1\0" + os.urandom(3000), instance=1)),
+     Finding.MALFORMED, None),
+    ("ppt-object-bomb", lambda: ole.ppt(ole.object_record(ole.OLE_MAGIC + bytes(8 * 2**20))), Finding.ARCHIVE_TOO_LARGE,
+     replace(LIMITS, max_compound_size=2**20)),
     # -- limits
     ("over-the-compound-limit", lambda: ole.embedded_pdf(LARGE_HOSTILE), Finding.ARCHIVE_TOO_LARGE,
      replace(LIMITS, max_compound_size=100_000)),
@@ -248,6 +265,7 @@ def test_a_broken_file_never_breaks_the_inspection() -> None:
     would still refuse, scan_failed, but means a case the reader does not know)."""
     rng = random.Random(16)
     sources = [ole.embedded_pdf(HOSTILE), ole.packaged("devoir.pdf", LARGE_HOSTILE), two_streams(), nested(2)]
+    sources.append(ole.ppt(ole.object_record(ole.embedded_pdf(HOSTILE)), slides=100))
     for _ in range(400):
         data = bytearray(rng.choice(sources))
         for _ in range(rng.randint(1, 4)):
