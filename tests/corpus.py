@@ -469,6 +469,8 @@ _HOSTILE: list[tuple[str, str, str, str, Callable[[], bytes]]] = [
      lambda: pptx_with_object(ole.packaged("devoir.pdf", script_pdf()), "Package")),
     ("program-package-in-a-docx", "expose.docx", DOCX, "executable",
      lambda: docx_with_object(ole.packaged("devoir.pdf.exe", ole.PROGRAM), "Package")),
+    ("pdf-javascript-in-a-doc", "expose.doc", "application/msword", "active_content",
+     lambda: ole.word_97(script_pdf())),
 ]  # fmt: skip
 
 

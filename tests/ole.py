@@ -248,6 +248,28 @@ def packaged(name: str, data: bytes) -> bytes:
     )
 
 
+WORD = uuid.UUID("00020906-0000-0000-c000-000000000046")  # Microsoft Word 97-2003 Document
+
+
+def word_97(pdf: bytes) -> bytes:
+    """A Word 97-2003 document as its container holds an embedded PDF: the text's streams, and the object
+    in ObjectPool/_<id> (Acrobat's CONTENTS, as in an embedded object of its own)."""
+    fib = struct.pack("<HHHH", 0xA5EC, 0x00C1, 0x0409, 0) + bytes(4096)  # the FIB's magic and version, then zeros
+    pool = "ObjectPool/_1801234567"
+    return compound(
+        {
+            "WordDocument": fib,
+            "1Table": bytes(4096),
+            "\x05SummaryInformation": b"\xfe\xff\x00\x00" + bytes(100),
+            f"{pool}/\x01Ole": OLE_STREAM,
+            f"{pool}/\x01CompObj": comp_obj("Adobe Acrobat Document", "Acrobat Document", ACROBAT_PROG_ID),
+            f"{pool}/CONTENTS": pdf,
+        },
+        clsid=WORD,
+        storages={"_1801234567": ACROBAT},
+    )
+
+
 def record(kind: int, body: bytes, version: int = 0, instance: int = 0, length: int | None = None) -> bytes:
     """A PowerPoint record: version and instance, type, the body's length, the body."""
     return struct.pack("<HHI", version | instance << 4, kind, len(body) if length is None else length) + body
