@@ -388,7 +388,7 @@ class _Content:
 def read_compound(data: bytes | bytearray, budget: Budget, depth: int) -> None:
     """A compound file held whole: each stream is read as a zip member is (PDFs, zips, compound files in
     it), an OLE Package's file too; a packaged program is refused. `Found` ends the inspection."""
-    compound = Compound(data)
+    compound = Compound(data, budget.limits.max_members)
     for stream in compound.streams():
         budget.member()
         chunks: Iterator[bytes | memoryview] = compound.chunks(stream)
@@ -398,7 +398,12 @@ def read_compound(data: bytes | bytearray, budget: Budget, depth: int) -> None:
         if stream.name == SLIDES:
             content = SlideObjects(lambda: _Content(budget, depth))
         for chunk in chunks:
-            content.feed(chunk)
+            view = memoryview(chunk)
+            # A step at a time, as a member is inflated: a PDF's inspector holds what it is fed.
+            for at in range(0, len(view), INFLATE_STEP):
+                if not content.wanted:
+                    break
+                content.feed(view[at : at + INFLATE_STEP])
             if not content.wanted:
                 break
         content.finish()

@@ -20,7 +20,9 @@ each object) is `archives.py`'s.
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -79,9 +81,11 @@ class Stream:
 class Compound:
     """A compound file held whole: its streams, each read as runs of its sectors."""
 
-    def __init__(self, data: bytes | bytearray | memoryview) -> None:
-        """Reads the header, the FAT, the directory and the mini stream; raises `Found` if it cannot."""
+    def __init__(self, data: bytes | bytearray | memoryview, max_entries: int) -> None:
+        """Reads the header, the FAT, the directory (at most `max_entries` entries: more is a bomb) and the
+        mini stream; raises `Found` if it cannot. What it keeps besides `data` is smaller than `data`."""
         self._data = memoryview(data)
+        self._max_entries = max_entries
         if len(self._data) < HEADER_FORMAT.size + 4 * HEADER_DIFAT:
             raise malformed()
         fields = HEADER_FORMAT.unpack_from(self._data, 0)
@@ -106,29 +110,38 @@ class Compound:
     def _at(self, sector: int) -> int:
         return (sector + 1) * self._sector
 
-    def _words(self, sector: int) -> tuple[int, ...]:
+    def _words(self, sector: int) -> array[int]:
         """A sector read as 32-bit numbers (a FAT, DIFAT or mini FAT sector); it must be whole."""
         if sector >= self._count or self._at(sector) + self._sector > len(self._data):
             raise malformed()
         at = self._at(sector)
-        return struct.unpack_from(f"<{self._sector // 4}I", self._data, at)
+        words = array("I")  # 4 bytes a number, as in the file: tables are never larger than the file
+        words.frombytes(self._data[at : at + self._sector])
+        if sys.byteorder == "big":
+            words.byteswap()
+        return words
 
-    def _read_fat(self, fat_sectors: int, difat_start: int, difat_sectors: int) -> tuple[int, ...]:
-        """The FAT: its sectors are listed by the header's DIFAT, then by the DIFAT chain."""
-        listed = list(struct.unpack_from(f"<{HEADER_DIFAT}I", self._data, HEADER_FORMAT.size))
+    def _read_fat(self, fat_sectors: int, difat_start: int, difat_sectors: int) -> array[int]:
+        """The FAT: its sectors are listed by the header's DIFAT, then by the DIFAT chain; each is a sector
+        of the file, none twice."""
+        if fat_sectors > self._count:
+            raise malformed()
+        header = struct.unpack_from(f"<{HEADER_DIFAT}I", self._data, HEADER_FORMAT.size)
+        listed = [s for s in header if s <= MAXREGSECT][:fat_sectors]
         sector, seen = difat_start, 0
-        while sector <= MAXREGSECT and seen < difat_sectors:
+        while len(listed) < fat_sectors and sector <= MAXREGSECT and seen < difat_sectors:
             self._claim(sector)
             words = self._words(sector)
-            listed += words[:-1]
+            listed += [s for s in words[:-1] if s <= MAXREGSECT][: fat_sectors - len(listed)]
             sector, seen = words[-1], seen + 1
-        sectors = [s for s in listed if s <= MAXREGSECT][:fat_sectors]
-        if len(sectors) != fat_sectors:
+        if len(listed) != fat_sectors:
             raise malformed()
-        fat: list[int] = []
-        for at in sectors:
+        fat = array("I")
+        for at in listed:
+            self._claim(at)
             fat += self._words(at)
-        return tuple(fat)
+        del fat[self._count :]  # entries past the file's sectors lead nowhere
+        return fat
 
     def _claim(self, sector: int) -> None:
         if sector >= self._count or self._used[sector]:
@@ -160,6 +173,8 @@ class Compound:
                 entry = self._entry(block, offset)
                 if entry is not None:
                     entries.append(entry)
+                    if len(entries) > self._max_entries:
+                        raise Found(Finding.BOMB)  # more streams and storages than members an archive may hold
         return entries
 
     def _entry(self, block: memoryview, offset: int) -> tuple[int, str, int, int] | None:
@@ -175,15 +190,16 @@ class Compound:
             raise malformed()
         return kind, raw[: max(0, length - 2)].decode("utf-16-le", "replace"), start, size
 
-    def _mini_stream(self, start: int, size: int, minifat_start: int) -> tuple[memoryview, tuple[int, ...]]:
+    def _mini_stream(self, start: int, size: int, minifat_start: int) -> tuple[memoryview, array[int]]:
         """The mini stream (gathered once: at most the file's size) and the mini FAT."""
+        minifat = array("I")
         if not any(kind == STREAM and length < self._cutoff for kind, _, _, length in self._entries[1:]):
-            return memoryview(b""), ()
-        data = b"".join(bytes(chunk) for chunk in self._runs(self._chain(start, size), size))
-        minifat: list[int] = []
+            return memoryview(b""), minifat
+        data = b"".join(self._runs(self._chain(start, size), size))
         for sector in self._chain(minifat_start, None):
             minifat += self._words(sector)
-        return memoryview(data), tuple(minifat)
+        del minifat[-(-len(data) // MINI_SECTOR) :]  # entries past the mini stream lead nowhere
+        return memoryview(data), minifat
 
     def _runs(self, sectors: list[int], size: int) -> Iterator[memoryview]:
         """The bytes of `size` in these sectors, contiguous ones as one run; they must be in the file."""

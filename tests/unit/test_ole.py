@@ -291,6 +291,6 @@ def test_the_writer_writes_what_olefile_reads() -> None:
 
 def test_the_reader_reads_what_the_writer_wrote() -> None:
     streams = {"a/b/c": os.urandom(5000), "a/d": os.urandom(100), "e": os.urandom(70_000), "f": b""}
-    compound = Compound(ole.compound(streams))
+    compound = Compound(ole.compound(streams), 100)
     got = {s.name: b"".join(bytes(c) for c in compound.chunks(s)) for s in compound.streams()}
     assert got == {path.rsplit("/", 1)[-1]: data for path, data in streams.items()}
