@@ -37,6 +37,7 @@ from typing import Any
 from chalicelib.domain.content import MARKER_WINDOW
 from chalicelib.domain.findings import ArchiveLimits, Finding, PdfRules
 from chalicelib.domain.ole import (
+    ENCRYPTED_PACKAGE,
     NATIVE,
     NATIVE_HEAD,
     OLE_MAGIC,
@@ -391,6 +392,8 @@ def read_compound(data: bytes | bytearray, budget: Budget, depth: int) -> None:
     compound = Compound(data, budget.limits.max_members)
     for stream in compound.streams():
         budget.member()
+        if stream.name == ENCRYPTED_PACKAGE:
+            raise Found(Finding.ENCRYPTED)  # a password-protected Office document: unreadable to clamd and to us
         chunks: Iterator[bytes | memoryview] = compound.chunks(stream)
         if stream.name == NATIVE:
             chunks = _packaged(stream, chunks, budget)

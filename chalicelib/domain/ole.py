@@ -46,6 +46,7 @@ UNUSED, STORAGE, STREAM, ROOT = 0, 1, 2, 5
 MINI_SECTOR = 64
 NATIVE_HEAD = 8192  # a Package's header: three file names (MAX_PATH each) and a few numbers fit
 SLIDES = "PowerPoint Document"  # a .ppt's records, its embedded objects among them
+ENCRYPTED_PACKAGE = "EncryptedPackage"  # a password-protected docx, xlsx or pptx: the package, encrypted
 RECORD_FORMAT = struct.Struct("<HHI")  # version and instance, type, length of the body
 OBJECT_RECORD = 0x1011  # ExOleObjStg: an embedded object's compound file, zlib-compressed (instance 1) or not
 INFLATE_STEP = 64 * 1024

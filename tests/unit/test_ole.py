@@ -151,6 +151,10 @@ CASES: list[tuple[str, Callable[[], bytes], Finding | None, Any]] = [
     ("package-of-a-docx-embedding", lambda: ole.packaged("expose.docx", docx_carrying(ole.embedded_pdf(HOSTILE))),
      Finding.ACTIVE_CONTENT, None),
     ("compound-in-a-compound", lambda: nested(2), Finding.ACTIVE_CONTENT, None),
+    ("ooxml-in-a-doc", lambda: ole.compound({"WordDocument": WORD, "ObjectPool/_18/Package": docx_carrying(
+        ole.embedded_pdf(HOSTILE))}), Finding.ACTIVE_CONTENT, None),  # a docx embedded in a .doc, as Word keeps it
+    ("password-protected-docx", lambda: ole.compound({"EncryptionInfo": bytes(300), "EncryptedPackage": WORD,
+                                                      "\x06DataSpaces/Version": bytes(76)}), Finding.ENCRYPTED, None),
     ("too-deep", lambda: nested(5), Finding.TOO_DEEP, None),
     # -- packaged programs, by name or by bytes
     ("package-exe", lambda: ole.packaged("devoir.exe", b"hello"), Finding.EXECUTABLE, None),
