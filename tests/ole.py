@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 SECTOR, MINI, CUTOFF = 512, 64, 4096
-FREE, END, FAT_SECTOR, NONE = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+FREE, END, FAT_SECTOR, DIFAT_SECTOR, NONE = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFC, 0xFFFFFFFF
+HEADER_DIFAT, PER_SECTOR = 109, SECTOR // 4
 STORAGE, STREAM, ROOT = 1, 2, 5
 BLACK = 1
 ACROBAT = uuid.UUID("b801ca65-a1fc-11d0-85ad-444553540000")  # AcroExch.Document
@@ -59,8 +60,9 @@ def compound(
     # The directory's last sector filled with unused entries (their links NOSTREAM), as Office leaves it.
     unused = -len(nodes) % (SECTOR // 128)
     directory_start = layout.place(b"".join(_entry(node) for node in nodes) + _empty_entry() * unused)
-    fat_start, fat_count = layout.fat()
-    difat = [fat_start + i for i in range(fat_count)] + [FREE] * (109 - fat_count)
+    fat_start, fat_count, difat_start, difat_count = layout.fat()
+    difat = [fat_start + i for i in range(min(fat_count, HEADER_DIFAT))]
+    difat += [FREE] * (HEADER_DIFAT - len(difat))
     header = struct.pack(
         "<8s16sHHHHH6sIIIIIIIII",
         OLE_MAGIC,
@@ -78,8 +80,8 @@ def compound(
         CUTOFF,
         mini_fat_start,
         -(-len(mini_fat) * 4 // SECTOR),
-        END,
-        0,
+        difat_start,
+        difat_count,
     ) + b"".join(struct.pack("<I", n) for n in difat)
     return header + b"".join(layout.sectors)
 
@@ -142,18 +144,25 @@ class _Layout:
         nodes[0].start, nodes[0].data = self.place(bytes(mini_stream)), bytes(mini_stream)
         return mini_fat + [FREE] * (-len(mini_fat) % (SECTOR // 4))
 
-    def fat(self) -> tuple[int, int]:
-        """The FAT's own sectors, last: where they start and how many."""
-        count = 1
-        while len(self.sectors) + count > count * (SECTOR // 4):
+    def fat(self) -> tuple[int, int, int, int]:
+        """The FAT's own sectors, then the DIFAT's (listing the FAT's past the header's 109), last: where
+        each starts and how many."""
+        count, extra = 1, 0
+        while len(self.sectors) + count + extra > count * PER_SECTOR:
             count += 1
-        assert count <= 109, "the test writer keeps the FAT in the header's DIFAT"
+            extra = -(-max(0, count - HEADER_DIFAT) // (PER_SECTOR - 1))
         start = len(self.sectors)
-        table = self.table + [FAT_SECTOR] * count
-        table += [FREE] * (count * (SECTOR // 4) - len(table))
+        table = self.table + [FAT_SECTOR] * count + [DIFAT_SECTOR] * extra
+        table += [FREE] * (count * PER_SECTOR - len(table))
         raw = b"".join(struct.pack("<I", n) for n in table)
         self.sectors += [raw[i * SECTOR : (i + 1) * SECTOR] for i in range(count)]
-        return start, count
+        listed = [start + i for i in range(HEADER_DIFAT, count)]
+        difat_start = len(self.sectors) if extra else END
+        for i in range(extra):
+            part = listed[i * (PER_SECTOR - 1) : (i + 1) * (PER_SECTOR - 1)]
+            part += [FREE] * (PER_SECTOR - 1 - len(part)) + [difat_start + i + 1 if i + 1 < extra else END]
+            self.sectors.append(b"".join(struct.pack("<I", n) for n in part))
+        return start, count, difat_start, extra
 
 
 def _tree(children: list[_Node]) -> int:

@@ -293,6 +293,22 @@ def test_the_writer_writes_what_olefile_reads() -> None:
             assert reader.listdir()
 
 
+def test_a_large_file_lists_its_fat_in_the_difat() -> None:
+    """Past about 7 MiB the FAT's sectors no longer fit the header's 109 entries: the DIFAT chain lists them."""
+    import olefile
+
+    data = ole.compound({"WordDocument": WORD, "Data": os.urandom(9 * 2**20), "ObjectPool/_1/CONTENTS": HOSTILE})
+    assert struct.unpack_from("<I", data, 72)[0] >= 1  # DIFAT sectors
+    with olefile.OleFileIO(data, raise_defects=olefile.DEFECT_POTENTIAL) as reader:
+        assert len(reader.openstream("Data").read()) == 9 * 2**20
+    assert inspected(data) == ("active_content",)
+    assert inspected(data, size=65_536) == ("active_content",)
+    difat = struct.unpack_from("<I", data, 68)[0]
+    assert inspected(patched(data, (difat + 1) * 512 + 4, 0)) == (
+        "archive_malformed",
+    )  # a stream's sector listed as the FAT's
+
+
 def test_the_reader_reads_what_the_writer_wrote() -> None:
     streams = {"a/b/c": os.urandom(5000), "a/d": os.urandom(100), "e": os.urandom(70_000), "f": b""}
     compound = Compound(ole.compound(streams), 100)
