@@ -43,7 +43,7 @@ ENTRY_FORMAT = struct.Struct("<64sHBB")  # name (UTF-16LE), its length in bytes 
 ENTRY_START, ENTRY_SIZE_AT = 116, 120
 MAXREGSECT, ENDOFCHAIN, FREESECT = 0xFFFFFFFA, 0xFFFFFFFE, 0xFFFFFFFF
 UNUSED, STORAGE, STREAM, ROOT = 0, 1, 2, 5
-MINI_SECTOR = 64
+MINI_SECTOR, MINI_CUTOFF = 64, 4096  # streams smaller than the cutoff are kept in 64-byte mini sectors
 NATIVE_HEAD = 8192  # a Package's header: three file names (MAX_PATH each) and a few numbers fit
 SLIDES = "PowerPoint Document"  # a .ppt's records, its embedded objects among them
 ENCRYPTED_PACKAGE = "EncryptedPackage"  # a password-protected docx, xlsx or pptx: the package, encrypted
@@ -93,12 +93,14 @@ class Compound:
         signature, major, order, shift, mini_shift = fields[0], fields[3], fields[4], fields[5], fields[6]
         if signature != OLE_MAGIC or order != 0xFFFE or (major, shift) not in ((3, 9), (4, 12)) or mini_shift != 6:
             raise malformed()
+        if fields[12] != MINI_CUTOFF:
+            raise malformed()  # MS-CFB fixes it: streams in the mini stream stay small
         self._sector = 1 << int(shift)
         self._count = max(0, (len(self._data) - 1) // self._sector)  # whole or partial sectors after the header
         self._used = bytearray(self._count)  # which chain each sector is in: none may be in two
         self._fat = self._read_fat(fields[9], fields[15], fields[16])
         self._v3 = major == 3
-        self._cutoff = fields[12]
+        self._cutoff = MINI_CUTOFF
         self._entries = self._directory(fields[10])
         root = self._entries[0] if self._entries else None
         if root is None or root[0] != ROOT:
@@ -249,7 +251,8 @@ class Compound:
                 raise malformed()
             out += piece
             sector = minifat[sector]
-        return memoryview(bytes(out[: stream.size]))
+        del out[stream.size :]
+        return memoryview(out)
 
 
 @dataclass(frozen=True)

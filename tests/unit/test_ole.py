@@ -168,6 +168,7 @@ CASES: list[tuple[str, Callable[[], bytes], Finding | None, Any]] = [
     # -- what cannot be read whole: refused
     ("header-only", lambda: ole.OLE_MAGIC + bytes(1000), Finding.MALFORMED, None),
     ("byte-order", lambda: patched(ole.embedded_pdf(HARMLESS), 28, 0xFEFF, 2), Finding.MALFORMED, None),
+    ("mini-cutoff", lambda: patched(ole.embedded_pdf(HOSTILE), 56, 2**31), Finding.MALFORMED, None),
     ("truncated", lambda: two_streams()[:-700], Finding.MALFORMED, None),
     ("fat-loop", fat_loop, Finding.MALFORMED, None),
     ("streams-laid-over", laid_over, Finding.MALFORMED, None),
