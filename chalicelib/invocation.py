@@ -1,5 +1,6 @@
 """Around every invocation, as a Chalice middleware: the keys its log lines carry, one line per HTTP
-request, and its metrics written when it ends, whatever happened (chalicelib/adapters/telemetry.py).
+request (with the facts the services fold into it: the access decision, a grant's ids), and its metrics
+written when it ends, whatever happened (chalicelib/adapters/telemetry.py).
 
 Keys are ids: the request's, the route's template, the function's, then the caller's school and user
 once authenticated; never a body, a token, a query string or a file's name.
@@ -24,13 +25,15 @@ def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:
     """The middleware of every kind of event: `app.register_middleware(observe, "all")`."""
     from chalicelib import wiring
 
-    with wiring.telemetry().invocation(**invocation_keys(event)):
+    telemetry = wiring.telemetry()
+    with telemetry.invocation(**invocation_keys(event)):
         if not isinstance(event, Request):
             return get_response(event)
         started = time.perf_counter()
-        response = get_response(event)
+        with telemetry.request_line() as facts:  # the access decision, a grant's ids...
+            response = get_response(event)
         elapsed = round((time.perf_counter() - started) * 1000, 1)
-        log.info("request served", extra={"status": response.status_code, "duration_ms": elapsed})
+        log.info("request served", extra={"status": response.status_code, "duration_ms": elapsed, **facts})
         return response
 
 

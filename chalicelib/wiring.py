@@ -142,7 +142,7 @@ def access_control() -> AccessControl:
     from chalicelib.domain.access import AccessControl
     from chalicelib.domain.permissions import load_rules
 
-    return AccessControl(catalog(), load_rules())
+    return AccessControl(catalog(), load_rules(), telemetry())
 
 
 @lru_cache(maxsize=1)

@@ -170,6 +170,24 @@ class LambdaTelemetry:
     def tag(self, **keys: str) -> None:
         self._keys.replace({**self._keys.current(), **_present(keys)})
 
+    @contextmanager
+    def request_line(self) -> Iterator[dict[str, object]]:
+        """While a request is served: the facts `fold` is given, for the one line written once it is
+        answered (chalicelib/invocation.py), instead of a line each (a line costs ~0.1 ms of CPU)."""
+        facts: dict[str, object] = {}
+        self._keys.facts = facts
+        try:
+            yield facts
+        finally:
+            self._keys.facts = None
+
+    def fold(self, **facts: str) -> bool:
+        line = self._keys.facts
+        if line is None or not line.keys().isdisjoint(facts) or not _RESERVED.isdisjoint(facts):
+            return False  # no request line, or a second decision of the same request: a line of its own
+        line.update(facts)
+        return True
+
     def verdict(self, verdict: Verdict, waited: timedelta | None) -> None:
         self._verdicts[(verdict.status.value, verdict_reason(verdict))] += 1
         if waited is not None:
@@ -190,6 +208,7 @@ class _Keys(threading.local):
 
     def __init__(self) -> None:
         self._values: dict[str, object] = {}
+        self.facts: dict[str, object] | None = None  # the request line's, while a request is served
 
     def current(self) -> dict[str, object]:
         return dict(self._values)
@@ -200,6 +219,8 @@ class _Keys(threading.local):
 
 # What every LogRecord has; anything else on a record came from `extra=` and goes on the line.
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# Names a folded fact may not take: a record's own, and the request line's.
+_RESERVED = _RECORD_FIELDS | {"status", "duration_ms"}
 
 
 class JsonLines(logging.Formatter):

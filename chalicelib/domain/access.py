@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from chalicelib.domain.models import (
@@ -22,6 +22,7 @@ from chalicelib.domain.models import (
     utcnow,
 )
 from chalicelib.domain.permissions import Policy, Resource, can_see, decide
+from chalicelib.domain.telemetry import NullTelemetry, Telemetry
 from chalicelib.errors import ForbiddenError, NotFoundError
 
 log = logging.getLogger("cartable.access")
@@ -48,6 +49,7 @@ class SpaceAccess:
     membership: Membership
     resource: Resource
     assignment: Assignment | None = None
+    telemetry: Telemetry = field(default_factory=NullTelemetry, compare=False, repr=False)  # where `require` tells
 
     def sees_every_file(self) -> bool:
         """Whether the caller may read files of others in this space (a teacher in an assignment, say)."""
@@ -85,14 +87,19 @@ class SpaceAccess:
         """Allow the action, or raise NotFoundError (cannot see) or ForbiddenError (sees, may not)."""
         resource = self.resource
         decision = decide(self.rules, self.principal, self.membership, action, resource)
-        log.info(
-            "%s user=%s action=%s space=%s reason=%s",
-            "allow" if decision.allowed else "deny",
-            self.principal.user_id,
-            action,
-            resource.space,
-            decision.reason,
-        )
+        verdict = "allow" if decision.allowed else "deny"
+        # On the request's one line when there is one (the caller's user is on it already).
+        if not self.telemetry.fold(
+            decision=verdict, action=action.value, space=str(resource.space), rule=decision.reason
+        ):
+            log.info(
+                "%s user=%s action=%s space=%s reason=%s",
+                verdict,
+                self.principal.user_id,
+                action,
+                resource.space,
+                decision.reason,
+            )
         if decision.allowed:
             return
         if action in (Action.LIST, Action.READ, Action.DOWNLOAD) or not can_see(
@@ -105,9 +112,10 @@ class SpaceAccess:
 class AccessControl:
     """Builds a SpaceAccess: the caller's membership and the space's class, from the catalog."""
 
-    def __init__(self, catalog: AccessStore, rules: Policy) -> None:
+    def __init__(self, catalog: AccessStore, rules: Policy, telemetry: Telemetry | None = None) -> None:
         self._catalog = catalog
         self._rules = rules
+        self._telemetry: Telemetry = telemetry or NullTelemetry()
 
     @property
     def rules(self) -> Policy:
@@ -116,7 +124,8 @@ class AccessControl:
     def school(self, principal: Principal) -> SpaceAccess:
         """The caller's access to their school's administration (roster, audit trail)."""
         space = SpaceRef(SpaceKind.SCHOOL, principal.school)
-        return SpaceAccess(self._rules, principal, Membership(), Resource(principal.school, space))
+        resource = Resource(principal.school, space)
+        return SpaceAccess(self._rules, principal, Membership(), resource, telemetry=self._telemetry)
 
     def space(
         self, principal: Principal, space: SpaceRef, school: str | None = None, deleted: bool = False
@@ -145,7 +154,7 @@ class AccessControl:
                 archived_class = space.id in membership.archived
         archived = (assignment is not None and assignment.archived_at is not None) or archived_class
         resource = Resource(school or principal.school, space, class_id=class_id, archived=archived)
-        return SpaceAccess(self._rules, principal, membership, resource, assignment)
+        return SpaceAccess(self._rules, principal, membership, resource, assignment, telemetry=self._telemetry)
 
     def require_file(self, principal: Principal, file: FileRecord, action: Action) -> SpaceAccess:
         """Allow `action` on one file, or raise: whether the caller may see the file comes first,

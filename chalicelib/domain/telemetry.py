@@ -26,6 +26,11 @@ class Telemetry(Protocol):
         """Log lines carry these keys until the enclosing scope (or the invocation) ends."""
         ...
 
+    def fold(self, **facts: str) -> bool:
+        """Put these facts (a decision, the ids a request made) on the request's one log line: True, or
+        False when there is no such line or it already holds one of them (the caller writes its own)."""
+        ...
+
     def verdict(self, verdict: Verdict, waited: timedelta | None) -> None:
         """A scan's verdict was recorded, `waited` after the bytes arrived."""
         ...
@@ -52,6 +57,9 @@ class NullTelemetry:
 
     def tag(self, **keys: str) -> None:
         return None
+
+    def fold(self, **facts: str) -> bool:
+        return False
 
     def verdict(self, verdict: Verdict, waited: timedelta | None) -> None:
         return None

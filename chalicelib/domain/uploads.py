@@ -149,7 +149,7 @@ class UploadService:
             log.info("upload deduplicated user=%s file=%s upload=%s", principal.user_id, upload.file_id, upload.id)
             file = self._catalog.get_file(principal.school, upload.file_id)
             return {**answer, "upload": {"method": "NONE"}, "file": file_json(file) if file else None}
-        log.info("upload granted user=%s file=%s upload=%s", principal.user_id, upload.file_id, upload.id)
+        self._granted(principal, upload)
         if multipart:
             if upload.multipart_id is None:  # the identical bytes vanished meanwhile: they must come after all
                 multipart_id = self._store.start_multipart(upload.key, grant.content_type)
@@ -158,6 +158,11 @@ class UploadService:
             return {**answer, "upload": multipart_answer(self._store, upload, None, self._upload_ttl)}
         post = self._store.presign_post(upload.key, grant.size, grant.content_type, lifetime)
         return {**answer, "upload": {"method": "POST", "url": post.url, "fields": post.fields}}
+
+    def _granted(self, principal: Principal, upload: UploadRecord) -> None:
+        """The grant's ids on the request's one log line, or a line of their own (no request, a batch)."""
+        if not self._telemetry.fold(upload_id=upload.id, file_id=upload.file_id):
+            log.info("upload granted user=%s file=%s upload=%s", principal.user_id, upload.file_id, upload.id)
 
     # -- multipart uploads ----------------------------------------------------------------------
     def _record_multipart_grant(

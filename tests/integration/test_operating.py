@@ -63,8 +63,12 @@ def test_the_apis_and_the_scanners_lines_are_json_with_their_ids_and_school(stac
     served_lines = [line for line in api if line["message"] == "request served"]
     (served,) = [line for line in served_lines if line["route"] == "POST /v1/uploads"]
     assert served["status"] == 201 and served["school"] == SCHOOL and served["function_name"] == "api_handler"
-    granted = [line for line in api if line["message"].startswith("upload granted")]
-    assert granted and granted[0]["request_id"] == served["request_id"] and granted[0]["name"] == "cartable.files"
+    # One line per request: the access decision and the grant's ids are on it, not lines of their own.
+    assert (served["upload_id"], served["file_id"]) == (grant["uploadId"], grant["fileId"])
+    assert (served["decision"], served["action"], served["space"]) == ("allow", "upload", f"user:{sub}")
+    assert served["rule"] == "upload allowed as space_owner"
+    mine = [line for line in api if line["request_id"] == served["request_id"]]
+    assert not [line for line in mine if line["message"].startswith(("upload granted", "allow ", "deny "))]
     assert all(line["service"] == "cartable" and line["request_id"] for line in api)
 
     scan = [line for line in lines if line.get("upload_id") == grant["uploadId"]]

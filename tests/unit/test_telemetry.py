@@ -330,3 +330,47 @@ def test_local_lines_go_to_stderr_and_to_the_log_directory(tmp_path: Path, capsy
         assert in_file[1]["QuotaRefusals"] == [1.0]
     finally:
         LambdaTelemetry()  # the next tests' logger writes nowhere else
+
+
+def test_a_requests_access_decision_and_grant_ids_are_folded_into_its_one_line_else_lines_of_their_own(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from chalicelib.adapters.memory import MemoryCatalog
+    from chalicelib.domain.access import AccessControl
+    from chalicelib.domain.models import Action, Principal, Role
+    from chalicelib.domain.permissions import load_rules
+    from chalicelib.errors import NotFoundError
+
+    telemetry = LambdaTelemetry()
+    access = AccessControl(MemoryCatalog(), load_rules(), telemetry)
+    ana, ben = Principal("ana", "s1", Role.STUDENT), Principal("ben", "s1", Role.STUDENT)
+    drive = SpaceRef(SpaceKind.USER, "ana")
+    with telemetry.invocation(request_id="r1"), telemetry.request_line() as facts:
+        access.space(ana, drive).require(Action.UPLOAD)
+        assert telemetry.fold(upload_id="up1", file_id="file1")
+        access.space(ana, drive).require(Action.READ)  # a second decision: a line of its own
+        assert not telemetry.fold(upload_id="up2", file_id="file2")  # so is a second grant (a batch)
+        assert not telemetry.fold(status="500")  # the request line's own names are never taken
+    assert facts == {
+        "decision": "allow",
+        "action": "upload",
+        "space": "user:ana",
+        "rule": "upload allowed as space_owner",
+        "upload_id": "up1",
+        "file_id": "file1",
+    }
+    (second,) = json_lines(capsys.readouterr().out)
+    assert second["message"] == "allow user=ana action=read space=user:ana reason=read allowed as space_owner"
+    assert second["name"] == "cartable.access" and second["request_id"] == "r1"
+
+    with telemetry.invocation(request_id="r2"), telemetry.request_line() as refused:
+        with pytest.raises(NotFoundError):
+            access.space(ben, drive).require(Action.READ)
+    assert (refused["decision"], refused["action"], refused["space"]) == ("deny", "read", "user:ana")
+    assert refused["rule"] and capsys.readouterr().out == ""
+
+    with telemetry.invocation(request_id="job-1"):  # no request line (a job, the scanner): a line each
+        access.space(ana, drive).require(Action.UPLOAD)
+        assert not telemetry.fold(upload_id="up3", file_id="file3")
+    (alone,) = json_lines(capsys.readouterr().out)
+    assert alone["message"].startswith("allow user=ana action=upload") and alone["request_id"] == "job-1"
