@@ -17,9 +17,9 @@ import zlib
 from dataclasses import dataclass, field
 
 OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
-SECTOR, MINI, CUTOFF = 512, 64, 4096
+SECTOR, MINI, CUTOFF = 512, 64, 4096  # version 3's sectors; version 4 writes 4096-byte ones
 FREE, END, FAT_SECTOR, DIFAT_SECTOR, NONE = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFC, 0xFFFFFFFF
-HEADER_DIFAT, PER_SECTOR = 109, SECTOR // 4
+HEADER_DIFAT = 109
 STORAGE, STREAM, ROOT = 1, 2, 5
 BLACK = 1
 ACROBAT = uuid.UUID("b801ca65-a1fc-11d0-85ad-444553540000")  # AcroExch.Document
@@ -50,15 +50,20 @@ def _order(name: str) -> tuple[int, str]:
 
 
 def compound(
-    streams: dict[str, bytes], clsid: uuid.UUID | None = None, storages: dict[str, uuid.UUID] | None = None
+    streams: dict[str, bytes],
+    clsid: uuid.UUID | None = None,
+    storages: dict[str, uuid.UUID] | None = None,
+    version: int = 3,
 ) -> bytes:
-    """A compound file holding `streams` ("ObjectPool/_1/CONTENTS": storages named by the path)."""
+    """A compound file holding `streams` ("ObjectPool/_1/CONTENTS": storages named by the path); version 3
+    (512-byte sectors, what Office writes) or 4 (4096-byte sectors, the header padded to one)."""
     nodes = _nodes(streams, clsid, storages or {})
-    layout = _Layout()
+    sector = SECTOR if version == 3 else 4096
+    layout = _Layout(sector)
     mini_fat = layout.streams(nodes)
     mini_fat_start = layout.place(b"".join(struct.pack("<I", n) for n in mini_fat)) if mini_fat else END
     # The directory's last sector filled with unused entries (their links NOSTREAM), as Office leaves it.
-    unused = -len(nodes) % (SECTOR // 128)
+    unused = -len(nodes) % (sector // 128)
     directory_start = layout.place(b"".join(_entry(node) for node in nodes) + _empty_entry() * unused)
     fat_start, fat_count, difat_start, difat_count = layout.fat()
     difat = [fat_start + i for i in range(min(fat_count, HEADER_DIFAT))]
@@ -68,22 +73,22 @@ def compound(
         OLE_MAGIC,
         b"\x00" * 16,
         0x3E,
-        3,
+        version,
         0xFFFE,
-        9,
+        sector.bit_length() - 1,
         6,
         b"\x00" * 6,
-        0,
+        0 if version == 3 else -(-(len(nodes) + unused) * 128 // sector),
         fat_count,
         directory_start,
         0,
         CUTOFF,
         mini_fat_start,
-        -(-len(mini_fat) * 4 // SECTOR),
+        -(-len(mini_fat) * 4 // sector),
         difat_start,
         difat_count,
     ) + b"".join(struct.pack("<I", n) for n in difat)
-    return header + b"".join(layout.sectors)
+    return header.ljust(sector, b"\x00") + b"".join(layout.sectors)
 
 
 def _nodes(streams: dict[str, bytes], clsid: uuid.UUID | None, storages: dict[str, uuid.UUID]) -> list[_Node]:
@@ -113,18 +118,20 @@ def _nodes(streams: dict[str, bytes], clsid: uuid.UUID | None, storages: dict[st
 class _Layout:
     """The sectors after the header, and the FAT that chains them."""
 
-    def __init__(self) -> None:
+    def __init__(self, sector: int) -> None:
+        self.size = sector
+        self.per_sector = sector // 4  # sector numbers in a FAT (or DIFAT, mini FAT) sector
         self.sectors: list[bytes] = []
         self.table: list[int] = []
 
     def place(self, data: bytes) -> int:
         """`data` in sectors of its own, chained; its first sector."""
-        count = -(-len(data) // SECTOR)
+        count = -(-len(data) // self.size)
         if count == 0:
             return END
         first = len(self.sectors)
         for i in range(count):
-            self.sectors.append(data[i * SECTOR : (i + 1) * SECTOR].ljust(SECTOR, b"\x00"))
+            self.sectors.append(data[i * self.size : (i + 1) * self.size].ljust(self.size, b"\x00"))
             self.table.append(first + i + 1 if i + 1 < count else END)
         return first
 
@@ -142,25 +149,25 @@ class _Layout:
             mini_fat += [node.start + i + 1 if i + 1 < count else END for i in range(count)]
             mini_stream += node.data.ljust(count * MINI, b"\x00")
         nodes[0].start, nodes[0].data = self.place(bytes(mini_stream)), bytes(mini_stream)
-        return mini_fat + [FREE] * (-len(mini_fat) % (SECTOR // 4))
+        return mini_fat + [FREE] * (-len(mini_fat) % self.per_sector)
 
     def fat(self) -> tuple[int, int, int, int]:
         """The FAT's own sectors, then the DIFAT's (listing the FAT's past the header's 109), last: where
         each starts and how many."""
         count, extra = 1, 0
-        while len(self.sectors) + count + extra > count * PER_SECTOR:
+        while len(self.sectors) + count + extra > count * self.per_sector:
             count += 1
-            extra = -(-max(0, count - HEADER_DIFAT) // (PER_SECTOR - 1))
+            extra = -(-max(0, count - HEADER_DIFAT) // (self.per_sector - 1))
         start = len(self.sectors)
         table = self.table + [FAT_SECTOR] * count + [DIFAT_SECTOR] * extra
-        table += [FREE] * (count * PER_SECTOR - len(table))
+        table += [FREE] * (count * self.per_sector - len(table))
         raw = b"".join(struct.pack("<I", n) for n in table)
-        self.sectors += [raw[i * SECTOR : (i + 1) * SECTOR] for i in range(count)]
+        self.sectors += [raw[i * self.size : (i + 1) * self.size] for i in range(count)]
         listed = [start + i for i in range(HEADER_DIFAT, count)]
         difat_start = len(self.sectors) if extra else END
         for i in range(extra):
-            part = listed[i * (PER_SECTOR - 1) : (i + 1) * (PER_SECTOR - 1)]
-            part += [FREE] * (PER_SECTOR - 1 - len(part)) + [difat_start + i + 1 if i + 1 < extra else END]
+            part = listed[i * (self.per_sector - 1) : (i + 1) * (self.per_sector - 1)]
+            part += [FREE] * (self.per_sector - 1 - len(part)) + [difat_start + i + 1 if i + 1 < extra else END]
             self.sectors.append(b"".join(struct.pack("<I", n) for n in part))
         return start, count, difat_start, extra
 

@@ -310,6 +310,19 @@ def test_a_large_file_lists_its_fat_in_the_difat() -> None:
     )  # a stream's sector listed as the FAT's
 
 
+def test_a_version_4_file_is_read_alike() -> None:
+    """4096-byte sectors (version 4, what large compound files may use): the same streams, the same findings."""
+    import olefile
+
+    streams = {"WordDocument": WORD, "ObjectPool/_1/CONTENTS": LARGE_HOSTILE, "ObjectPool/_2/CONTENTS": HOSTILE}
+    data = ole.compound(streams, version=4)
+    with olefile.OleFileIO(data, raise_defects=olefile.DEFECT_POTENTIAL) as reader:
+        assert reader.sectorsize == 4096
+        assert reader.openstream("ObjectPool/_1/CONTENTS").read() == LARGE_HOSTILE
+    assert inspected(data) == ("active_content",)
+    assert inspected(ole.compound({"WordDocument": WORD, "CONTENTS": HARMLESS}, version=4)) == ()
+
+
 def test_the_reader_reads_what_the_writer_wrote() -> None:
     streams = {"a/b/c": os.urandom(5000), "a/d": os.urandom(100), "e": os.urandom(70_000), "f": b""}
     compound = Compound(ole.compound(streams), 100)
