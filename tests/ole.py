@@ -234,8 +234,9 @@ def embedded_pdf(pdf: bytes) -> bytes:
     )
 
 
-def native(name: str, data: bytes, source: str | None = None) -> bytes:
-    """An OLE Package's `\\x01Ole10Native` stream: its size, the label, the source and temporary paths, the file."""
+def native(name: str, data: bytes, source: str | None = None, unicode: str | None = None) -> bytes:
+    """An OLE Package's `\\x01Ole10Native` stream: its size, the label, the source and temporary paths, the file,
+    then (`unicode`, as newer Packagers write) the temporary path, label and source path again in UTF-16."""
     source = source or f"C:\\Users\\eleve\\Documents\\{name}"
     temporary = f"C:\\Users\\eleve\\AppData\\Local\\Temp\\{name}".encode("latin-1") + b"\x00"
     body = (
@@ -249,6 +250,9 @@ def native(name: str, data: bytes, source: str | None = None) -> bytes:
         + struct.pack("<I", len(data))
         + data
     )
+    if unicode is not None:
+        paths = (f"C:\\Users\\eleve\\AppData\\Local\\Temp\\{unicode}", unicode, f"C:\\Users\\eleve\\{unicode}")
+        body += b"".join(struct.pack("<I", len(p)) + p.encode("utf-16-le") for p in paths)
     return struct.pack("<I", len(body)) + body
 
 

@@ -47,6 +47,7 @@ from chalicelib.domain.ole import (
     Stream,
     is_program,
     package,
+    unicode_names,
 )
 from chalicelib.domain.pdf import PDF_MAGIC, PdfInspector
 from chalicelib.domain.zipchecks import (
@@ -388,7 +389,8 @@ class _Content:
 
 def read_compound(data: bytes | bytearray, budget: Budget, depth: int) -> None:
     """A compound file held whole: each stream is read as a zip member is (PDFs, zips, compound files in
-    it), an OLE Package's file too; a packaged program is refused. `Found` ends the inspection."""
+    it), an OLE Package's file too (a packaged program is refused), and a .ppt's objects; a password-protected
+    Office document is refused. `Found` ends the inspection."""
     compound = Compound(data, budget.limits.max_members)
     for stream in compound.streams():
         budget.member()
@@ -400,15 +402,13 @@ def read_compound(data: bytes | bytearray, budget: Budget, depth: int) -> None:
         content: _Content | SlideObjects = _Content(budget, depth)
         if stream.name == SLIDES:
             content = SlideObjects(lambda: _Content(budget, depth))
-        for chunk in chunks:
+        for chunk in chunks:  # every run, even unwanted (no copy): a Package's names may follow its file
             view = memoryview(chunk)
             # A step at a time, as a member is inflated: a PDF's inspector holds what it is fed.
             for at in range(0, len(view), INFLATE_STEP):
                 if not content.wanted:
                     break
                 content.feed(view[at : at + INFLATE_STEP])
-            if not content.wanted:
-                break
         content.finish()
 
 
@@ -428,15 +428,19 @@ def _packaged(stream: Stream, chunks: Iterator[bytes | memoryview], budget: Budg
     if is_program(found.names, lead if found.size else b"", budget.programs):
         raise Found(Finding.EXECUTABLE)
     skip, left = found.offset, found.size
+    tail = bytearray()  # what follows the file: its names again, in UTF-16, from newer Packagers
     for chunk in itertools.chain(held, chunks):
-        if left == 0:
-            return
         if skip >= len(chunk):
             skip -= len(chunk)
             continue
         piece = chunk[skip : skip + left]
+        if piece:
+            yield piece
+        if len(tail) < NATIVE_HEAD:
+            tail += chunk[skip + len(piece) : skip + len(piece) + NATIVE_HEAD - len(tail)]
         skip, left = 0, left - len(piece)
-        yield piece
+    if is_program(unicode_names(bytes(tail)), b"", budget.programs):
+        raise Found(Finding.EXECUTABLE)
 
 
 class ZipInspector:

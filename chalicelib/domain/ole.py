@@ -40,7 +40,7 @@ HEADER_FORMAT = struct.Struct("<8s16sHHHHH6sIIIIIIIII")
 HEADER_DIFAT = 109
 ENTRY_SIZE = 128
 ENTRY_FORMAT = struct.Struct("<64sHBB")  # name (UTF-16LE), its length in bytes with the NUL, type, colour
-ENTRY_START, ENTRY_SIZE_AT = 116, 120
+ENTRY_START = 116  # the first sector, then the size
 MAXREGSECT, ENDOFCHAIN, FREESECT = 0xFFFFFFFA, 0xFFFFFFFE, 0xFFFFFFFF
 UNUSED, STORAGE, STREAM, ROOT = 0, 1, 2, 5
 MINI_SECTOR, MINI_CUTOFF = 64, 4096  # streams smaller than the cutoff are kept in 64-byte mini sectors
@@ -281,6 +281,21 @@ def package(head: bytes, stream_size: int) -> Package:
     if at + size > stream_size:
         raise malformed()
     return Package((label, source, temporary), at, size)
+
+
+def unicode_names(tail: bytes) -> tuple[str, ...]:
+    """The names newer Packagers write again after the file, in UTF-16 (temporary path, label, source path,
+    each after its length in characters), read from the stream's bytes after the file; those it has."""
+    names: list[str] = []
+    at = 0
+    while len(names) < 3 and at + 4 <= len(tail):
+        (count,) = struct.unpack_from("<I", tail, at)
+        at += 4
+        if at + 2 * count > len(tail):
+            break
+        names.append(tail[at : at + 2 * count].decode("utf-16-le", "replace"))
+        at += 2 * count
+    return tuple(names)
 
 
 def _string(data: bytes, at: int) -> tuple[str, int]:

@@ -162,6 +162,11 @@ CASES: list[tuple[str, Callable[[], bytes], Finding | None, Any]] = [
     ("package-source-path", lambda: ole.compound({"\x01Ole10Native": ole.native("devoir.pdf", HARMLESS,
                                                                                  source="C:\\Temp\\setup.vbs")}),
      Finding.EXECUTABLE, None),
+    ("package-unicode-name", lambda: ole.compound({"\x01Ole10Native": ole.native("devoir.pdf", LARGE_HOSTILE[:5000],
+                                                                                  unicode="devoir.pdf.exe")}),
+     Finding.EXECUTABLE, None),  # the ANSI name says PDF, the UTF-16 one a program
+    ("package-unicode-harmless", lambda: ole.compound({"\x01Ole10Native": ole.native("a.pdf", HARMLESS,
+                                                                                      unicode="a.pdf")}), None, None),
     ("package-pe-named-pdf", lambda: ole.packaged("devoir.pdf", ole.PROGRAM), Finding.EXECUTABLE, None),
     ("package-elf", lambda: ole.packaged("devoir", b"\x7fELF\x02\x01\x01" + bytes(5000)), Finding.EXECUTABLE, None),
     ("package-script", lambda: ole.packaged("lisez-moi", b"#!/bin/sh\nrm -rf ~\n"), Finding.EXECUTABLE, None),
