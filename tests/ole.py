@@ -310,3 +310,65 @@ def ppt(*records: bytes, slides: int = 5000) -> bytes:
     edit = record(0x0FF5, struct.pack("<IIIHBBIIII", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
     current = record(0x0FF6, struct.pack("<IIHHHBB", 20, 0xE391C05F, 0, 0x03F4, 3, 0, 0) + b"eleve")
     return compound({"Current User": current, "PowerPoint Document": document + b"".join(records) + edit})
+
+
+# -- RTF: objects as Word and WordPad write them ----------------------------------------------------------
+
+METAFILE = struct.pack("<HHHIHIH", 1, 9, 0x300, 12, 0, 3, 0) + struct.pack("<IH", 3, 0)  # an empty WMF picture
+
+
+def ole1(class_name: str, native_data: bytes, format_id: int = 2, presentation: bool = True) -> bytes:
+    """An OLE 1.0 object (MS-OLEDS 2.2.5) as an RTF's `\\objdata` holds it: OLEVersion, FormatID (2: embedded),
+    ClassName, TopicName, ItemName (length-prefixed), NativeDataSize, the native data; then, as Word writes
+    it, the picture it shows (a presentation object: FormatID 5, class METAFILE)."""
+
+    def string(text: str) -> bytes:
+        raw = text.encode("latin-1") + b"\x00" if text else b""
+        return struct.pack("<I", len(raw)) + raw
+
+    body = struct.pack("<II", 0x0501, format_id) + string(class_name) + string("") + string("")
+    body += struct.pack("<I", len(native_data)) + native_data
+    if presentation:
+        picture = struct.pack("<II", 0x0501, 5) + string("METAFILE") + struct.pack("<ii", 1520, -960)
+        body += picture + struct.pack("<I", len(METAFILE)) + METAFILE
+    return body
+
+
+def ole1_package(name: str, data: bytes, unicode: str | None = None) -> bytes:
+    """A file embedded in an RTF as an OLE Package (WordPad's Insert Object, or a dragged file): its native
+    data is an Ole10Native stream without the size that begins the stream."""
+    return ole1("Package", native(name, data, unicode=unicode)[4:])
+
+
+def rtf_hex(data: bytes, width: int = 128) -> bytes:
+    """Bytes as RTF writes them in a destination: hex, lower case, in lines of `width` digits."""
+    digits = data.hex().encode()
+    return b"\r\n".join(digits[at : at + width] for at in range(0, len(digits), width))
+
+
+def rtf_object(blob: bytes, class_name: str = "Package", update: bool = False) -> bytes:
+    """An embedded object as Word writes it in RTF: `\\object\\objemb` (and `\\objupdate`, which makes Word
+    load it at open), the class, the OLE 1.0 object's hex in `\\*\\objdata`, the picture it shows."""
+    return (
+        b"{\\object\\objemb" + (b"\\objupdate" if update else b"") + b"\\objw1520\\objh960"
+        b"{\\*\\objclass " + class_name.encode() + b"}{\\*\\objdata \r\n" + rtf_hex(blob) + b"\r\n}"
+        b"{\\result {\\pict\\wmetafile8\\picw1520\\pich960 " + rtf_hex(METAFILE) + b"}}}"
+    )
+
+
+def rtf_picture(png: bytes) -> bytes:
+    """A picture as Word writes it in RTF (`\\pict\\pngblip`, hex): no object, however long."""
+    return b"{\\*\\shppict{\\pict\\picw64\\pich48\\picwgoal960\\pichgoal720\\pngblip\r\n" + rtf_hex(png) + b"}}"
+
+
+def rtf_document(*parts: bytes) -> bytes:
+    """An RTF document as Word 2016 writes one: font and colour tables, a paragraph of French, then `parts`."""
+    head = (
+        b"{\\rtf1\\adeflang1025\\ansi\\ansicpg1252\\uc1\\adeff31507\\deff0\\stshfdbch31505\\deflang1036"
+        b"{\\fonttbl{\\f0\\fbidi \\froman\\fcharset0\\fprq2{\\*\\panose 02020603050405020304}Times New Roman;}"
+        b"{\\f1\\fswiss\\fcharset0 Calibri;}}{\\colortbl;\\red0\\green0\\blue0;}"
+        b"{\\*\\generator Riched20 10.0.19041}\\viewkind4\\uc1\r\n"
+        b"\\pard\\sa200\\sl276\\slmult1\\f0\\fs22\\lang1036 Expos\\'e9 : le cycle de l'eau\\par\r\n"
+        b"{\\rtlch\\fcs1 \\af31507 \\ltrch\\fcs0 \\insrsid5 L'eau s'\\u233\\'e9vapore, forme des nuages.}\\par\r\n"
+    )
+    return head + b"\r\n".join(parts) + b"\\par\r\n}\r\n"

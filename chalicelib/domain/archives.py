@@ -18,7 +18,9 @@ Word, Excel and PowerPoint embed objects (a PDF, a packaged file) as OLE compoun
 up to the archives' `maxCompoundSize` (it can only be read at random) and read by `ole.Compound`; each of
 its streams is told by its first bytes and read as a member is (`_Content`: a PDF, a zip, a compound file
 one level deeper), the file an OLE Package carries too (a packaged program is refused), and the objects a
-.ppt keeps, compressed, in the records of its `PowerPoint Document` stream.
+.ppt keeps, compressed, in the records of its `PowerPoint Document` stream. An RTF file (the upload,
+`RtfInspector`, or a member) is read by `rtf.RtfObjects`, and each OLE 1.0 object it embeds by
+`read_object`: a Package's file as a compound file's Package is, other native data told by its first bytes.
 
 This module parses each level's stream; the budget, a member's header fields and the directory and end
 records are checked by `zipchecks`.
@@ -50,6 +52,7 @@ from chalicelib.domain.ole import (
     unicode_names,
 )
 from chalicelib.domain.pdf import PDF_MAGIC, PdfInspector
+from chalicelib.domain.rtf import RTF_MAGIC, RtfObjects
 from chalicelib.domain.zipchecks import (
     CENTRAL,
     DEFLATED,
@@ -317,7 +320,7 @@ class _Level:
 class _Content:
     """The bytes of one member (or of a stream in a compound file), told by their first bytes and given to
     what reads them: a nested zip (a level of its own), a compound file (held whole, then read), a PDF (the
-    PDF inspector, when the policy refuses active content), or nothing."""
+    PDF inspector, when the policy refuses active content), an RTF file (for its objects), or nothing."""
 
     def __init__(self, budget: Budget, depth: int) -> None:
         self._budget = budget
@@ -326,11 +329,12 @@ class _Content:
         self._nested: _Level | None = None
         self._compound: bytearray | None = None
         self._pdf: PdfInspector | None = None
+        self._rtf: RtfObjects | None = None
 
     @property
     def wanted(self) -> bool:
         """Whether more bytes are of use: not once they were told to be nothing to read."""
-        return any(part is not None for part in (self._sniff, self._nested, self._compound, self._pdf))
+        return any(part is not None for part in (self._sniff, self._nested, self._compound, self._pdf, self._rtf))
 
     def feed(self, out: bytes | bytearray | memoryview) -> None:
         if self._sniff is not None:
@@ -354,7 +358,9 @@ class _Content:
         if self._compound is not None:
             data, self._compound = self._compound, None
             read_compound(data, self._budget, self._depth + 1)
-        self._nested = self._pdf = None
+        if self._rtf is not None:
+            self._rtf.finish()
+        self._nested = self._pdf = self._rtf = None
 
     def _sniffed(self) -> bytes:
         head, self._sniff = bytes(self._sniff or b""), None
@@ -364,8 +370,14 @@ class _Content:
         elif head[:8] == OLE_MAGIC:
             self._deeper()
             self._compound = bytearray()
-        elif PDF_MAGIC in head[:SNIFF_SIZE] and self._budget.pdf is not None:
-            self._pdf = PdfInspector(self._budget.pdf_rules())
+        else:
+            if head.startswith(RTF_MAGIC):
+                # A document, as a PDF is (no level of its own); each object it embeds is one level deeper.
+                budget, depth = self._budget, self._depth
+                self._rtf = RtfObjects(budget, lambda name, native: read_object(name, native, budget, depth))
+            if PDF_MAGIC in head[:SNIFF_SIZE] and self._budget.pdf is not None:
+                # A PDF reader opens an RTF with a PDF header in its first kilobyte too: read as both.
+                self._pdf = PdfInspector(self._budget.pdf_rules())
         return head
 
     def _deeper(self) -> None:
@@ -381,10 +393,13 @@ class _Content:
             if len(self._compound) + len(out) > self._budget.compound_limit:
                 raise Found(Finding.ARCHIVE_TOO_LARGE)  # read at random, so held whole: only up to a bound
             self._compound += out
-        elif self._pdf is not None:
-            self._pdf.feed(out)
-            if self._pdf.finding is not None:
-                raise Found(self._pdf.finding)
+        else:
+            if self._rtf is not None:
+                self._rtf.feed(out)
+            if self._pdf is not None:
+                self._pdf.feed(out)
+                if self._pdf.finding is not None:
+                    raise Found(self._pdf.finding)
 
 
 def read_compound(data: bytes | bytearray, budget: Budget, depth: int) -> None:
@@ -402,14 +417,33 @@ def read_compound(data: bytes | bytearray, budget: Budget, depth: int) -> None:
         content: _Content | SlideObjects = _Content(budget, depth)
         if stream.name == SLIDES:
             content = SlideObjects(lambda: _Content(budget, depth))
-        for chunk in chunks:  # every run, even unwanted (no copy): a Package's names may follow its file
-            view = memoryview(chunk)
-            # A step at a time, as a member is inflated: a PDF's inspector holds what it is fed.
-            for at in range(0, len(view), INFLATE_STEP):
-                if not content.wanted:
-                    break
-                content.feed(view[at : at + INFLATE_STEP])
-        content.finish()
+        _feed_all(content, chunks)
+
+
+def read_object(class_name: str, native: memoryview, budget: Budget, depth: int) -> None:
+    """An OLE 1.0 object an RTF file at `depth` embeds, one level deeper: a Package's file (a program is
+    refused) as a compound file's Package is read, other native data told by its first bytes (a compound
+    file, Acrobat's or Word's, a bare PDF or zip) as a member's are. `Found` ends the inspection."""
+    if class_name.strip().lower() != "package":
+        _feed_all(_Content(budget, depth), iter((native,)))  # a compound file or a zip is a level deeper
+        return
+    if depth + 1 > budget.limits.max_depth:
+        raise Found(Finding.TOO_DEEP)
+    # An OLE 1.0 Package is an Ole10Native stream without the size that begins the stream.
+    size = struct.pack("<I", len(native))
+    stream = Stream(NATIVE, 0, len(size) + len(native), False)
+    _feed_all(_Content(budget, depth + 1), _packaged(stream, iter((size, native)), budget))
+
+
+def _feed_all(content: _Content | SlideObjects, chunks: Iterator[bytes | memoryview]) -> None:
+    for chunk in chunks:  # every run, even unwanted (no copy): a Package's names may follow its file
+        view = memoryview(chunk)
+        # A step at a time, as a member is inflated: a PDF's inspector holds what it is fed.
+        for at in range(0, len(view), INFLATE_STEP):
+            if not content.wanted:
+                break
+            content.feed(view[at : at + INFLATE_STEP])
+    content.finish()
 
 
 def _packaged(stream: Stream, chunks: Iterator[bytes | memoryview], budget: Budget) -> Iterator[bytes | memoryview]:
@@ -521,6 +555,48 @@ class CompoundInspector:
             data, self._data = self._data, bytearray()
             try:
                 read_compound(data, self._budget, 0)
+            except Found as found:
+                self._finding = found.finding
+        return self._finding
+
+
+class RtfInspector:
+    """Fed the bytes of an RTF file in order, in any chunks: each OLE object it embeds is decoded as it
+    streams past (held up to the archives' `maxCompoundSize`) and read (and the file as a PDF too, if a PDF
+    header is in its first kilobyte); `finish` answers the first finding, or None."""
+
+    def __init__(
+        self,
+        limits: ArchiveLimits,
+        member_limit: int | None = None,
+        pdf: PdfRules | None = None,
+        programs: frozenset[str] | None = None,
+    ) -> None:
+        """The same arguments as `ZipInspector`'s."""
+        self._budget = _budget(limits, member_limit, pdf, programs)
+        self._content = _Content(self._budget, 0)  # told an RTF by its first bytes, as a member is
+        self._finding: Finding | None = None
+
+    @property
+    def finding(self) -> Finding | None:
+        """What was found so far (the inspection stops at the first)."""
+        return self._finding
+
+    def feed(self, data: bytes) -> None:
+        """The next bytes of the file (nothing more is done once something was found)."""
+        if self._finding is not None or not data:
+            return
+        self._budget.read += len(data)
+        try:
+            self._content.feed(data)
+        except Found as found:
+            self._finding = found.finding
+
+    def finish(self) -> Finding | None:
+        """The end of the file: an object left open is read; the first finding, or None."""
+        if self._finding is None:
+            try:
+                self._content.finish()
             except Found as found:
                 self._finding = found.finding
         return self._finding

@@ -1,5 +1,5 @@
 """The inspectors one scanned stream is fed to, chosen by its first bytes: a zip's, a compound file's
-(Office 97-2003), a PDF's, or none.
+(Office 97-2003), an RTF file's (for the OLE objects it embeds), a PDF's, or none.
 
 It fails closed: an inspector that breaks is a finding (`scan_failed`), never a clean file.
 """
@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 
-from chalicelib.domain.archives import ZIP_MAGIC, CompoundInspector, ZipInspector
+from chalicelib.domain.archives import ZIP_MAGIC, CompoundInspector, RtfInspector, ZipInspector
 from chalicelib.domain.content import MARKER_WINDOW, ContentPolicy
 from chalicelib.domain.findings import Finding
 from chalicelib.domain.ole import OLE_MAGIC
 from chalicelib.domain.pdf import PDF_MAGIC, PdfInspector
+from chalicelib.domain.rtf import RTF_MAGIC
+
+Inspector = ZipInspector | CompoundInspector | RtfInspector | PdfInspector
 
 log = logging.getLogger("cartable.scan")
 
@@ -24,7 +27,7 @@ class Inspection:
         self._policy = policy
         self._scan_limit = scan_limit  # clamd reads no member larger than what it reads whole
         self._head = bytearray()  # until there are enough bytes to choose
-        self._inspector: ZipInspector | CompoundInspector | PdfInspector | None = None
+        self._inspector: Inspector | None = None
         self._chosen = False
         self._failed = False
 
@@ -61,7 +64,7 @@ class Inspection:
             self._failed = True
         return head
 
-    def _inspector_for(self, head: bytes) -> ZipInspector | CompoundInspector | PdfInspector | None:
+    def _inspector_for(self, head: bytes) -> Inspector | None:
         pdf = self._policy.pdf if self._policy.pdf.reject_active else None
         programs = self._policy.pdf.program_extensions
         if head[:4] in ZIP_MAGIC:
@@ -70,6 +73,9 @@ class Inspection:
         if head[:8] == OLE_MAGIC:
             # A .doc, .xls or .ppt: the objects embedded in it (PDFs, packaged files) are read too.
             return CompoundInspector(self._policy.archives, self._scan_limit, pdf, programs)
+        if head.startswith(RTF_MAGIC):
+            # An RTF file: the OLE objects it embeds (a PDF, a packaged program) are decoded and read.
+            return RtfInspector(self._policy.archives, self._scan_limit, pdf, programs)
         if PDF_MAGIC in head[:MARKER_WINDOW] and pdf is not None:
             # Readers find the header anywhere in the first kilobyte, as libmagic does.
             return PdfInspector(pdf)
