@@ -107,6 +107,15 @@ def _pptx_packaging_a_pdf() -> bytes:
     return pptx_with_object(ole.packaged("devoir.pdf", _pdf()), "Package")
 
 
+def _rtf_embedding_a_pdf() -> bytes:
+    """An exposé saved as RTF by Word: a photo (Pillow's PNG, as \\pict hex) and its PDF (fpdf2) embedded
+    as Word embeds one when Acrobat is installed (an OLE 1.0 object around Acrobat's compound file)."""
+    return ole.rtf_document(
+        ole.rtf_picture(_png()),
+        ole.rtf_object(ole.ole1(ole.ACROBAT_PROG_ID, ole.embedded_pdf(_pdf())), ole.ACROBAT_PROG_ID),
+    )
+
+
 def _xlsx() -> bytes:
     import openpyxl
 
@@ -409,6 +418,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 ODT = "application/vnd.oasis.opendocument.text"
 ODS = "application/vnd.oasis.opendocument.spreadsheet"
+RTF = "application/rtf"
 
 # id, name, declared, judged, producer (of the folder it may write in)
 _PRODUCED: list[tuple[str, str, str, str, Callable[[Path], bytes]]] = [
@@ -417,6 +427,7 @@ _PRODUCED: list[tuple[str, str, str, str, Callable[[Path], bytes]]] = [
     ("pptx", "volcans.pptx", PPTX, PPTX, lambda _: _pptx()),
     ("docx-embedded-pdf", "expose.docx", DOCX, DOCX, lambda _: _docx_embedding_a_pdf()),
     ("pptx-packaged-pdf", "volcans.pptx", PPTX, PPTX, lambda _: _pptx_packaging_a_pdf()),
+    ("rtf-embedded-pdf-and-picture", "expose.rtf", RTF, RTF, lambda _: _rtf_embedding_a_pdf()),
     ("odt", "redaction.odt", ODT, ODT, lambda _: _odt()),
     ("ods", "releves.ods", ODS, ODS, lambda _: _ods()),
     ("pdf", "devoir.pdf", "application/pdf", "application/pdf", lambda _: _pdf()),
@@ -471,6 +482,12 @@ _HOSTILE: list[tuple[str, str, str, str, Callable[[], bytes]]] = [
      lambda: docx_with_object(ole.packaged("devoir.pdf.exe", ole.PROGRAM), "Package")),
     ("pdf-javascript-in-a-doc", "expose.doc", "application/msword", "active_content",
      lambda: ole.word_97(script_pdf())),
+    # An RTF's \objdata: an OLE 1.0 object, Acrobat's (loaded at open: \objupdate) or a Package.
+    ("pdf-javascript-ole-in-an-rtf", "expose.rtf", RTF, "active_content",
+     lambda: ole.rtf_document(ole.rtf_object(ole.ole1(ole.ACROBAT_PROG_ID, ole.embedded_pdf(script_pdf())),
+                                             ole.ACROBAT_PROG_ID, update=True))),
+    ("program-package-in-an-rtf", "expose.rtf", RTF, "executable",
+     lambda: ole.rtf_document(ole.rtf_object(ole.ole1_package("devoir.pdf.exe", ole.PROGRAM)))),
 ]  # fmt: skip
 
 

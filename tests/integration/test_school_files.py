@@ -5,7 +5,8 @@ pillow-heif, fpdf2, ffmpeg, and as Scratch and GeoGebra save theirs) is sent wit
 or tablet declares; each ends `available`, its `contentType` the type it was judged, and downloads
 byte for byte with that `Content-Type` and `attachment`. All are sent first, then checked, so the
 scans overlap. The corpus's hostile files (made from the same producers' files: a PDF that runs script
-when opened, bare or inside a zip, a Word or an OpenDocument file) each end `rejected` with their reason.
+when opened, bare or inside a zip, a Word or an OpenDocument file, or embedded as an object in Office and
+RTF files; a program packaged in one) each end `rejected` with their reason.
 """
 
 from __future__ import annotations
