@@ -17,8 +17,8 @@ and `\\bin` runs of raw bytes. Whatever Word could read otherwise than we do is 
 (`archive_malformed`): text that is not hex, a `\\'hh` or `\\u` escape, text or a destination in a group
 nested in the object's, a second `\\objdata` inside one, a control word longer than Word reads, a `\\bin`
 run cut by the end of the file or whose length Word would not read, and an object whose OLE 1.0 header
-cannot be read or that is not embedded (a link). Pictures (`\\pict`, hex too) are no objects: skipped as
-text is, at the speed of a regular expression.
+cannot be read or that is a link (not embedded, or an embedded `OLE2Link`, which Word follows at open).
+Pictures (`\\pict`, hex too) are no objects: skipped as text is, at the speed of a regular expression.
 
 The decoded object is held (up to the compound limit: beyond, `archive_too_large_to_scan`) until its
 native data is whole; what to do with it is `archives.py`'s (`read_object`), handed the class name and
@@ -75,6 +75,7 @@ DESTINATIONS = frozenset(
 )
 
 EMBEDDED = 2  # FormatID of an embedded object (1 is a link to a file elsewhere, fetched by Word)
+LINK_CLASS = "ole2link"  # an embedded link (CVE-2017-0199: with \\objupdate, Word fetches and runs a URL)
 MAX_NAME = 4096  # a class, topic or item name longer than this is no header
 OLE1_HEAD = struct.Struct("<II")  # OLEVersion, FormatID
 
@@ -111,8 +112,8 @@ def ole1_header(data: bytes | bytearray) -> tuple[str, int, int] | None:
         return None
     (size,) = struct.unpack_from("<I", data, at)
     class_name = names[0].rstrip(b"\x00").decode("latin-1")
-    if not class_name:
-        raise malformed()
+    if not class_name or class_name.strip().lower() == LINK_CLASS:
+        raise malformed()  # no class, or a link embedded as an object (Word fetches what it names at open)
     return class_name, at + 4, size
 
 
@@ -237,7 +238,7 @@ class RtfObjects:
         if len(tail) <= MAX_TOKEN:
             self._carry = tail
             return
-        if self._object is not None or tail.startswith(b"\\" + BIN):
+        if self._object is not None or tail.startswith((b"\\" + BIN, b"\\" + OBJDATA)):
             raise malformed()
         # Outside an object, letters past any control word Word reads are text: nothing to us.
         rest = tail.lstrip(b"\\").lstrip(bytes(LETTERS_AND_DIGITS))
@@ -285,6 +286,8 @@ class RtfObjects:
             if too_long or name in (OBJDATA, UNICODE) or name in DESTINATIONS:
                 raise malformed()  # read otherwise by Word, or a destination inside the object
         elif name == OBJDATA:
+            if too_long:
+                raise malformed()  # longer than Word reads: an object to Word, or not
             self._budget.member()  # each object counts as an archive's member does
             self._object = _Object(self._level, self._budget.compound_limit, self._read)
 
