@@ -47,7 +47,6 @@ OUTSIDE = re.compile(rb"[{}]|\\(?:bin|objdata)(?![A-Za-z])|\\[\\{}']")
 PARTIAL = len(b"\\objdata")  # the longest token a chunk may cut before OUTSIDE can tell it
 NOT_HEX = re.compile(rb"[^0-9A-Fa-f \t\r\n\f\v]")
 WHITESPACE = b" \t\r\n\f\v"
-LETTERS_AND_DIGITS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 MAX_WORD = 250  # letters Word reads in a control word (rtfobj's tests)
 MAX_CONTROL = 253  # letters and digits together
 MAX_TOKEN = 1 + MAX_CONTROL + 2  # a control word kept across chunks: beyond, longer than Word reads
@@ -235,15 +234,10 @@ class RtfObjects:
 
     def _keep(self, tail: bytes) -> None:
         """A token cut by the chunk's end is kept for the next; one longer than Word reads is judged now."""
-        if len(tail) <= MAX_TOKEN:
-            self._carry = tail
-            return
-        if self._object is not None or tail.startswith((b"\\" + BIN, b"\\" + OBJDATA)):
+        if len(tail) > MAX_TOKEN:
+            # Only the words that matter are tokens: an object's, \bin or \objdata; Word reads them otherwise.
             raise malformed()
-        # Outside an object, letters past any control word Word reads are text: nothing to us.
-        rest = tail.lstrip(b"\\").lstrip(bytes(LETTERS_AND_DIGITS))
-        if rest:
-            self.feed(rest)
+        self._carry = tail
 
     def _token(self, data: bytes, match: re.Match[bytes]) -> int:
         """One token read; where the next starts."""
