@@ -75,7 +75,17 @@ def utcnow() -> datetime:
 
 def iso(moment: datetime) -> str:
     """RFC 3339 in UTC with a `Z`, second precision, as the contract writes timestamps."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    if utc.year < 1000:  # strftime's %Y does not pad: the same text as ever
+        return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{utc.replace(tzinfo=None, microsecond=0).isoformat()}Z"  # a third of strftime's CPU (~7 a grant)
+
+
+def micro_stamp(moment: datetime) -> str:
+    """A moment to the microsecond with a `Z`, as given (not converted): an order, not the contract's text."""
+    if moment.year < 1000:  # strftime's %Y does not pad: the same text as ever
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{moment.replace(tzinfo=None).isoformat(timespec='microseconds')}Z"  # strftime's text, at 1/3 the CPU
 
 
 def parse_iso(text: str) -> datetime:

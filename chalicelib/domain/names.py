@@ -15,6 +15,8 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 
 def text_problem(text: str) -> str | None:
     """Why a text (a name, a title) cannot be stored as given, or None: lone surrogates, controls, bidi overrides."""
+    if text.isascii() and text.isprintable():  # most names: no surrogate, no bidi control, no C0 control nor DEL
+        return None
     for char in text:
         if char in BIDI_CONTROLS:
             return "must not contain bidirectional control characters"
@@ -44,6 +46,8 @@ def segment_problem(segment: str) -> str | None:
 
 def nfc(text: str) -> str:
     """`text` in Unicode NFC (iPadOS and macOS write NFD: `e` + U+0301 for `é`); lone surrogates kept as they are."""
+    if text.isascii():  # ASCII is its own NFC, and holds no surrogate
+        return text
     if any(unicodedata.category(char) == "Cs" for char in text):
         return text  # refused by text_problem; normalising would hide nothing
     return unicodedata.normalize("NFC", text)

@@ -10,6 +10,7 @@ import: no boto3, no psycopg (the API's cold start)."""
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from chalicelib.domain.models import (
     SpaceRef,
     UploadRecord,
     iso,
+    micro_stamp,
     parse_iso,
 )
 
@@ -69,7 +71,7 @@ TIME = Codec(  # RFC 3339 to the second in items and JSON; a timestamptz to the 
     from_row=_utc,
 )
 MICRO_TIME = Codec(  # to the microsecond in items and rows (a feed's order), to the second in JSON
-    dump=lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    dump=micro_stamp,
     load=lambda text: datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
     to_row=_same,
     from_row=_utc,
@@ -140,6 +142,10 @@ class Schema[T]:
             for f in fields
             if isinstance(f, Field)
         )
+        # What `to_item` runs per record, computed once: every value in one call, then each key and its
+        # encoder (None where a value is written as it is: no call per field).
+        self._values = operator.attrgetter(*(s.attr for s in self._slots))
+        self._item_keys = tuple((s.key, None if s.codec.dump is _same else s.codec.dump) for s in self._slots)
         by_attr = {s.attr: s for s in self._slots}
         self._public = tuple(
             (f.json, f.get) if isinstance(f, Shown) else _shown(by_attr[f.attr])
@@ -149,7 +155,13 @@ class Schema[T]:
 
     def to_item(self, record: T) -> Form:
         """Its attributes as an item keeps them (None values are left out by the table's `dump`)."""
-        return {s.key: _encode(s.codec.dump, getattr(record, s.attr)) for s in self._slots}
+        values = self._values(record)
+        if len(self._item_keys) == 1:  # attrgetter of one name answers the value, not a tuple
+            values = (values,)
+        return {
+            key: value if value is None or encode is None else encode(value)
+            for (key, encode), value in zip(self._item_keys, values, strict=True)
+        }
 
     def from_item(self, item: Mapping[str, Any]) -> T:
         return self.record(**{s.attr: _decode(s, s.codec.load, item, s.key) for s in self._slots})

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters.dynamodb.table import DIR_INDEX, Item, Repository, decode_cursor, dump, encode_cursor, load
-from chalicelib.domain.models import AuditEntry
+from chalicelib.domain.models import AuditEntry, micro_stamp
 from chalicelib.domain.schema import AUDIT
 
 AUDIT_RETENTION_SECONDS = 400 * 24 * 3600  # a school year and its appeals; then DynamoDB's TTL drops it
 
 
 def audit_item(entry: AuditEntry) -> Item:
-    stamp = f"{entry.at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{entry.id}"
+    stamp = f"{micro_stamp(entry.at)}#{entry.id}"
     return {
         "pk": f"AUDIT#{entry.school}",
         "sk": stamp,

@@ -42,8 +42,15 @@ Item = dict[str, Any]
 
 
 def dump(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain dict to DynamoDB's wire form; None values are left out."""
-    return {k: _wire(v) for k, v in item.items() if v is not None}
+    """A plain dict to DynamoDB's wire form; None values are left out. Strings, nearly all of the values,
+    are written here without a call each (a grant writes ~60 values)."""
+    wire: dict[str, Any] = {}
+    for name, value in item.items():
+        if type(value) is str:
+            wire[name] = {"S": value}
+        elif value is not None:
+            wire[name] = _wire(value)
+    return wire
 
 
 def _wire(value: Any) -> dict[str, Any]:
