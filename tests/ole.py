@@ -220,6 +220,26 @@ def comp_obj(user_type: str, clipboard: str, prog_id: str) -> bytes:
 
 
 OLE_STREAM = struct.pack("<IIIII", 0x02000001, 0, 0, 0, 0)  # `\x01Ole`: an embedded (not linked) object
+STD_OLE_LINK = uuid.UUID("00000300-0000-0000-c000-000000000046")  # StdOleLink: the class of a linked object
+URL_MONIKER = uuid.UUID("79eac9e0-baf9-11ce-8c82-00aa004ba90b")
+
+
+def ole_stream(url: str | None = None) -> bytes:
+    """A `\\x01Ole` stream (MS-OLEDS 2.3.3 OLEStream): an embedded object's (None), or, as CVE-2017-0199's
+    documents carry it, a linked object's (Flags 1) whose absolute moniker is a URL moniker naming `url`."""
+    if url is None:
+        return OLE_STREAM
+    target = url.encode("utf-16-le") + b"\x00\x00"
+    moniker = URL_MONIKER.bytes_le + struct.pack("<I", len(target)) + target
+    head = struct.pack("<IIIII", 0x02000001, 1, 1, 0, 0) + struct.pack("<I", 0)  # no relative moniker
+    tail = struct.pack("<I", 0xFFFFFFFF) + bytes(16) + struct.pack("<II", 0, 0) + bytes(24)  # class, name, times
+    return head + struct.pack("<I", len(moniker)) + moniker + tail
+
+
+def linked_object(url: str, link_class: bool = True) -> bytes:
+    """A linked object as an oleObject1.bin (or an RTF's OLE2Link native data) holds one: the `\\x01Ole` stream
+    with the URL moniker, in a compound file of StdOleLink's class (`link_class`) or of no class."""
+    return compound({"\x01Ole": ole_stream(url)}, clsid=STD_OLE_LINK if link_class else None)
 
 
 def embedded_pdf(pdf: bytes) -> bytes:

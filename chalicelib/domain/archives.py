@@ -10,8 +10,9 @@ first problem found ends the inspection with a `Finding`.
 
 No I/O: `ZipInspector.feed` takes the bytes in any chunks (S3 reads, a local buffer), `finish` decides.
 Memory stays bounded whatever the archive: a chunk, a header, one inflate window per nesting level, a
-member's first kilobyte (to tell a zip or a PDF), the PDF inspector of the member being read and each
-level's directory (at most `DIRECTORY_LIMIT`).
+member's first kilobyte (to tell a zip or a PDF), the PDF inspector of the member being read, what expat
+holds of a `.rels` member (at most `ole.TOKEN_LIMIT` unparsed) and each level's directory (at most
+`DIRECTORY_LIMIT`).
 
 Word, Excel and PowerPoint embed objects (a PDF, a packaged file) as OLE compound files, and Office
 97-2003 files are compound files: one, a member or the upload itself (`CompoundInspector`), is held whole
@@ -21,6 +22,9 @@ one level deeper), the file an OLE Package carries too (a packaged program is re
 .ppt keeps, compressed, in the records of its `PowerPoint Document` stream. An RTF file (the upload,
 `RtfInspector`, or a member) is read by `rtf.RtfObjects`, and each OLE 1.0 object it embeds by
 `read_object`: a Package's file as a compound file's Package is, other native data told by its first bytes.
+A linked object (Office fetches it at open: a compound file of StdOleLink's class or whose `\\x01Ole` stream
+says linked, or an external `oleObject` relationship in a `.rels` member, read by `ole.Relationships` as it
+is inflated) is `archive_malformed`, as an RTF's OLE2Link is.
 
 This module parses each level's stream; the budget, a member's header fields and the directory and end
 records are checked by `zipchecks`.
@@ -35,6 +39,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from chalicelib.domain.content import MARKER_WINDOW
 from chalicelib.domain.findings import ArchiveLimits, Finding, PdfRules
@@ -43,11 +48,14 @@ from chalicelib.domain.ole import (
     NATIVE,
     NATIVE_HEAD,
     OLE_MAGIC,
+    OLE_STREAM,
     SLIDES,
     Compound,
+    Relationships,
     SlideObjects,
     Stream,
     is_program,
+    linked_flags,
     package,
     unicode_names,
 )
@@ -74,6 +82,7 @@ ZIP_MAGIC = (LOCAL, END)
 LOCAL_FORMAT = struct.Struct("<4sHHHHHIIIHH")
 DESCRIPTOR_FORMAT = struct.Struct("<III")  # crc, compressed, uncompressed (after an optional signature)
 SIZES_LATER = 0x0008  # sizes and crc follow the data, in a data descriptor
+RELS = b".rels"  # an OOXML package's relationships part (part names compare without case, %-escapes decoded)
 
 INFLATE_STEP = 64 * 1024  # bytes inflated (and read) at a time: the memory of one member being read
 # A member's first bytes, kept until they tell what it is: a zip (its first four) or a PDF (whose header
@@ -96,6 +105,7 @@ class Entry:
     produced: int = 0  # uncompressed bytes seen
     inflater: Any = None
     content: _Content | None = None  # what reads its bytes as they are inflated
+    links: Relationships | None = None  # a `.rels` part: read for linked objects as it is inflated
 
     @property
     def later(self) -> bool:
@@ -188,6 +198,7 @@ class _Level:
         if method == DEFLATED:
             entry.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
         entry.content = _Content(self._budget, self._depth)
+        entry.links = _relationships(name)
         self._entry = entry
         self._pos = start + name_length + extra_length
         self._state = _State.DATA
@@ -272,6 +283,8 @@ class _Level:
             self._budget.expand(len(out))
         if entry.content is not None:
             entry.content.feed(out)
+        if entry.links is not None:
+            entry.links.feed(out)
 
     def _end_data(self) -> None:
         entry = self._entry
@@ -303,7 +316,9 @@ class _Level:
         entry.size, entry.packed = entry.produced, entry.consumed
         if entry.content is not None:
             entry.content.finish()
-        entry.inflater = entry.content = None
+        if entry.links is not None:
+            entry.links.finish()
+        entry.inflater = entry.content = entry.links = None
         self._entries[entry.offset] = entry
         self._entry = None
         self._state = _State.HEADER
@@ -315,6 +330,11 @@ class _Level:
         if self._state is not _State.DIRECTORY:
             raise Found(Finding.MALFORMED)  # truncated, or no directory at all
         check_directory(bytes(self._directory), self._directory_at, self._entries)
+
+
+def _relationships(name: bytes) -> Relationships | None:
+    """What reads a member for linked objects: a `.rels` part (whatever case and %-escapes name it), or none."""
+    return Relationships() if unquote_to_bytes(name).lower().endswith(RELS) else None
 
 
 class _Content:
@@ -405,13 +425,17 @@ class _Content:
 def read_compound(data: bytes | bytearray, budget: Budget, depth: int) -> None:
     """A compound file held whole: each stream is read as a zip member is (PDFs, zips, compound files in
     it), an OLE Package's file too (a packaged program is refused), and a .ppt's objects; a password-protected
-    Office document is refused. `Found` ends the inspection."""
+    Office document is refused, and so is a linked object. `Found` ends the inspection."""
     compound = Compound(data, budget.limits.max_members)
+    if compound.linked:
+        raise Found(Finding.MALFORMED)  # StdOleLink: Office follows its moniker at open, as an RTF's OLE2Link
     for stream in compound.streams():
         budget.member()
         if stream.name == ENCRYPTED_PACKAGE:
             raise Found(Finding.ENCRYPTED)  # a password-protected Office document: unreadable to clamd and to us
         chunks: Iterator[bytes | memoryview] = compound.chunks(stream)
+        if stream.name.upper() == OLE_STREAM:
+            chunks = _unlinked(chunks)
         if stream.name == NATIVE:
             chunks = _packaged(stream, chunks, budget)
         content: _Content | SlideObjects = _Content(budget, depth)
@@ -444,6 +468,15 @@ def _feed_all(content: _Content | SlideObjects, chunks: Iterator[bytes | memoryv
                 break
             content.feed(view[at : at + INFLATE_STEP])
     content.finish()
+
+
+def _unlinked(chunks: Iterator[bytes | memoryview]) -> Iterator[bytes | memoryview]:
+    """An `\\x01Ole` stream's bytes, once its flags (in its first run: a sector or the whole mini stream)
+    say the object is embedded, not linked."""
+    first = next(chunks, b"")
+    if linked_flags(bytes(first[:8])):
+        raise Found(Finding.MALFORMED)  # a linked object: Office follows its moniker at open
+    return itertools.chain((first,), chunks)
 
 
 def _packaged(stream: Stream, chunks: Iterator[bytes | memoryview], budget: Budget) -> Iterator[bytes | memoryview]:

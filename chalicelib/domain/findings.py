@@ -24,7 +24,9 @@ class Finding(StrEnum):
     # A zip the antivirus cannot read: ZIP64, a compression method other than stored or deflate, spanned.
     UNSCANNABLE = "archive_unscannable"
     # A zip whose directory cannot be read, or whose directory and local headers disagree; an OLE compound
-    # file (an Office 97-2003 document, an object embedded in an Office file) that cannot be read whole.
+    # file (an Office 97-2003 document, an object embedded in an Office file) that cannot be read whole; a
+    # linked object (an RTF's OLE2Link, a compound file of StdOleLink's class or flagged linked, an external
+    # oleObject relationship): Office fetches and runs what it names at open.
     MALFORMED = "archive_malformed"
     ENCRYPTED = "encrypted"
     # A PDF that runs script or launches programs (or whose object streams cannot be read).

@@ -15,6 +15,13 @@ stream, at most the file's size, is gathered once); `package` reads an OLE Packa
 tells a packaged program by its names or its first bytes; `SlideObjects` finds the objects a .ppt keeps in
 records of its `PowerPoint Document` stream, most of them compressed. What to do with each stream (and
 each object) is `archives.py`'s.
+
+Links: an object Office does not hold but fetches when the document opens (CVE-2017-0199 and its kin, a URL
+moniker whose target Office runs) is refused as rtf.py refuses an RTF's `OLE2Link` (`archive_malformed`: it
+cannot be read, and no school policy relaxes that). A compound file is one if a storage (the root's, or an
+object's in a .doc's ObjectPool) has the class of `StdOleLink` (`Compound.linked`) or if an `\\x01Ole`
+stream's flags mark a linked object (`linked_flags`); a docx, xlsx or pptx relates one with an `oleObject`
+relationship whose TargetMode is External, which `Relationships` finds in a `.rels` part as it streams.
 """
 
 from __future__ import annotations
@@ -26,12 +33,18 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
+from xml.parsers import expat
 
 from chalicelib.domain.findings import Finding
 from chalicelib.domain.zipchecks import Found
 
 OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 NATIVE = "\x01Ole10Native"  # an OLE Package's stream: a header naming the file, then its bytes
+OLE_STREAM = "\x01OLE"  # an object's OLEStream (MS-OLEDS 2.3.3), named case-insensitively as MS-CFB names are
+OLE_LINKED = 0x00000001  # its Flags (after the Version): a linked object, whose moniker Office follows at open
+# StdOleLink's class {00000300-0000-0000-C000-000000000046} as a directory entry stores it (GUID order)
+LINK_CLSID = bytes.fromhex("0003000000000000c000000000000046")
+ENTRY_CLSID = 80  # where an entry's class is: after the name, its length, type, colour and three links
 
 # signature, clsid, minor and major version, byte order, sector and mini sector shifts, reserved, directory
 # sectors, FAT sectors, first directory sector, transaction, mini stream cutoff, first mini FAT sector, mini
@@ -101,6 +114,7 @@ class Compound:
         self._fat = self._read_fat(fields[9], fields[15], fields[16])
         self._v3 = major == 3
         self._cutoff = MINI_CUTOFF
+        self.linked = False  # a storage (the root included) of StdOleLink's class: a link, nothing held
         self._entries = self._directory(fields[10])
         root = self._entries[0] if self._entries else None
         if root is None or root[0] != ROOT:
@@ -186,6 +200,8 @@ class Compound:
             return None
         if kind not in (STORAGE, STREAM, ROOT) or length > 64 or length % 2:
             raise malformed()
+        if block[offset + ENTRY_CLSID : offset + ENTRY_CLSID + 16] == LINK_CLSID:
+            self.linked = True  # a stream's class should be zero: any entry of that class counts
         start, size = struct.unpack_from("<IQ", block, offset + ENTRY_START)
         if self._v3:
             size &= 0xFFFFFFFF  # version 3 files may leave garbage in the high half
@@ -253,6 +269,15 @@ class Compound:
             sector = minifat[sector]
         del out[stream.size :]
         return memoryview(out)
+
+
+def linked_flags(head: bytes) -> bool:
+    """Whether an `\\x01Ole` stream, from its first 8 bytes (Version, Flags), marks a linked object; one too
+    short to say is `archive_malformed`."""
+    if len(head) < 8:
+        raise malformed()
+    (flags,) = struct.unpack_from("<I", head, 4)
+    return bool(flags & OLE_LINKED)
 
 
 @dataclass(frozen=True)
@@ -402,3 +427,65 @@ class SlideObjects:
         if inflater is not None and not inflater.eof:
             raise malformed()  # compressed data cut short: what it hides is unknown
         sink.finish()
+
+
+RELATIONSHIP = "Relationship"
+LINKED_TYPE = "/oleobject"  # how an OLE object's relationship type ends (transitional and strict namespaces)
+EXTERNAL = "external"
+TOKEN_LIMIT = 1024 * 1024  # bytes expat may hold unparsed (one tag or text run): no relationship is longer
+
+
+class Relationships:
+    """A docx, xlsx or pptx's `.rels` part, fed in order and parsed as it streams (expat: quotes, comments,
+    CDATA, character references and UTF-16 as Office reads them): a `Relationship` of an `oleObject` type
+    whose TargetMode is External (a linked object Office fetches at open) is `archive_malformed`, and so is a
+    part that is not well-formed XML, declares a DTD (entities could spell the type) or holds a token longer
+    than `TOKEN_LIMIT`. Prefixes are ignored and values compared without case or surrounding spaces: what
+    Office might read as a link is one. Other external targets (hyperlinks) are no link."""
+
+    def __init__(self) -> None:
+        self._parser = expat.ParserCreate()
+        self._parser.StartElementHandler = self._start
+        self._parser.StartDoctypeDeclHandler = self._doctype
+        self._parser.EntityDeclHandler = self._doctype
+        for name in ("EndElementHandler", "CharacterDataHandler", "CommentHandler", "ProcessingInstructionHandler"):
+            setattr(self._parser, name, self._mark)
+        self._fed = 0
+        self._marked = 0  # where expat last reported something: what follows is held unparsed
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """The next bytes of the part."""
+        if not data:
+            return
+        self._fed += len(data)
+        self._parse(bytes(data), False)
+        if self._fed - self._marked > TOKEN_LIMIT:
+            raise malformed()
+
+    def finish(self) -> None:
+        """The end of the part: it must have been a whole XML document (an empty part relates nothing)."""
+        if self._fed:
+            self._parse(b"", True)
+
+    def _parse(self, data: bytes, final: bool) -> None:
+        try:
+            self._parser.Parse(data, final)
+        except expat.ExpatError as exc:
+            raise malformed() from exc
+
+    def _mark(self, *_: Any) -> None:
+        self._marked = self._parser.CurrentByteIndex
+
+    def _doctype(self, *_: Any) -> None:
+        raise malformed()  # OOXML parts have no DTD: its entities could make any value
+
+    def _start(self, name: str, attributes: dict[str, str]) -> None:
+        self._mark()
+        if name.rsplit(":", 1)[-1] != RELATIONSHIP:
+            return
+        values: dict[str, list[str]] = {}
+        for key, value in attributes.items():
+            values.setdefault(key.rsplit(":", 1)[-1], []).append(value.strip().lower())
+        linked = any(kind.endswith(LINKED_TYPE) for kind in values.get("Type", []))
+        if linked and EXTERNAL in values.get("TargetMode", []):
+            raise malformed()  # an object Office fetches from where the target says when the document opens
