@@ -33,7 +33,7 @@ def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:
         with telemetry.request_line() as facts:  # the access decision, a grant's ids...
             response = get_response(event)
         elapsed = round((time.perf_counter() - started) * 1000, 1)
-        log.info("request served", extra={"status": response.status_code, "duration_ms": elapsed, **facts})
+        telemetry.served(log, response.status_code, elapsed, facts)  # "request served", one line
         return response
 
 

@@ -24,6 +24,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -188,6 +189,46 @@ class LambdaTelemetry:
         line.update(facts)
         return True
 
+    def served(self, log: logging.Logger, status: int, duration_ms: float, facts: Mapping[str, object]) -> None:
+        """A request's one line, `request served`, exactly as `log.info` would write it through our handlers (the
+        same fields, level and streams), but without the logging module's machinery on the way: the caller's
+        frame looked up, a record built, filters and handlers walked (~50 µs of every warm request's CPU). Any
+        other set-up (a handler or filter of someone else's, a test's) gets `log.info` itself."""
+        extra = {"status": status, "duration_ms": duration_ms, **facts}
+        handlers = self._own_handlers(log)
+        if handlers is None:
+            log.info("request served", extra=extra, stacklevel=2)
+            return
+        if not log.isEnabledFor(logging.INFO):
+            return
+        caller = sys._getframe(1)
+        location = f"{caller.f_code.co_name}:{caller.f_lineno}"
+        source = _Source(log.name, time.time())
+        text = self._formatter.encode(self._formatter.fields("INFO", location, "request served", source, extra))
+        for handler in handlers:
+            handler.acquire()
+            try:
+                handler.stream.write(text + handler.terminator)
+                handler.flush()
+            finally:
+                handler.release()
+
+    def _own_handlers(self, log: logging.Logger) -> list[logging.StreamHandler[Any]] | None:
+        """The handlers a line of `log` reaches when they are all ours and nothing else stands in between."""
+        base = log.parent
+        if log.handlers or log.filters or not log.propagate or base is None or base.name != self._service:
+            return None
+        if base.filters or not base.handlers:
+            return None
+        handlers: list[logging.StreamHandler[Any]] = []
+        for handler in base.handlers:
+            if not isinstance(handler, logging.StreamHandler) or type(handler) is not logging.StreamHandler:
+                return None  # a FileHandler, say: it opens its file itself
+            if handler.formatter is not self._formatter or handler.filters or handler.level > logging.INFO:
+                return None
+            handlers.append(handler)
+        return handlers
+
     def verdict(self, verdict: Verdict, waited: timedelta | None) -> None:
         self._verdicts[(verdict.status.value, verdict_reason(verdict))] += 1
         if waited is not None:
@@ -240,21 +281,37 @@ class JsonLines(logging.Formatter):
         self._keys = keys
 
     def format(self, record: logging.LogRecord) -> str:
-        moment = datetime.fromtimestamp(record.created, UTC)
-        line: dict[str, object] = {
-            "level": record.levelname,
-            "location": f"{record.funcName}:{record.lineno}",
-            "message": record.getMessage(),
-            "timestamp": moment.isoformat(timespec="milliseconds"),
-            "service": self._service,
-            "name": record.name,
-            **self._keys.values,  # read, not copied
-            **{k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS},
-        }
+        extra = {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS}
+        line = self.fields(record.levelname, f"{record.funcName}:{record.lineno}", record.getMessage(), record, extra)
         if record.exc_info and record.exc_info[0] is not None:
             line["exception"] = self.formatException(record.exc_info)
             line["exception_name"] = record.exc_info[0].__name__
         return _LINE_ENCODER.encode(line)
+
+    def fields(
+        self, level: str, location: str, message: str, source: logging.LogRecord | _Source, extra: Mapping[str, object]
+    ) -> dict[str, object]:
+        """A line's fields, in their order: a record's, or those of a line written directly (`served`)."""
+        return {
+            "level": level,
+            "location": location,
+            "message": message,
+            "timestamp": datetime.fromtimestamp(source.created, UTC).isoformat(timespec="milliseconds"),
+            "service": self._service,
+            "name": source.name,
+            **self._keys.values,  # read, not copied
+            **extra,
+        }
+
+    def encode(self, line: Mapping[str, object]) -> str:
+        return _LINE_ENCODER.encode(line)
+
+
+class _Source:
+    """Who wrote a direct line, and when: what `fields` reads of a record."""
+
+    def __init__(self, name: str, created: float) -> None:
+        self.name, self.created = name, created
 
 
 def _json_logger(service: str, level: str, stream: StandardStream, formatter: JsonLines) -> None:

@@ -374,3 +374,50 @@ def test_a_requests_access_decision_and_grant_ids_are_folded_into_its_one_line_e
         assert not telemetry.fold(upload_id="up3", file_id="file3")
     (alone,) = json_lines(capsys.readouterr().out)
     assert alone["message"].startswith("allow user=ana action=upload") and alone["request_id"] == "job-1"
+
+
+def test_the_request_line_is_written_as_its_logger_would_write_it_and_by_it_when_others_listen(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    log = logging.getLogger("cartable.invocation")
+    telemetry = LambdaTelemetry()
+    facts = {"decision": "allow", "upload_id": "up1"}
+    with telemetry.invocation(request_id="r1", route="POST /v1/uploads"):
+        telemetry.tag(school="lycee-hugo")
+        telemetry.served(log, 201, 1.5, facts)
+        log.info("request served", extra={"status": 201, "duration_ms": 1.5, **facts})
+    direct, logged = json_lines(capsys.readouterr().out)
+    assert list(direct) == list(logged)  # the same fields in the same order
+    assert {k: v for k, v in direct.items() if k not in ("timestamp", "location")} == {
+        k: v for k, v in logged.items() if k not in ("timestamp", "location")
+    }
+    assert direct["location"].startswith("test_the_request_line_is_written") and direct["status"] == 201
+    assert datetime.fromisoformat(direct["timestamp"]).utcoffset() == timedelta(0)
+
+    seen: list[logging.LogRecord] = []
+
+    class Listener(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    listener = Listener()
+    logging.getLogger("cartable").addHandler(listener)
+    try:
+        with telemetry.invocation(request_id="r2"):
+            telemetry.served(log, 404, 0.5, {})
+    finally:
+        logging.getLogger("cartable").removeHandler(listener)
+    (record,) = seen  # another handler gets its record: the logging module wrote the line
+    assert record.getMessage() == "request served" and record.status == 404  # type: ignore[attr-defined]
+    (line,) = json_lines(capsys.readouterr().out)
+    assert line["request_id"] == "r2" and line["status"] == 404
+
+    logging.getLogger("cartable").setLevel(logging.WARNING)
+    try:
+        with telemetry.invocation(request_id="r3"):
+            telemetry.served(log, 200, 0.1, {})
+    finally:
+        logging.getLogger("cartable").setLevel(logging.INFO)
+    assert capsys.readouterr().out == ""  # the level still holds
