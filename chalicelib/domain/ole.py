@@ -17,15 +17,18 @@ records of its `PowerPoint Document` stream, most of them compressed. What to do
 each object) is `archives.py`'s.
 
 Links: an object Office does not hold but fetches when the document opens (CVE-2017-0199 and its kin, a URL
-moniker whose target Office runs) is refused as rtf.py refuses an RTF's `OLE2Link` (`archive_malformed`: it
-cannot be read, and no school policy relaxes that). A compound file is one if a storage (the root's, or an
-object's in a .doc's ObjectPool) has the class of `StdOleLink` (`Compound.linked`) or if an `\\x01Ole`
-stream's flags mark a linked object (`linked_flags`); a docx, xlsx or pptx relates one with an `oleObject`
-relationship whose TargetMode is External, which `Relationships` finds in a `.rels` part as it streams.
+moniker whose target Office runs) is refused as rtf.py refuses an RTF's `OLE2Link` (`linked_object`, which
+no school policy relaxes). A compound file is one if a storage (the root's, or an object's in a .doc's
+ObjectPool) has the class of `StdOleLink` (`Compound.linked`) or if an `\\x01Ole` stream's flags mark a
+linked object (`linked_flags`); a docx, xlsx or pptx relates one with an `oleObject` relationship whose
+TargetMode is External, which `Relationships` finds in a `.rels` part as it streams, unless its target is a
+path on the writer's own drive (Paste Special > Paste link of a spreadsheet's cells: Office asks before it
+reads that file again, and on another computer there is nothing there to read).
 """
 
 from __future__ import annotations
 
+import re
 import struct
 import sys
 import zlib
@@ -438,10 +441,11 @@ TOKEN_LIMIT = 1024 * 1024  # bytes expat may hold unparsed (one tag or text run)
 class Relationships:
     """A docx, xlsx or pptx's `.rels` part, fed in order and parsed as it streams (expat: quotes, comments,
     CDATA, character references and UTF-16 as Office reads them): a `Relationship` of an `oleObject` type
-    whose TargetMode is External (a linked object Office fetches at open) is `archive_malformed`, and so is a
-    part that is not well-formed XML, declares a DTD (entities could spell the type) or holds a token longer
-    than `TOKEN_LIMIT`. Prefixes are ignored and values compared without case or surrounding spaces: what
-    Office might read as a link is one. Other external targets (hyperlinks) are no link."""
+    whose TargetMode is External (a linked object Office fetches at open) is `linked_object` unless its target
+    is a path on a local drive (`local_target`); a part that is not well-formed XML, declares a DTD (entities
+    could spell the type) or holds a token longer than `TOKEN_LIMIT` is `archive_malformed`. Prefixes are
+    ignored and values compared without case or surrounding spaces: what Office might read as a link is one.
+    Other external targets (hyperlinks) are no link."""
 
     def __init__(self) -> None:
         self._parser = expat.ParserCreate()
@@ -488,4 +492,18 @@ class Relationships:
             values.setdefault(key.rsplit(":", 1)[-1], []).append(value.strip().lower())
         linked = any(kind.endswith(LINKED_TYPE) for kind in values.get("Type", []))
         if linked and EXTERNAL in values.get("TargetMode", []):
-            raise malformed()  # an object Office fetches from where the target says when the document opens
+            targets = values.get("Target", [])
+            if len(targets) != 1 or not local_target(targets[0]):
+                # An object Office fetches from where the target says when the document opens.
+                raise Found(Finding.LINKED)
+
+
+# A path on a drive of the writer's own computer, as Word writes a pasted link (`file:///C:\dir\book.xlsx`,
+# with `!Sheet1!R1C1:R3C3` after it); `C:\...` alone too. Nothing else: a UNC path (`\\server\share`,
+# `file://server/...`) makes Windows send its credentials to that server, and a URL names remote content.
+LOCAL_TARGET = re.compile(r"(?:file:/{3})?[a-z]:[\\/](?![\\/])[^\x00-\x1f]*")
+
+
+def local_target(target: str) -> bool:
+    """Whether an external target (lower case, stripped) names a file on a drive of the writer's computer."""
+    return LOCAL_TARGET.fullmatch(target) is not None

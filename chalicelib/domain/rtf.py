@@ -17,7 +17,8 @@ and `\\bin` runs of raw bytes. Whatever Word could read otherwise than we do is 
 (`archive_malformed`): text that is not hex, a `\\'hh` or `\\u` escape, text or a destination in a group
 nested in the object's, a second `\\objdata` inside one, a control word longer than Word reads, a `\\bin`
 run cut by the end of the file or whose length Word would not read, and an object whose OLE 1.0 header
-cannot be read or that is a link (not embedded, or an embedded `OLE2Link`, which Word follows at open).
+cannot be read. A link (not embedded, or an embedded `OLE2Link`, which Word follows at open) is
+`linked_object`.
 Pictures (`\\pict`, hex too) are no objects: skipped as text is, at the speed of a regular expression.
 
 The decoded object is held (up to the compound limit: beyond, `archive_too_large_to_scan`) until its
@@ -73,7 +74,8 @@ DESTINATIONS = frozenset(
     writereservation writereservhash xe xform xmlattrname xmlattrvalue xmlclose xmlname xmlnstbl xmlopen""".split()
 )
 
-EMBEDDED = 2  # FormatID of an embedded object (1 is a link to a file elsewhere, fetched by Word)
+LINKED = 1  # FormatID of a link to a file elsewhere, fetched by Word
+EMBEDDED = 2  # FormatID of an embedded object
 LINK_CLASS = "ole2link"  # an embedded link (CVE-2017-0199: with \\objupdate, Word fetches and runs a URL)
 MAX_NAME = 4096  # a class, topic or item name longer than this is no header
 OLE1_HEAD = struct.Struct("<II")  # OLEVersion, FormatID
@@ -93,8 +95,23 @@ def ole1_header(data: bytes | bytearray) -> tuple[str, int, int] | None:
     if len(data) < OLE1_HEAD.size:
         return None
     _, format_id = OLE1_HEAD.unpack_from(data, 0)
+    if format_id == LINKED:
+        raise Found(Finding.LINKED)  # a link to a file elsewhere, which Word fetches
     if format_id != EMBEDDED:
-        raise malformed()  # a link (or a presentation alone): nothing we can read
+        raise malformed()  # a presentation alone, or no header: nothing we can read
+    names = _ole1_names(data)
+    if names is None:
+        return None
+    class_name, at = names
+    (size,) = struct.unpack_from("<I", data, at)
+    if class_name.strip().lower() == LINK_CLASS:
+        raise Found(Finding.LINKED)  # a link embedded as an object (Word fetches what it names at open)
+    return class_name, at + 4, size
+
+
+def _ole1_names(data: bytes | bytearray) -> tuple[str, int] | None:
+    """The class name of an OLE 1.0 header and where its native data's size is (after the class, topic and
+    item names); None if more bytes are needed."""
     at = OLE1_HEAD.size
     names = []
     for _ in range(3):  # class, topic, item
@@ -109,11 +126,10 @@ def ole1_header(data: bytes | bytearray) -> tuple[str, int, int] | None:
         at += 4 + length
     if at + 4 > len(data):
         return None
-    (size,) = struct.unpack_from("<I", data, at)
     class_name = names[0].rstrip(b"\x00").decode("latin-1")
-    if not class_name or class_name.strip().lower() == LINK_CLASS:
-        raise malformed()  # no class, or a link embedded as an object (Word fetches what it names at open)
-    return class_name, at + 4, size
+    if not class_name:
+        raise malformed()  # no class: no object we can read
+    return class_name, at
 
 
 class _Object:

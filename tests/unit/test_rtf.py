@@ -134,10 +134,10 @@ CASES: list[tuple[str, Callable[[], bytes], Finding | None, Any]] = [
     ("header-cut", lambda: with_objdata(HEADER[:10].hex().encode()), Finding.MALFORMED, None),
     ("native-cut", lambda: with_objdata(HEADER.hex().encode()), Finding.MALFORMED, None),
     ("empty-objdata", lambda: with_objdata(b""), Finding.MALFORMED, None),
-    ("linked", lambda: document(ole.ole1("Package", b"", format_id=1)), Finding.MALFORMED, None),
+    ("linked", lambda: document(ole.ole1("Package", b"", format_id=1)), Finding.LINKED, None),
     ("no-class", lambda: document(ole.ole1("", HARMLESS)), Finding.MALFORMED, None),
     ("ole2link", lambda: document(ole.ole1("OLE2Link", ole.compound({"\x01Ole": ole.OLE_STREAM})), update=True),
-     Finding.MALFORMED, None),
+     Finding.LINKED, None),
     ("objdata-long-parameter", lambda: with_objdata(EVIL_PDF.hex().encode()).replace(
         b"\\objdata ", b"\\objdata" + b"7" * 300 + b" "), Finding.MALFORMED, None),
     ("name-too-long", lambda: with_objdata(ole.ole1("x" * 5000, b"").hex().encode()), Finding.MALFORMED, None),
