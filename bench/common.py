@@ -322,17 +322,18 @@ class CallLog:
 
 
 def count_clients(log: CallLog) -> None:
-    """Every boto3 client created from now on (the wiring's) reports its calls to `log`."""
-    import boto3.session
+    """Every AWS client created from now on (the wiring's: botocore's, as boto3's are too) reports its calls
+    to `log`."""
+    import botocore.session
 
-    original = boto3.session.Session.client
+    original = botocore.session.Session.create_client
 
     def client(self: Any, *args: Any, **kwargs: Any) -> Any:
         made = original(self, *args, **kwargs)
         log.watch(made)
         return made
 
-    boto3.session.Session.client = client  # type: ignore[method-assign]
+    botocore.session.Session.create_client = client  # type: ignore[method-assign]
 
 
 class Measure:

@@ -10,12 +10,12 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.cursors import read_cursor
+from chalicelib.adapters.dynamodb.values import deserialize, serialize
 from chalicelib.domain.models import iso
 from chalicelib.errors import ContentionError, ServiceUnavailableError, StaleWriteError
 
@@ -34,9 +34,7 @@ THROTTLING = {
     "503",
     "504",
 }
-_serializer = TypeSerializer()
-_BIGGEST = 10**38  # DynamoDB's numbers hold 38 digits: larger integers go to TypeSerializer (which refuses them)
-_deserializer = TypeDeserializer()
+_BIGGEST = 10**38  # DynamoDB's numbers hold 38 digits: larger integers go to `serialize` (which refuses them)
 
 Item = dict[str, Any]
 
@@ -55,17 +53,17 @@ def dump(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def _wire(value: Any) -> dict[str, Any]:
     """One value in wire form: strings and ordinary integers (nearly all of ours) directly, the same
-    as boto3's TypeSerializer makes them; anything else (sets, lists, maps, Decimals...) by it."""
+    as `values.serialize` makes them; anything else (sets, lists, maps, Decimals...) by it."""
     kind = type(value)
     if kind is str:
         return {"S": value}
     if kind is int and -_BIGGEST < value < _BIGGEST:
         return {"N": str(value)}
-    return cast("dict[str, Any]", _serializer.serialize(value))
+    return serialize(value)
 
 
 def load(raw: Mapping[str, Any]) -> Item:
-    return {k: _deserializer.deserialize(v) for k, v in raw.items()}
+    return {k: deserialize(v) for k, v in raw.items()}
 
 
 def translate(exc: ClientError) -> Exception:
