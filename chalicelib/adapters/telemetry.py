@@ -210,6 +210,8 @@ class LambdaTelemetry:
             try:
                 handler.stream.write(text + handler.terminator)
                 handler.flush()
+            except Exception:  # as StreamHandler.emit: a closed or broken stream never fails the request
+                handler.handleError(logging.makeLogRecord({"name": log.name, "msg": "request served", "levelno": 20}))
             finally:
                 handler.release()
 

@@ -421,3 +421,32 @@ def test_the_request_line_is_written_as_its_logger_would_write_it_and_by_it_when
     finally:
         logging.getLogger("cartable").setLevel(logging.INFO)
     assert capsys.readouterr().out == ""  # the level still holds
+
+
+def test_a_broken_log_stream_never_fails_the_request(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The request line written directly fails as a logging handler fails: reported through handleError
+    (to stderr), never raised into the request."""
+    import io
+    import logging
+
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError("stdout closed")
+
+    log = logging.getLogger("cartable.invocation")
+    telemetry = LambdaTelemetry()
+    with telemetry.invocation(request_id="r1"):
+        telemetry.served(log, 200, 0.1, {})  # the handlers are set up; the line goes out
+    assert json_lines(capsys.readouterr().out)
+    (handler,) = logging.getLogger("cartable").handlers
+    assert isinstance(handler, logging.StreamHandler)
+    monkeypatch.setattr(logging, "raiseExceptions", True)  # handleError reports to stderr
+    stream = handler.setStream(Broken())
+    try:
+        with telemetry.invocation(request_id="r2"):
+            telemetry.served(log, 200, 0.1, {})
+    finally:
+        handler.setStream(stream)
+    assert "BrokenPipeError" in capsys.readouterr().err
