@@ -510,7 +510,41 @@ def _packaged(stream: Stream, chunks: Iterator[bytes | memoryview], budget: Budg
         raise Found(Finding.EXECUTABLE)
 
 
-class ZipInspector:
+class _Streamed:
+    """An inspector whose reader takes the bytes as they come (a zip's level, an RTF's content): the first
+    finding ends it, and nothing more is read."""
+
+    def __init__(self, budget: Budget, reader: _Level | _Content) -> None:
+        self._budget, self._reader = budget, reader
+        self._finding: Finding | None = None
+
+    @property
+    def finding(self) -> Finding | None:
+        """What was found so far (the inspection stops at the first)."""
+        return self._finding
+
+    def feed(self, data: bytes) -> None:
+        """The next bytes of the file (nothing more is done once something was found)."""
+        if self._finding is not None or not data:
+            return
+        self._budget.read += len(data)
+        try:
+            self._reader.feed(data)
+        except Found as found:
+            self._finding = found.finding
+
+    def finish(self) -> Finding | None:
+        """The end of the file (a zip's directory is checked, an RTF's open object read); the first
+        finding, or None."""
+        if self._finding is None:
+            try:
+                self._reader.finish()
+            except Found as found:
+                self._finding = found.finding
+        return self._finding
+
+
+class ZipInspector(_Streamed):
     """Fed the bytes of a zip in order, in any chunks; `finish` answers the first finding, or None."""
 
     def __init__(
@@ -522,33 +556,8 @@ class ZipInspector:
     ) -> None:
         """`pdf`: the rules PDF members are inspected by, as bare PDFs are (None: they are not);
         `programs`: the extensions of programs that an OLE Package may not carry."""
-        self._budget = _budget(limits, member_limit, pdf, programs)
-        self._root = _Level(self._budget, 0)
-        self._finding: Finding | None = None
-
-    @property
-    def finding(self) -> Finding | None:
-        """What was found so far (the inspection stops at the first)."""
-        return self._finding
-
-    def feed(self, data: bytes) -> None:
-        """The next bytes of the zip (nothing more is done once something was found)."""
-        if self._finding is not None or not data:
-            return
-        self._budget.read += len(data)
-        try:
-            self._root.feed(data)
-        except Found as found:
-            self._finding = found.finding
-
-    def finish(self) -> Finding | None:
-        """The end of the zip: its directory is checked; the first finding, or None."""
-        if self._finding is None:
-            try:
-                self._root.finish()
-            except Found as found:
-                self._finding = found.finding
-        return self._finding
+        budget = _budget(limits, member_limit, pdf, programs)
+        super().__init__(budget, _Level(budget, 0))
 
 
 class CompoundInspector:
@@ -593,7 +602,7 @@ class CompoundInspector:
         return self._finding
 
 
-class RtfInspector:
+class RtfInspector(_Streamed):
     """Fed the bytes of an RTF file in order, in any chunks: each OLE object it embeds is decoded as it
     streams past (held up to the archives' `maxCompoundSize`) and read (and the file as a PDF too, if a PDF
     header is in its first kilobyte); `finish` answers the first finding, or None."""
@@ -606,33 +615,8 @@ class RtfInspector:
         programs: frozenset[str] | None = None,
     ) -> None:
         """The same arguments as `ZipInspector`'s."""
-        self._budget = _budget(limits, member_limit, pdf, programs)
-        self._content = _Content(self._budget, 0)  # told an RTF by its first bytes, as a member is
-        self._finding: Finding | None = None
-
-    @property
-    def finding(self) -> Finding | None:
-        """What was found so far (the inspection stops at the first)."""
-        return self._finding
-
-    def feed(self, data: bytes) -> None:
-        """The next bytes of the file (nothing more is done once something was found)."""
-        if self._finding is not None or not data:
-            return
-        self._budget.read += len(data)
-        try:
-            self._content.feed(data)
-        except Found as found:
-            self._finding = found.finding
-
-    def finish(self) -> Finding | None:
-        """The end of the file: an object left open is read; the first finding, or None."""
-        if self._finding is None:
-            try:
-                self._content.finish()
-            except Found as found:
-                self._finding = found.finding
-        return self._finding
+        budget = _budget(limits, member_limit, pdf, programs)
+        super().__init__(budget, _Content(budget, 0))  # told an RTF by its first bytes, as a member is
 
 
 def _budget(
