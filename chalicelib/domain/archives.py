@@ -8,23 +8,17 @@ archives nested in it, to a bounded depth, and the PDFs in it to the PDF inspect
 then the central directory and its end record at the end, which must agree with the local headers. The
 first problem found ends the inspection with a `Finding`.
 
-No I/O: `ZipInspector.feed` takes the bytes in any chunks (S3 reads, a local buffer), `finish` decides.
-Memory stays bounded whatever the archive: a chunk, a header, one inflate window per nesting level, a
-member's first kilobyte (to tell a zip or a PDF), the PDF inspector of the member being read, what expat
-holds of a `.rels` member (at most `ole.TOKEN_LIMIT` unparsed) and each level's directory (at most
-`DIRECTORY_LIMIT`).
+No I/O: `ZipLevel.feed` takes the bytes in any chunks (S3 reads, a local buffer), `finish` decides (the
+inspectors around it are `inspection.py`'s). Memory stays bounded whatever the archive: a chunk, a header,
+one inflate window per nesting level, a member's first kilobyte (to tell a zip or a PDF), the PDF inspector
+of the member being read, what expat holds of a `.rels` member (at most `office.TOKEN_LIMIT` unparsed) and
+each level's directory (at most `DIRECTORY_LIMIT`).
 
-Word, Excel and PowerPoint embed objects (a PDF, a packaged file) as OLE compound files, and Office
-97-2003 files are compound files: one, a member or the upload itself (`CompoundInspector`), is held whole
-up to the archives' `maxCompoundSize` (it can only be read at random) and read by `ole.Compound`; each of
-its streams is told by its first bytes and read as a member is (`_Content`: a PDF, a zip, a compound file
-one level deeper), the file an OLE Package carries too (a packaged program is refused), and the objects a
-.ppt keeps, compressed, in the records of its `PowerPoint Document` stream. An RTF file (the upload,
-`RtfInspector`, or a member) is read by `rtf.RtfObjects`, and each OLE 1.0 object it embeds by
-`read_object`: a Package's file as a compound file's Package is, other native data told by its first bytes.
-A linked object (Office fetches it at open: a compound file of StdOleLink's class or whose `\\x01Ole` stream
-says linked, or an external `oleObject` relationship in a `.rels` member, read by `ole.Relationships` as it
-is inflated, whose target is not a path on the writer's own drive) is `linked_object`, as an RTF's OLE2Link is.
+Each member's bytes go, as they are inflated, to what `embedded.Content` tells them to be: a nested zip, an
+OLE compound file (Word, Excel and PowerPoint embed objects as compound files, and Office 97-2003 files are
+compound files), a PDF, an RTF file. A `.rels` member is read by `office.Relationships` for linked objects
+(an external `oleObject` relationship whose target is not a path on the writer's own drive is
+`linked_object`).
 
 This module parses each level's stream; the budget, a member's header fields and the directory and end
 records are checked by `zipchecks`.
@@ -32,35 +26,17 @@ records are checked by `zipchecks`.
 
 from __future__ import annotations
 
-import itertools
 import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from chalicelib.domain.content import MARKER_WINDOW
-from chalicelib.domain.findings import ArchiveLimits, Finding, PdfRules
-from chalicelib.domain.ole import (
-    ENCRYPTED_PACKAGE,
-    NATIVE,
-    NATIVE_HEAD,
-    OLE_MAGIC,
-    OLE_STREAM,
-    SLIDES,
-    Compound,
-    Relationships,
-    SlideObjects,
-    Stream,
-    is_program,
-    linked_flags,
-    package,
-    unicode_names,
-)
-from chalicelib.domain.pdf import PDF_MAGIC, PdfInspector
-from chalicelib.domain.rtf import RTF_MAGIC, RtfObjects
+from chalicelib.domain.findings import Finding
+from chalicelib.domain.office import Relationships, Sink
 from chalicelib.domain.zipchecks import (
     CENTRAL,
     DEFLATED,
@@ -104,7 +80,7 @@ class Entry:
     consumed: int = 0  # compressed bytes read
     produced: int = 0  # uncompressed bytes seen
     inflater: Any = None
-    content: _Content | None = None  # what reads its bytes as they are inflated
+    content: Sink | None = None  # what reads its bytes as they are inflated
     links: Relationships | None = None  # a `.rels` part: read for linked objects as it is inflated
 
     @property
@@ -119,12 +95,18 @@ class _State(Enum):
     DIRECTORY = auto()
 
 
-class _Level:
-    """One zip, the uploaded one or one nested in it, parsed from its bytes in order."""
+# What reads a member's bytes as they are inflated (embedded.Content: a nested zip, a compound file, a PDF).
+MemberReader = Callable[[Budget, int], Sink]
 
-    def __init__(self, budget: Budget, depth: int) -> None:
+
+class ZipLevel:
+    """One zip, the uploaded one or one nested in it, parsed from its bytes in order; each member's bytes go
+    to a reader `member` makes (at this level's depth) as they are inflated."""
+
+    def __init__(self, budget: Budget, depth: int, member: MemberReader) -> None:
         self._budget = budget
         self._depth = depth
+        self._member = member
         self._buf = bytearray()
         self._pos = 0  # next byte of `_buf` to read
         self._base = 0  # offset in the archive of `_buf[0]`
@@ -197,7 +179,7 @@ class _Level:
             self._budget.expand(size)
         if method == DEFLATED:
             entry.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        entry.content = _Content(self._budget, self._depth)
+        entry.content = self._member(self._budget, self._depth)
         entry.links = _relationships(name)
         self._entry = entry
         self._pos = start + name_length + extra_length
@@ -335,308 +317,3 @@ class _Level:
 def _relationships(name: bytes) -> Relationships | None:
     """What reads a member for linked objects: a `.rels` part (whatever case and %-escapes name it), or none."""
     return Relationships() if unquote_to_bytes(name).lower().endswith(RELS) else None
-
-
-class _Content:
-    """The bytes of one member (or of a stream in a compound file), told by their first bytes and given to
-    what reads them: a nested zip (a level of its own), a compound file (held whole, then read), a PDF (the
-    PDF inspector, when the policy refuses active content), an RTF file (for its objects), or nothing."""
-
-    def __init__(self, budget: Budget, depth: int) -> None:
-        self._budget = budget
-        self._depth = depth  # of the archive holding these bytes
-        self._sniff: bytearray | None = bytearray()  # the first bytes, until they tell what follows
-        self._nested: _Level | None = None
-        self._compound: bytearray | None = None
-        self._pdf: PdfInspector | None = None
-        self._rtf: RtfObjects | None = None
-
-    @property
-    def wanted(self) -> bool:
-        """Whether more bytes are of use: not once they were told to be nothing to read."""
-        return any(part is not None for part in (self._sniff, self._nested, self._compound, self._pdf, self._rtf))
-
-    def feed(self, out: bytes | bytearray | memoryview) -> None:
-        if self._sniff is not None:
-            self._sniff += out
-            if len(self._sniff) < SNIFF_SIZE:
-                return
-            out = self._sniffed()
-        self._pass_on(out)
-
-    def finish(self) -> None:
-        """The end of the bytes: what was read in them is judged."""
-        if self._sniff is not None:  # shorter than SNIFF_SIZE: told from all of them
-            self._pass_on(self._sniffed())
-        if self._nested is not None:
-            self._nested.finish()
-        if self._pdf is not None:
-            finding = self._pdf.finish()
-            self._budget.pdf_inflated += self._pdf.inflated  # one allowance for all the archive's PDFs
-            if finding is not None:
-                raise Found(finding)
-        if self._compound is not None:
-            data, self._compound = self._compound, None
-            read_compound(data, self._budget, self._depth + 1)
-        if self._rtf is not None:
-            self._rtf.finish()
-        self._nested = self._pdf = self._rtf = None
-
-    def _sniffed(self) -> bytes:
-        head, self._sniff = bytes(self._sniff or b""), None
-        if head[:4] in ZIP_MAGIC:
-            self._deeper()
-            self._nested = _Level(self._budget, self._depth + 1)
-        elif head[:8] == OLE_MAGIC:
-            self._deeper()
-            self._compound = bytearray()
-        else:
-            if head.startswith(RTF_MAGIC):
-                # A document, as a PDF is (no level of its own); each object it embeds is one level deeper.
-                budget, depth = self._budget, self._depth
-                self._rtf = RtfObjects(budget, lambda name, native: read_object(name, native, budget, depth))
-            if PDF_MAGIC in head[:SNIFF_SIZE] and self._budget.pdf is not None:
-                # A PDF reader opens an RTF with a PDF header in its first kilobyte too: read as both.
-                self._pdf = PdfInspector(self._budget.pdf_rules())
-        return head
-
-    def _deeper(self) -> None:
-        if self._depth + 1 > self._budget.limits.max_depth:
-            raise Found(Finding.TOO_DEEP)
-
-    def _pass_on(self, out: bytes | bytearray | memoryview) -> None:
-        if not out:
-            return
-        if self._nested is not None:
-            self._nested.feed(out)
-        elif self._compound is not None:
-            if len(self._compound) + len(out) > self._budget.compound_limit:
-                raise Found(Finding.ARCHIVE_TOO_LARGE)  # read at random, so held whole: only up to a bound
-            self._compound += out
-        else:
-            if self._rtf is not None:
-                self._rtf.feed(out)
-            if self._pdf is not None:
-                self._pdf.feed(out)
-                if self._pdf.finding is not None:
-                    raise Found(self._pdf.finding)
-
-
-def read_compound(data: bytes | bytearray, budget: Budget, depth: int) -> None:
-    """A compound file held whole: each stream is read as a zip member is (PDFs, zips, compound files in
-    it), an OLE Package's file too (a packaged program is refused), and a .ppt's objects; a password-protected
-    Office document is refused, and so is a linked object. `Found` ends the inspection."""
-    compound = Compound(data, budget.limits.max_members)
-    if compound.linked:
-        raise Found(Finding.LINKED)  # StdOleLink: Office follows its moniker at open, as an RTF's OLE2Link
-    for stream in compound.streams():
-        budget.member()
-        if stream.name == ENCRYPTED_PACKAGE:
-            raise Found(Finding.ENCRYPTED)  # a password-protected Office document: unreadable to clamd and to us
-        chunks: Iterator[bytes | memoryview] = compound.chunks(stream)
-        if stream.name.upper() == OLE_STREAM:
-            chunks = _unlinked(chunks)
-        if stream.name == NATIVE:
-            chunks = _packaged(stream, chunks, budget)
-        content: _Content | SlideObjects = _Content(budget, depth)
-        if stream.name == SLIDES:
-            content = SlideObjects(lambda: _Content(budget, depth))
-        _feed_all(content, chunks)
-
-
-def read_object(class_name: str, native: memoryview, budget: Budget, depth: int) -> None:
-    """An OLE 1.0 object an RTF file at `depth` embeds, one level deeper: a Package's file (a program is
-    refused) as a compound file's Package is read, other native data told by its first bytes (a compound
-    file, Acrobat's or Word's, a bare PDF or zip) as a member's are. `Found` ends the inspection."""
-    if class_name.strip().lower() != "package":
-        _feed_all(_Content(budget, depth), iter((native,)))  # a compound file or a zip is a level deeper
-        return
-    if depth + 1 > budget.limits.max_depth:
-        raise Found(Finding.TOO_DEEP)
-    # An OLE 1.0 Package is an Ole10Native stream without the size that begins the stream.
-    size = struct.pack("<I", len(native))
-    stream = Stream(NATIVE, 0, len(size) + len(native), False)
-    _feed_all(_Content(budget, depth + 1), _packaged(stream, iter((size, native)), budget))
-
-
-def _feed_all(content: _Content | SlideObjects, chunks: Iterator[bytes | memoryview]) -> None:
-    for chunk in chunks:  # every run, even unwanted (no copy): a Package's names may follow its file
-        view = memoryview(chunk)
-        # A step at a time, as a member is inflated: a PDF's inspector holds what it is fed.
-        for at in range(0, len(view), INFLATE_STEP):
-            if not content.wanted:
-                break
-            content.feed(view[at : at + INFLATE_STEP])
-    content.finish()
-
-
-def _unlinked(chunks: Iterator[bytes | memoryview]) -> Iterator[bytes | memoryview]:
-    """An `\\x01Ole` stream's bytes, once its flags (in its first run: a sector or the whole mini stream)
-    say the object is embedded, not linked."""
-    first = next(chunks, b"")
-    if linked_flags(bytes(first[:8])):
-        raise Found(Finding.LINKED)  # a linked object: Office follows its moniker at open
-    return itertools.chain((first,), chunks)
-
-
-def _packaged(stream: Stream, chunks: Iterator[bytes | memoryview], budget: Budget) -> Iterator[bytes | memoryview]:
-    """The file an OLE Package carries (refused if it is a program, by its names or its first bytes)."""
-    held: list[bytes | memoryview] = []
-    for chunk in chunks:
-        held.append(chunk)
-        if sum(len(c) for c in held) >= NATIVE_HEAD:
-            break
-    # Every run before the last is shorter than NATIVE_HEAD: this is the stream's first bytes.
-    head = b"".join(bytes(c[:NATIVE_HEAD]) for c in held)[:NATIVE_HEAD]
-    found = package(head, stream.size)
-    lead = head[found.offset : found.offset + 8]
-    if len(lead) < min(8, found.size):
-        raise Found(Finding.MALFORMED)  # a header too long to be a Package's
-    if is_program(found.names, lead if found.size else b"", budget.programs):
-        raise Found(Finding.EXECUTABLE)
-    skip, left = found.offset, found.size
-    tail = bytearray()  # what follows the file: its names again, in UTF-16, from newer Packagers
-    for chunk in itertools.chain(held, chunks):
-        if skip >= len(chunk):
-            skip -= len(chunk)
-            continue
-        piece = chunk[skip : skip + left]
-        if piece:
-            yield piece
-        if len(tail) < NATIVE_HEAD:
-            tail += chunk[skip + len(piece) : skip + len(piece) + NATIVE_HEAD - len(tail)]
-        skip, left = 0, left - len(piece)
-    if is_program(unicode_names(bytes(tail)), b"", budget.programs):
-        raise Found(Finding.EXECUTABLE)
-
-
-class _Streamed:
-    """An inspector whose reader takes the bytes as they come (a zip's level, an RTF's content): the first
-    finding ends it, and nothing more is read."""
-
-    def __init__(self, budget: Budget, reader: _Level | _Content) -> None:
-        self._budget, self._reader = budget, reader
-        self._finding: Finding | None = None
-
-    @property
-    def finding(self) -> Finding | None:
-        """What was found so far (the inspection stops at the first)."""
-        return self._finding
-
-    def feed(self, data: bytes) -> None:
-        """The next bytes of the file (nothing more is done once something was found)."""
-        if self._finding is not None or not data:
-            return
-        self._budget.read += len(data)
-        try:
-            self._reader.feed(data)
-        except Found as found:
-            self._finding = found.finding
-
-    def finish(self) -> Finding | None:
-        """The end of the file (a zip's directory is checked, an RTF's open object read); the first
-        finding, or None."""
-        if self._finding is None:
-            try:
-                self._reader.finish()
-            except Found as found:
-                self._finding = found.finding
-        return self._finding
-
-
-class ZipInspector(_Streamed):
-    """Fed the bytes of a zip in order, in any chunks; `finish` answers the first finding, or None."""
-
-    def __init__(
-        self,
-        limits: ArchiveLimits,
-        member_limit: int | None = None,
-        pdf: PdfRules | None = None,
-        programs: frozenset[str] | None = None,
-    ) -> None:
-        """`pdf`: the rules PDF members are inspected by, as bare PDFs are (None: they are not);
-        `programs`: the extensions of programs that an OLE Package may not carry."""
-        budget = _budget(limits, member_limit, pdf, programs)
-        super().__init__(budget, _Level(budget, 0))
-
-
-class CompoundInspector:
-    """Fed the bytes of a compound file (an Office 97-2003 document) in order, held up to the archives'
-    `maxCompoundSize`; `finish` reads it and answers the first finding, or None."""
-
-    def __init__(
-        self,
-        limits: ArchiveLimits,
-        member_limit: int | None = None,
-        pdf: PdfRules | None = None,
-        programs: frozenset[str] | None = None,
-    ) -> None:
-        """The same arguments as `ZipInspector`'s."""
-        self._budget = _budget(limits, member_limit, pdf, programs)
-        self._data = bytearray()
-        self._finding: Finding | None = None
-
-    @property
-    def finding(self) -> Finding | None:
-        """What was found so far."""
-        return self._finding
-
-    def feed(self, data: bytes) -> None:
-        """The next bytes of the file (held; beyond the bound it is refused: it cannot be read whole)."""
-        if self._finding is not None or not data:
-            return
-        self._budget.read += len(data)
-        if self._budget.read > self._budget.compound_limit:
-            self._finding, self._data = Finding.ARCHIVE_TOO_LARGE, bytearray()
-            return
-        self._data += data
-
-    def finish(self) -> Finding | None:
-        """The end of the file: its streams are read; the first finding, or None."""
-        if self._finding is None:
-            data, self._data = self._data, bytearray()
-            try:
-                read_compound(data, self._budget, 0)
-            except Found as found:
-                self._finding = found.finding
-        return self._finding
-
-
-class RtfInspector(_Streamed):
-    """Fed the bytes of an RTF file in order, in any chunks: each OLE object it embeds is decoded as it
-    streams past (held up to the archives' `maxCompoundSize`) and read (and the file as a PDF too, if a PDF
-    header is in its first kilobyte); `finish` answers the first finding, or None."""
-
-    def __init__(
-        self,
-        limits: ArchiveLimits,
-        member_limit: int | None = None,
-        pdf: PdfRules | None = None,
-        programs: frozenset[str] | None = None,
-    ) -> None:
-        """The same arguments as `ZipInspector`'s."""
-        budget = _budget(limits, member_limit, pdf, programs)
-        super().__init__(budget, _Content(budget, 0))  # told an RTF by its first bytes, as a member is
-
-
-def _budget(
-    limits: ArchiveLimits, member_limit: int | None, pdf: PdfRules | None, programs: frozenset[str] | None
-) -> Budget:
-    limit = limits.max_member_size if member_limit is None else min(limits.max_member_size, member_limit)
-    return Budget(limits, limit, pdf, PdfRules().program_extensions if programs is None else programs)
-
-
-def inspect_zip(
-    chunks: Iterable[bytes],
-    limits: ArchiveLimits,
-    member_limit: int | None = None,
-    pdf: PdfRules | None = None,
-    programs: frozenset[str] | None = None,
-) -> Finding | None:
-    """The first finding in a zip given as chunks (a local buffer, a file read in pieces), or None."""
-    inspector = ZipInspector(limits, member_limit, pdf, programs)
-    for chunk in chunks:
-        inspector.feed(chunk)
-        if inspector.finding is not None:
-            break
-    return inspector.finish()

@@ -7,15 +7,16 @@ It fails closed: an inspector that breaks is a finding (`scan_failed`), never a 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
-from chalicelib.domain.archives import ZIP_MAGIC, CompoundInspector, RtfInspector, ZipInspector
+from chalicelib.domain.archives import ZIP_MAGIC, ZipLevel
 from chalicelib.domain.content import MARKER_WINDOW, ContentPolicy
-from chalicelib.domain.findings import Finding
+from chalicelib.domain.embedded import Content, read_compound
+from chalicelib.domain.findings import ArchiveLimits, Finding, PdfRules
 from chalicelib.domain.ole import OLE_MAGIC
 from chalicelib.domain.pdf import PDF_MAGIC, PdfInspector
 from chalicelib.domain.rtf import RTF_MAGIC
-
-Inspector = ZipInspector | CompoundInspector | RtfInspector | PdfInspector
+from chalicelib.domain.zipchecks import Budget, Found
 
 log = logging.getLogger("cartable.scan")
 
@@ -89,3 +90,138 @@ class Inspection:
         except Exception:
             log.exception("inspector failed: the file is refused")
             self._failed = True
+
+
+class _Streamed:
+    """An inspector whose reader takes the bytes as they come (a zip's level, an RTF's content): the first
+    finding ends it, and nothing more is read."""
+
+    def __init__(self, budget: Budget, reader: ZipLevel | Content) -> None:
+        self._budget, self._reader = budget, reader
+        self._finding: Finding | None = None
+
+    @property
+    def finding(self) -> Finding | None:
+        """What was found so far (the inspection stops at the first)."""
+        return self._finding
+
+    def feed(self, data: bytes) -> None:
+        """The next bytes of the file (nothing more is done once something was found)."""
+        if self._finding is not None or not data:
+            return
+        self._budget.read += len(data)
+        try:
+            self._reader.feed(data)
+        except Found as found:
+            self._finding = found.finding
+
+    def finish(self) -> Finding | None:
+        """The end of the file (a zip's directory is checked, an RTF's open object read); the first
+        finding, or None."""
+        if self._finding is None:
+            try:
+                self._reader.finish()
+            except Found as found:
+                self._finding = found.finding
+        return self._finding
+
+
+class ZipInspector(_Streamed):
+    """Fed the bytes of a zip in order, in any chunks; `finish` answers the first finding, or None."""
+
+    def __init__(
+        self,
+        limits: ArchiveLimits,
+        member_limit: int | None = None,
+        pdf: PdfRules | None = None,
+        programs: frozenset[str] | None = None,
+    ) -> None:
+        """`pdf`: the rules PDF members are inspected by, as bare PDFs are (None: they are not);
+        `programs`: the extensions of programs that an OLE Package may not carry."""
+        budget = _budget(limits, member_limit, pdf, programs)
+        super().__init__(budget, ZipLevel(budget, 0, Content))
+
+
+class CompoundInspector:
+    """Fed the bytes of a compound file (an Office 97-2003 document) in order, held up to the archives'
+    `maxCompoundSize`; `finish` reads it and answers the first finding, or None."""
+
+    def __init__(
+        self,
+        limits: ArchiveLimits,
+        member_limit: int | None = None,
+        pdf: PdfRules | None = None,
+        programs: frozenset[str] | None = None,
+    ) -> None:
+        """The same arguments as `ZipInspector`'s."""
+        self._budget = _budget(limits, member_limit, pdf, programs)
+        self._data = bytearray()
+        self._finding: Finding | None = None
+
+    @property
+    def finding(self) -> Finding | None:
+        """What was found so far."""
+        return self._finding
+
+    def feed(self, data: bytes) -> None:
+        """The next bytes of the file (held; beyond the bound it is refused: it cannot be read whole)."""
+        if self._finding is not None or not data:
+            return
+        self._budget.read += len(data)
+        if self._budget.read > self._budget.compound_limit:
+            self._finding, self._data = Finding.ARCHIVE_TOO_LARGE, bytearray()
+            return
+        self._data += data
+
+    def finish(self) -> Finding | None:
+        """The end of the file: its streams are read; the first finding, or None."""
+        if self._finding is None:
+            data, self._data = self._data, bytearray()
+            try:
+                read_compound(data, self._budget, 0)
+            except Found as found:
+                self._finding = found.finding
+        return self._finding
+
+
+class RtfInspector(_Streamed):
+    """Fed the bytes of an RTF file in order, in any chunks: each OLE object it embeds is decoded as it
+    streams past (held up to the archives' `maxCompoundSize`) and read (and the file as a PDF too, if a PDF
+    header is in its first kilobyte); `finish` answers the first finding, or None."""
+
+    def __init__(
+        self,
+        limits: ArchiveLimits,
+        member_limit: int | None = None,
+        pdf: PdfRules | None = None,
+        programs: frozenset[str] | None = None,
+    ) -> None:
+        """The same arguments as `ZipInspector`'s."""
+        budget = _budget(limits, member_limit, pdf, programs)
+        super().__init__(budget, Content(budget, 0))  # told an RTF by its first bytes, as a member is
+
+
+def _budget(
+    limits: ArchiveLimits, member_limit: int | None, pdf: PdfRules | None, programs: frozenset[str] | None
+) -> Budget:
+    limit = limits.max_member_size if member_limit is None else min(limits.max_member_size, member_limit)
+    return Budget(limits, limit, pdf, PdfRules().program_extensions if programs is None else programs)
+
+
+def inspect_zip(
+    chunks: Iterable[bytes],
+    limits: ArchiveLimits,
+    member_limit: int | None = None,
+    pdf: PdfRules | None = None,
+    programs: frozenset[str] | None = None,
+) -> Finding | None:
+    """The first finding in a zip given as chunks (a local buffer, a file read in pieces), or None."""
+    inspector = ZipInspector(limits, member_limit, pdf, programs)
+    for chunk in chunks:
+        inspector.feed(chunk)
+        if inspector.finding is not None:
+            break
+    return inspector.finish()
+
+
+Inspector = ZipInspector | CompoundInspector | RtfInspector | PdfInspector

@@ -22,7 +22,7 @@ cannot be read. A link (not embedded, or an embedded `OLE2Link`, which Word foll
 Pictures (`\\pict`, hex too) are no objects: skipped as text is, at the speed of a regular expression.
 
 The decoded object is held (up to the compound limit: beyond, `archive_too_large_to_scan`) until its
-native data is whole; what to do with it is `archives.py`'s (`read_object`), handed the class name and
+native data is whole; what to do with it is `embedded.py`'s (`read_object`), handed the class name and
 the native data. What follows the native data in the hex (the presentation Word shows, extra bytes) is
 checked to be hex and not kept.
 """

@@ -20,10 +20,9 @@ from typing import Any, cast
 
 import pytest
 
-from chalicelib.domain.archives import ArchiveLimits, ZipInspector, inspect_zip
 from chalicelib.domain.content import load_content_policy
-from chalicelib.domain.findings import Finding
-from chalicelib.domain.inspection import Inspection
+from chalicelib.domain.findings import ArchiveLimits, Finding
+from chalicelib.domain.inspection import Inspection, ZipInspector, inspect_zip
 from local.clamav import EICAR, render_config
 from tests import corpus
 from tests.zips import MIB, Member, deflated, nested_bomb, stored, zeros, zip64_eicar, zip_bytes

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.archives import CompoundInspector, inspect_zip
+from chalicelib.domain.inspection import CompoundInspector, inspect_zip
 from chalicelib.domain.content import load_content_policy
 from chalicelib.domain.findings import Finding
 from chalicelib.domain.inspection import Inspection

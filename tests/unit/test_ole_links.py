@@ -22,7 +22,7 @@ import pytest
 from chalicelib.domain.content import load_content_policy
 from chalicelib.domain.findings import Finding
 from chalicelib.domain.inspection import Inspection
-from chalicelib.domain.ole import TOKEN_LIMIT
+from chalicelib.domain.office import TOKEN_LIMIT
 from tests import corpus, ole
 
 POLICY = load_content_policy()

@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.archives import RtfInspector, inspect_zip
 from chalicelib.domain.content import load_content_policy
 from chalicelib.domain.findings import Finding
-from chalicelib.domain.inspection import Inspection
+from chalicelib.domain.inspection import Inspection, RtfInspector, inspect_zip
 from chalicelib.domain.rtf import ole1_header
 from tests import ole
 from tests.unit.test_ole import HARMLESS, HOSTILE, LARGE_HOSTILE, WORD, docx_carrying, nested, zipped
