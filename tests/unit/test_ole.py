@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.inspection import CompoundInspector, inspect_zip
 from chalicelib.domain.content import load_content_policy
 from chalicelib.domain.findings import Finding
-from chalicelib.domain.inspection import Inspection
+from chalicelib.domain.inspection import CompoundInspector, Inspection, inspect_zip
 from chalicelib.domain.ole import Compound
 from tests import corpus, ole
 
