@@ -13,6 +13,7 @@ from chalicelib.domain.archives import ZIP_MAGIC, ZipLevel
 from chalicelib.domain.content import MARKER_WINDOW, ContentPolicy
 from chalicelib.domain.embedded import Content, read_compound
 from chalicelib.domain.findings import ArchiveLimits, Finding, PdfRules
+from chalicelib.domain.office import Sink
 from chalicelib.domain.ole import OLE_MAGIC
 from chalicelib.domain.pdf import PDF_MAGIC, PdfInspector
 from chalicelib.domain.rtf import RTF_MAGIC
@@ -93,10 +94,10 @@ class Inspection:
 
 
 class _Streamed:
-    """An inspector whose reader takes the bytes as they come (a zip's level, an RTF's content): the first
-    finding ends it, and nothing more is read."""
+    """An inspector whose reader takes the bytes as they come (a zip's level, an RTF's content, a compound
+    file's held bytes): the first finding ends it, and nothing more is read."""
 
-    def __init__(self, budget: Budget, reader: ZipLevel | Content) -> None:
+    def __init__(self, budget: Budget, reader: Sink) -> None:
         self._budget, self._reader = budget, reader
         self._finding: Finding | None = None
 
@@ -116,8 +117,8 @@ class _Streamed:
             self._finding = found.finding
 
     def finish(self) -> Finding | None:
-        """The end of the file (a zip's directory is checked, an RTF's open object read); the first
-        finding, or None."""
+        """The end of the file (a zip's directory is checked, an RTF's open object or a compound file
+        read); the first finding, or None."""
         if self._finding is None:
             try:
                 self._reader.finish()
@@ -142,7 +143,7 @@ class ZipInspector(_Streamed):
         super().__init__(budget, ZipLevel(budget, 0, Content))
 
 
-class CompoundInspector:
+class CompoundInspector(_Streamed):
     """Fed the bytes of a compound file (an Office 97-2003 document) in order, held up to the archives'
     `maxCompoundSize`; `finish` reads it and answers the first finding, or None."""
 
@@ -154,34 +155,26 @@ class CompoundInspector:
         programs: frozenset[str] | None = None,
     ) -> None:
         """The same arguments as `ZipInspector`'s."""
-        self._budget = _budget(limits, member_limit, pdf, programs)
-        self._data = bytearray()
-        self._finding: Finding | None = None
+        budget = _budget(limits, member_limit, pdf, programs)
+        super().__init__(budget, _Held(budget))
 
-    @property
-    def finding(self) -> Finding | None:
-        """What was found so far."""
-        return self._finding
 
-    def feed(self, data: bytes) -> None:
-        """The next bytes of the file (held; beyond the bound it is refused: it cannot be read whole)."""
-        if self._finding is not None or not data:
-            return
-        self._budget.read += len(data)
-        if self._budget.read > self._budget.compound_limit:
-            self._finding, self._data = Finding.ARCHIVE_TOO_LARGE, bytearray()
-            return
+class _Held:
+    """A compound file's bytes, held (it can only be read at random) up to the archives' `maxCompoundSize`,
+    beyond which it cannot be read whole; read stream by stream when they end."""
+
+    def __init__(self, budget: Budget) -> None:
+        self._budget, self._data = budget, bytearray()
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._budget.read > self._budget.compound_limit:  # `read` counts these bytes already
+            self._data = bytearray()
+            raise Found(Finding.ARCHIVE_TOO_LARGE)
         self._data += data
 
-    def finish(self) -> Finding | None:
-        """The end of the file: its streams are read; the first finding, or None."""
-        if self._finding is None:
-            data, self._data = self._data, bytearray()
-            try:
-                read_compound(data, self._budget, 0)
-            except Found as found:
-                self._finding = found.finding
-        return self._finding
+    def finish(self) -> None:
+        data, self._data = self._data, bytearray()
+        read_compound(data, self._budget, 0)
 
 
 class RtfInspector(_Streamed):
