@@ -12,36 +12,19 @@ from chalicelib import wiring
 from chalicelib.adapters.s3 import S3ObjectStore, behind_front
 from chalicelib.errors import ConfigurationError
 from chalicelib.settings import Settings
+from tests.signing import prod_settings, signing_only
 
 BUCKET = "cartable-prod-files-123456789012-eu-west-3"
 FRONT = "https://d111111abcdef8.cloudfront.net"
 
 
 def settings(**extra: str) -> Settings:
-    return Settings.from_env(
-        {
-            "CARTABLE_STAGE": "prod",
-            "AWS_DEFAULT_REGION": "eu-west-3",
-            "CARTABLE_BUCKET": BUCKET,
-            "CARTABLE_TABLE": "cartable",
-            "CARTABLE_JWT_ISSUER": "https://idp.example",
-            "CARTABLE_JWKS_URL": "https://idp.example/jwks",
-            "CARTABLE_CURSOR_SECRET": "s",
-            "CARTABLE_RECEIPT_SECRET": "r",
-            **extra,
-        }
-    )
+    return prod_settings(BUCKET, **extra)
 
 
 @pytest.fixture(autouse=True)
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keys for signing only, and no shared config that could redirect the client."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret")
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    signing_only(monkeypatch, "AKIAEXAMPLEKEY")
 
 
 def test_the_swap_keeps_path_and_query_exactly() -> None:

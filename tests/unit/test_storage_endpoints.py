@@ -12,6 +12,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.adapters.s3 import S3ObjectStore
 from chalicelib.settings import Settings
+from tests.signing import prod_settings, signing_only
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = "https://s3.sovereign.example"
@@ -19,31 +20,12 @@ BUCKET = "cartable-files"
 
 
 def settings(**extra: str) -> Settings:
-    return Settings.from_env(
-        {
-            "CARTABLE_STAGE": "prod",
-            # Lambda's own region (reserved there); the provider's comes from CARTABLE_S3_REGION.
-            "AWS_DEFAULT_REGION": "eu-west-3",
-            "CARTABLE_BUCKET": BUCKET,
-            "CARTABLE_TABLE": "cartable",
-            "CARTABLE_JWT_ISSUER": "https://idp.example",
-            "CARTABLE_JWKS_URL": "https://idp.example/jwks",
-            "CARTABLE_CURSOR_SECRET": "s",
-            "CARTABLE_RECEIPT_SECRET": "r",
-            **extra,
-        }
-    )
+    return prod_settings(BUCKET, **extra)
 
 
 @pytest.fixture(autouse=True)
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keys for signing only, and no shared config that could redirect the client."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "SCWEXAMPLEKEY")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret")
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    signing_only(monkeypatch, "SCWEXAMPLEKEY")
 
 
 def store(config: Settings) -> S3ObjectStore:
