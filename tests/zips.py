@@ -8,7 +8,9 @@ the archive memory figure (`bench/archive_memory.py`).
 
 from __future__ import annotations
 
+import io
 import struct
+import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -118,4 +120,13 @@ def zip64_eicar(eicar: bytes) -> bytes:
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         with archive.open("eicar.com", "w", force_zip64=True) as member:
             member.write(eicar)
+    return out.getvalue()
+
+
+def zipped(members: dict[str, bytes]) -> bytes:
+    """A zip of these members as zipfile writes it (deflated), for an archive that is only a container."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
     return out.getvalue()

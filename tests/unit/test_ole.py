@@ -7,12 +7,10 @@ changed. Each case is fed whole and in odd chunks: the verdict is the same.
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import struct
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -20,9 +18,11 @@ import pytest
 
 from chalicelib.domain.content import load_content_policy
 from chalicelib.domain.findings import Finding
-from chalicelib.domain.inspection import CompoundInspector, Inspection, inspect_zip
+from chalicelib.domain.inspection import CompoundInspector, inspect_zip
 from chalicelib.domain.ole import Compound
 from tests import corpus, ole
+from tests.inspecting import inspected, pieces
+from tests.zips import zipped
 
 POLICY = load_content_policy()
 LIMITS = POLICY.archives
@@ -41,14 +41,6 @@ HOSTILE = pdf_of(SCRIPT)
 LARGE_HOSTILE = pdf_of(SCRIPT, padding=200_000)  # in sectors of its own, past the mini stream
 WORD = bytes([0xEC, 0xA5, 0xC1, 0x00]) + os.urandom(6000)  # a WordDocument stream's FIB, then text
 SUMMARY = b"\xfe\xff" + bytes(200)  # a property set stream's byte order mark, then nothing
-
-
-def zipped(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
 
 
 def docx_carrying(blob: bytes) -> bytes:
@@ -207,21 +199,9 @@ CASES: list[tuple[str, Callable[[], bytes], Finding | None, Any]] = [
 ]  # fmt: skip
 
 
-def pieces(data: bytes, size: int) -> Iterator[bytes]:
-    return (data[at : at + size] for at in range(0, len(data), size))
-
-
 @pytest.fixture(scope="module")
 def built() -> dict[str, bytes]:
     return {}
-
-
-def inspected(data: bytes, limits: Any = None, size: int = 1 << 20, policy: Any = None) -> tuple[str, ...]:
-    policy = policy or POLICY
-    inspection = Inspection(replace(policy, archives=limits or policy.archives))
-    for piece in pieces(data, size):
-        inspection.feed(piece)
-    return inspection.finish()
 
 
 @pytest.mark.parametrize(("case", "make", "finding", "limits"), CASES, ids=[c[0] for c in CASES])

@@ -14,7 +14,7 @@ import io
 import os
 import struct
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -24,6 +24,8 @@ from chalicelib.domain.findings import Finding
 from chalicelib.domain.inspection import Inspection
 from chalicelib.domain.office import TOKEN_LIMIT
 from tests import corpus, ole
+from tests.inspecting import inspected
+from tests.zips import zipped
 
 POLICY = load_content_policy()
 URL = "http://exemple.invalid/cours.hta"
@@ -77,14 +79,6 @@ def slide_object(blob: bytes) -> bytes:
 
 def rtf_carrying(blob: bytes, class_name: str) -> bytes:
     return ole.rtf_document(ole.rtf_object(ole.ole1(class_name, blob), class_name, update=True))
-
-
-def zipped(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
 
 
 LINK = relationship(OLE_TYPE, URL)
@@ -184,17 +178,6 @@ RELATIONSHIPS: list[tuple[str, Callable[[], bytes], Finding | None]] = [
 CASES = COMPOUNDS + RELATIONSHIPS
 
 
-def pieces(data: bytes, size: int) -> Iterator[bytes]:
-    return (data[at : at + size] for at in range(0, len(data), size))
-
-
-def inspected(data: bytes, size: int) -> tuple[str, ...]:
-    inspection = Inspection(POLICY)
-    for piece in pieces(data, size):
-        inspection.feed(piece)
-    return inspection.finish()
-
-
 @pytest.fixture(scope="module")
 def built() -> dict[str, bytes]:
     return {}
@@ -206,10 +189,10 @@ def test_a_linked_object_is_refused_wherever_it_is(
 ) -> None:
     data = built.setdefault(case, make())
     expected = () if finding is None else (finding.value,)
-    assert inspected(data, 1 << 20) == expected
-    assert inspected(data, 4093) == expected
+    assert inspected(data) == expected
+    assert inspected(data, size=4093) == expected
     if len(data) < 40_000:
-        assert inspected(data, 7) == expected
+        assert inspected(data, size=7) == expected
 
 
 @pytest.mark.parametrize(("case", "make", "finding"), COMPOUNDS, ids=[c[0] for c in COMPOUNDS])
@@ -218,8 +201,8 @@ def test_a_linked_object_embedded_in_a_docx_is_refused_alike(
 ) -> None:
     data = corpus.docx_with_object(built.setdefault(case, make()), "Word.Document.8")
     expected = () if finding is None else (finding.value,)
-    assert inspected(data, 1 << 20) == expected
-    assert inspected(data, 4093) == expected
+    assert inspected(data) == expected
+    assert inspected(data, size=4093) == expected
 
 
 def test_a_school_that_allows_active_content_still_refuses_links() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -21,7 +21,9 @@ from chalicelib.domain.findings import Finding
 from chalicelib.domain.inspection import Inspection, RtfInspector, inspect_zip
 from chalicelib.domain.rtf import ole1_header
 from tests import ole
-from tests.unit.test_ole import HARMLESS, HOSTILE, LARGE_HOSTILE, WORD, docx_carrying, nested, zipped
+from tests.inspecting import inspected, pieces
+from tests.unit.test_ole import HARMLESS, HOSTILE, LARGE_HOSTILE, WORD, docx_carrying, nested
+from tests.zips import zipped
 
 POLICY = load_content_policy()
 LIMITS = POLICY.archives
@@ -164,18 +166,6 @@ CASES: list[tuple[str, Callable[[], bytes], Finding | None, Any]] = [
     ("too-deep", lambda: document(ole.ole1("x", nested(4))), Finding.TOO_DEEP, None),
     ("package-too-deep", lambda: document(EVIL_PDF), Finding.TOO_DEEP, replace(LIMITS, max_depth=0)),
 ]  # fmt: skip
-
-
-def pieces(data: bytes, size: int) -> Iterator[bytes]:
-    return (data[at : at + size] for at in range(0, len(data), size))
-
-
-def inspected(data: bytes, limits: Any = None, size: int = 1 << 20, policy: Any = None) -> tuple[str, ...]:
-    policy = policy or POLICY
-    inspection = Inspection(replace(policy, archives=limits or policy.archives))
-    for piece in pieces(data, size):
-        inspection.feed(piece)
-    return inspection.finish()
 
 
 @pytest.fixture(scope="module")
