@@ -112,11 +112,12 @@ def aws_client(service: str, endpoint: str) -> Any:
 
 @contextmanager
 def moto_server() -> Iterator[MotoServer]:
-    """`moto_server` on a free port, ready when it answers; stopped on the way out."""
+    """`moto_server` on a free port, ready when it answers; stopped on the way out. It sends a GET's body
+    as S3 does, from its first bytes on (local.moto_serve), rather than after copying the whole object."""
     port = free_port()
-    binary = Path(sys.executable).parent / "moto_server"
     process = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "local.moto_serve", "-H", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "AWS_DEFAULT_REGION": REGION},

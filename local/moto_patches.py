@@ -1,16 +1,23 @@
-"""The local stack's patches of moto's DynamoDB (stage local and the tests only; never deployed).
+"""The local stack's patches of moto (stage local and the tests only; never deployed).
 
 moto's server answers on threads and holds no lock of its own, and backs a whole table up before each
 action of a transaction. Both are fine for a unit test and wrong for a stack that a whole suite, or thirty
 pupils at once, use for an hour: here the table is used one call at a time, as moto's own code assumes,
 and a transaction backs up only the items it names.
+
+moto's S3 also reads a whole object into memory before it sends the first byte of a GET: a 1 GiB upload
+being scanned held a gigabyte in the stack per read, and the scan waited for the copy (90 ms at 200 MB)
+where S3 streams. Here a large object's GET is sent from moto's own spool file as it goes.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import os
 import threading
+import weakref
+from collections.abc import Iterator
 from typing import Any
 
 # A transaction's backup taken while another thread writes fails ("dictionary changed size during
@@ -110,3 +117,83 @@ def _serialise_the_catalog(backend: Any) -> None:
         wrapper = functools.wraps(method)(locked)
         wrapper._serialised = True  # type: ignore[attr-defined]
         setattr(backend, name, wrapper)
+
+
+# -- S3: GET bodies streamed ---------------------------------------------------------------------------
+_STREAMED = threading.local()  # set while a GET builds its answer: the object's `value` is then a _FileBody
+BODY_CHUNK = 1024 * 1024
+
+
+def stream_object_bodies() -> None:
+    """A GET of an object moto keeps in a spool file (larger than its in-memory buffer, 5 MB by default)
+    answers a body read from that file as it is sent, instead of a copy of the whole object. The file is
+    opened anew (a duplicate descriptor), so an object replaced or deleted during the GET is still sent
+    whole, as S3 sends the version it started with. Ranges (moto slices the body) read only their bytes."""
+    from flask import has_request_context
+    from moto.s3.models import FakeKey
+    from moto.s3.responses import S3Response
+
+    if getattr(S3Response.get_object, "_cartable", False):
+        return
+    original_get = S3Response.get_object
+    moto_value: Any = vars(FakeKey)["value"]  # the property itself (its getter copies the object)
+
+    def get_object(self: Any) -> Any:
+        # Only over HTTP (a request of moto's Flask server): mock_aws hands its bodies on as bytes.
+        if not has_request_context():
+            return original_get(self)
+        _STREAMED.on = True
+        try:
+            return original_get(self)
+        finally:
+            _STREAMED.on = False
+
+    def value(self: Any) -> Any:
+        spool = self._value_buffer
+        if not getattr(_STREAMED, "on", False) or not getattr(spool, "_rolled", False):
+            return moto_value.fget(self)
+        with self.lock:
+            return _FileBody(_Descriptor(os.dup(spool.fileno())), 0, self.size)
+
+    get_object._cartable = True  # type: ignore[attr-defined]
+    S3Response.get_object = get_object  # type: ignore[method-assign]
+    FakeKey.value = property(value, moto_value.fset)  # type: ignore[method-assign,assignment]
+
+
+class _Descriptor:
+    """A file descriptor closed once: by the server when the answer is sent, or when nothing holds it."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.close = weakref.finalize(self, os.close, fd)
+
+
+class _FileBody:
+    """Bytes [start, stop) of a file as a response body: its length, slices (a Range), and its chunks
+    read one at a time when the server sends them (WSGI closes it afterwards)."""
+
+    def __init__(self, descriptor: _Descriptor, start: int, stop: int) -> None:
+        self._descriptor = descriptor
+        self._start = start
+        self._stop = stop
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def __getitem__(self, item: slice) -> _FileBody:
+        if not isinstance(item, slice) or item.step not in (None, 1):
+            raise TypeError("a response body is sliced by a byte range only")
+        span = range(self._start, self._stop)[item]
+        return _FileBody(self._descriptor, span.start, max(span.start, span.stop))
+
+    def __iter__(self) -> Iterator[bytes]:
+        offset = self._start
+        while offset < self._stop:
+            chunk = os.pread(self._descriptor.fd, min(BODY_CHUNK, self._stop - offset), offset)
+            if not chunk:
+                raise OSError(f"moto's spool file ended at {offset} of {self._stop}")
+            offset += len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self._descriptor.close()

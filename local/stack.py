@@ -201,9 +201,10 @@ class LocalStack:
     def start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        from local.moto_patches import back_up_only_what_a_transaction_names
+        from local.moto_patches import back_up_only_what_a_transaction_names, stream_object_bodies
 
         back_up_only_what_a_transaction_names()
+        stream_object_bodies()
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the rest
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.moto_port, verbose=False)
