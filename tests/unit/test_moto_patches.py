@@ -16,11 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
 
-from local.stack import free_port
+from bench.common import moto_server
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-3"
@@ -76,33 +74,11 @@ def test_a_refused_transaction_leaves_every_item_it_named_as_it_was() -> None:
 # -- S3: a GET's body streamed from moto's spool file (local.moto_serve, as the benchmarks run it) -------
 @pytest.fixture(scope="module")
 def s3() -> Iterator[tuple[Any, subprocess.Popen[bytes]]]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "local.moto_serve", "-H", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "AWS_DEFAULT_REGION": REGION},
-    )
-    client = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    try:
-        for _ in range(300):
-            try:
-                client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-                break
-            except EndpointConnectionError:
-                assert server.poll() is None, "moto_serve exited at start"
-                time.sleep(0.05)
-        yield client, server
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    """The benchmarks' moto server (bench.common.moto_server: local.moto_serve in a process of its own)."""
+    with moto_server() as moto:
+        client = moto.client("s3")
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        yield client, moto.process
 
 
 BUCKET = "streamed"
