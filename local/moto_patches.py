@@ -153,6 +153,7 @@ def stream_object_bodies() -> None:
         if not getattr(_STREAMED, "on", False) or not getattr(spool, "_rolled", False):
             return moto_value.fget(self)
         with self.lock:
+            spool.flush()  # the end of the last write may still be in Python's buffer, not the file
             return _FileBody(_Descriptor(os.dup(spool.fileno())), 0, self.size)
 
     get_object._cartable = True  # type: ignore[attr-defined]

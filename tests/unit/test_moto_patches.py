@@ -187,3 +187,21 @@ MOCKED = textwrap.dedent(
         print("ok")
     """
 )
+
+
+def test_an_object_completed_from_parts_reads_back_whole(s3: tuple[Any, Any]) -> None:
+    """A multipart object (moto writes its parts one after the other into its spool file) reads back whole."""
+    client, _ = s3
+    parts = [LARGE[: 5 * 1024 * 1024], LARGE[5 * 1024 * 1024 :]]
+    upload = client.create_multipart_upload(Bucket=BUCKET, Key="parts")["UploadId"]
+    etags = [
+        client.upload_part(Bucket=BUCKET, Key="parts", UploadId=upload, PartNumber=number, Body=part)["ETag"]
+        for number, part in enumerate(parts, start=1)
+    ]
+    client.complete_multipart_upload(
+        Bucket=BUCKET,
+        Key="parts",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(etags, start=1)]},
+    )
+    assert client.get_object(Bucket=BUCKET, Key="parts")["Body"].read() == LARGE
