@@ -95,11 +95,27 @@ class Inspection:
 
 class _Streamed:
     """An inspector whose reader takes the bytes as they come (a zip's level, an RTF's content, a compound
-    file's held bytes): the first finding ends it, and nothing more is read."""
+    file's held bytes): the first finding ends it, and nothing more is read. Each kind says which reader
+    (`_reader_for`); all share the budget built from the archives' limits."""
 
-    def __init__(self, budget: Budget, reader: Sink) -> None:
-        self._budget, self._reader = budget, reader
+    def __init__(
+        self,
+        limits: ArchiveLimits,
+        member_limit: int | None = None,
+        pdf: PdfRules | None = None,
+        programs: frozenset[str] | None = None,
+    ) -> None:
+        """`member_limit`: the largest member read (clamd's own limit, when lower than the archives');
+        `pdf`: the rules PDF members are inspected by, as bare PDFs are (None: they are not);
+        `programs`: the extensions of programs that an OLE Package may not carry."""
+        limit = limits.max_member_size if member_limit is None else min(limits.max_member_size, member_limit)
+        self._budget = Budget(limits, limit, pdf, PdfRules().program_extensions if programs is None else programs)
+        self._reader = self._reader_for(self._budget)
         self._finding: Finding | None = None
+
+    @staticmethod
+    def _reader_for(budget: Budget) -> Sink:
+        raise NotImplementedError
 
     @property
     def finding(self) -> Finding | None:
@@ -130,33 +146,18 @@ class _Streamed:
 class ZipInspector(_Streamed):
     """Fed the bytes of a zip in order, in any chunks; `finish` answers the first finding, or None."""
 
-    def __init__(
-        self,
-        limits: ArchiveLimits,
-        member_limit: int | None = None,
-        pdf: PdfRules | None = None,
-        programs: frozenset[str] | None = None,
-    ) -> None:
-        """`pdf`: the rules PDF members are inspected by, as bare PDFs are (None: they are not);
-        `programs`: the extensions of programs that an OLE Package may not carry."""
-        budget = _budget(limits, member_limit, pdf, programs)
-        super().__init__(budget, ZipLevel(budget, 0, Content))
+    @staticmethod
+    def _reader_for(budget: Budget) -> Sink:
+        return ZipLevel(budget, 0, Content)
 
 
 class CompoundInspector(_Streamed):
     """Fed the bytes of a compound file (an Office 97-2003 document) in order, held up to the archives'
     `maxCompoundSize`; `finish` reads it and answers the first finding, or None."""
 
-    def __init__(
-        self,
-        limits: ArchiveLimits,
-        member_limit: int | None = None,
-        pdf: PdfRules | None = None,
-        programs: frozenset[str] | None = None,
-    ) -> None:
-        """The same arguments as `ZipInspector`'s."""
-        budget = _budget(limits, member_limit, pdf, programs)
-        super().__init__(budget, _Held(budget))
+    @staticmethod
+    def _reader_for(budget: Budget) -> Sink:
+        return _Held(budget)
 
 
 class _Held:
@@ -182,23 +183,9 @@ class RtfInspector(_Streamed):
     streams past (held up to the archives' `maxCompoundSize`) and read (and the file as a PDF too, if a PDF
     header is in its first kilobyte); `finish` answers the first finding, or None."""
 
-    def __init__(
-        self,
-        limits: ArchiveLimits,
-        member_limit: int | None = None,
-        pdf: PdfRules | None = None,
-        programs: frozenset[str] | None = None,
-    ) -> None:
-        """The same arguments as `ZipInspector`'s."""
-        budget = _budget(limits, member_limit, pdf, programs)
-        super().__init__(budget, Content(budget, 0))  # told an RTF by its first bytes, as a member is
-
-
-def _budget(
-    limits: ArchiveLimits, member_limit: int | None, pdf: PdfRules | None, programs: frozenset[str] | None
-) -> Budget:
-    limit = limits.max_member_size if member_limit is None else min(limits.max_member_size, member_limit)
-    return Budget(limits, limit, pdf, PdfRules().program_extensions if programs is None else programs)
+    @staticmethod
+    def _reader_for(budget: Budget) -> Sink:
+        return Content(budget, 0)  # told an RTF by its first bytes, as a member is
 
 
 def inspect_zip(
