@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests import ole
 
@@ -50,6 +51,23 @@ def _docx() -> bytes:
 
 OLE_OBJECT = "application/vnd.openxmlformats-officedocument.oleObject"
 OLE_RELATIONSHIP = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/oleObject"
+W_NAMESPACES = (
+    'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    ' xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+)
+
+
+def _w_object(attributes: str, inner: str = "") -> Any:
+    """The `w:object` Word writes in the text for an OLE object (embedded or linked): its VML shape and its
+    `o:OLEObject` with `attributes` (and `inner`)."""
+    from docx.oxml import parse_xml
+
+    return parse_xml(
+        f'<w:object {W_NAMESPACES} xmlns:v="urn:schemas-microsoft-com:vml"'
+        ' xmlns:o="urn:schemas-microsoft-com:office:office" w:dxaOrig="1520" w:dyaOrig="960">'
+        '<v:shape id="_x0000_i1025" type="#_x0000_t75" style="width:76pt;height:48pt" o:ole=""/>'
+        f'<o:OLEObject {attributes} ShapeID="_x0000_i1025">{inner}</o:OLEObject></w:object>'
+    )
 
 
 def docx_with_object(blob: bytes, prog_id: str) -> bytes:
@@ -59,23 +77,13 @@ def docx_with_object(blob: bytes, prog_id: str) -> bytes:
     import docx
     from docx.opc.packuri import PackURI
     from docx.opc.part import Part
-    from docx.oxml import parse_xml
 
     document = docx.Document()
     document.add_paragraph("Voici mon exposé en PDF :")
     part = Part(PackURI("/word/embeddings/oleObject1.bin"), OLE_OBJECT, blob, document.part.package)
     rid = document.part.relate_to(part, OLE_RELATIONSHIP)
-    run = document.add_paragraph().add_run()
-    run._r.append(
-        parse_xml(
-            '<w:object xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
-            ' xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office"'
-            ' xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
-            ' w:dxaOrig="1520" w:dyaOrig="960">'
-            '<v:shape id="_x0000_i1025" type="#_x0000_t75" style="width:76pt;height:48pt" o:ole=""/>'
-            f'<o:OLEObject Type="Embed" ProgID="{prog_id}" ShapeID="_x0000_i1025" DrawAspect="Icon"'
-            f' ObjectID="_1801234567" r:id="{rid}"/></w:object>'
-        )
+    document.add_paragraph().add_run()._r.append(
+        _w_object(f'Type="Embed" ProgID="{prog_id}" DrawAspect="Icon" ObjectID="_1801234567" r:id="{rid}"')
     )
     out = io.BytesIO()
     document.save(out)
@@ -100,10 +108,6 @@ def pptx_with_object(blob: bytes, prog_id: str) -> bytes:
 # Where Word's Paste Special > Paste link of a spreadsheet's cells points: the workbook on the writer's drive.
 PASTE_LINK = "file:///C:\\Users\\prof\\Documents\\Notes 5B.xlsx!Feuil1!L1C1:L5C3"
 HYPERLINK_RELATIONSHIP = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
-W_NAMESPACES = (
-    'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
-    ' xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
-)
 
 
 def docx_linking(url: str, prog_id: str = "Word.Document.8") -> bytes:
@@ -112,18 +116,14 @@ def docx_linking(url: str, prog_id: str = "Word.Document.8") -> bytes:
     `o:OLEObject Type="Link"` Word updates from it at open (what Paste Special > Paste link writes too, with
     a path on the writer's drive as the target)."""
     import docx
-    from docx.oxml import parse_xml
 
     document = docx.Document()
     document.add_paragraph("Voici le document du cours :")
     rid = document.part.relate_to(url, OLE_RELATIONSHIP, is_external=True)
     document.add_paragraph().add_run()._r.append(
-        parse_xml(
-            f'<w:object {W_NAMESPACES} xmlns:v="urn:schemas-microsoft-com:vml"'
-            ' xmlns:o="urn:schemas-microsoft-com:office:office" w:dxaOrig="1520" w:dyaOrig="960">'
-            '<v:shape id="_x0000_i1025" type="#_x0000_t75" style="width:76pt;height:48pt" o:ole=""/>'
-            f'<o:OLEObject Type="Link" ProgID="{prog_id}" ShapeID="_x0000_i1025" DrawAspect="Content"'
-            f' r:id="{rid}" UpdateMode="Always"><o:LinkType>EnhancedMetaFile</o:LinkType></o:OLEObject></w:object>'
+        _w_object(
+            f'Type="Link" ProgID="{prog_id}" DrawAspect="Content" r:id="{rid}" UpdateMode="Always"',
+            "<o:LinkType>EnhancedMetaFile</o:LinkType>",
         )
     )
     out = io.BytesIO()
